@@ -1,0 +1,114 @@
+//! Errors of the core: a kind per failure class and a message naming the cause.
+
+use std::fmt;
+use std::io;
+
+/// The class of a failure. The C layer maps each kind to a stable status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An argument is malformed: a bad URI, an unknown dtype or flag, an overflowing count.
+    InvalidArgument,
+    /// A required pointer or reference was missing (the C layer's NULL arguments).
+    NullPointer,
+    /// An index or range lies outside `0..len`.
+    OutOfBounds,
+    /// A mutation was asked of a handle attached read-only.
+    ReadOnly,
+    /// The named array does not exist.
+    NotFound,
+    /// The name is already taken (create without overwrite).
+    Exists,
+    /// The store does not hold a valid mba array, or its header contradicts the store.
+    Corrupt,
+    /// The file system, `/dev/shm` or the handle's address reservation is full.
+    NoSpace,
+    /// Another handle holds the writer lease.
+    Busy,
+    /// `pop` on an empty array.
+    Empty,
+    /// The operating system denied access.
+    Permission,
+    /// Any other operating-system failure.
+    Io,
+    /// The wrong element type was used with a typed call.
+    TypeMismatch,
+}
+
+/// An error of the mba core: what failed, on which array, and why.
+#[derive(Debug, thiserror::Error)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    #[source]
+    source: Option<io::Error>,
+}
+
+/// The result type of the mba core.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An error of `kind` with a message naming the cause.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An operating-system error: the kind follows from the errno, the message
+    /// carries `context` (operation and path) and the errno text.
+    pub fn os(context: impl fmt::Display, err: io::Error) -> Self {
+        let kind = kind_of_errno(err.raw_os_error().unwrap_or(0));
+        Error {
+            kind,
+            message: format!("{context}: {err}"),
+            source: Some(err),
+        }
+    }
+
+    /// The class of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, without the kind.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same error with `prefix: ` put in front of its message.
+    pub(crate) fn context(mut self, prefix: impl fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn kind_of_errno(errno: i32) -> ErrorKind {
+    match errno {
+        libc::ENOENT => ErrorKind::NotFound,
+        libc::EEXIST => ErrorKind::Exists,
+        libc::EACCES | libc::EPERM | libc::EROFS => ErrorKind::Permission,
+        libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::ENOMEM => ErrorKind::NoSpace,
+        libc::EINVAL | libc::ENAMETOOLONG | libc::EISDIR | libc::ENOTDIR => {
+            ErrorKind::InvalidArgument
+        }
+        libc::EWOULDBLOCK => ErrorKind::Busy,
+        _ => ErrorKind::Io,
+    }
+}
+
+/// Shorthand for an early `Err(Error::new(kind, format!(...)))`.
+macro_rules! bail {
+    ($kind:ident, $($fmt:tt)+) => {
+        return Err($crate::error::Error::new($crate::error::ErrorKind::$kind, format!($($fmt)+)))
+    };
+}
+pub(crate) use bail;

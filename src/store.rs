@@ -1,0 +1,352 @@
+//! Backing stores and their names: `shm://NAME`, `file://PATH`, and anonymous memfds.
+//!
+//! Every store is a file descriptor of a regular file (tmpfs for shm and memfd). A named
+//! store is created unnamed (`O_TMPFILE`), initialised, and only then linked to its name,
+//! so a name never refers to a half-made array, even if the creator dies mid-create.
+
+use crate::error::{bail, Error, Result};
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Where POSIX shared-memory objects live on Linux (what `shm_open` uses).
+pub const SHM_DIR: &str = "/dev/shm";
+/// The longest shm name mba accepts, in bytes.
+pub const MAX_SHM_NAME: usize = 200;
+
+/// A parsed array URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `shm://NAME`: `/dev/shm/NAME`.
+    Shm(PathBuf),
+    /// `file://PATH`.
+    File(PathBuf),
+    /// An unnamed memfd (URI `""` at create).
+    Anonymous,
+}
+
+impl Location {
+    /// Parses `uri`. The empty URI is [`Location::Anonymous`].
+    pub fn parse(uri: &OsStr) -> Result<Location> {
+        let b = uri.as_bytes();
+        if b.is_empty() {
+            return Ok(Location::Anonymous);
+        }
+        let shown = uri.to_string_lossy();
+        if b.contains(&0) {
+            bail!(InvalidArgument, "URI {shown:?} contains a NUL byte");
+        }
+        if let Some(name) = b.strip_prefix(b"shm://") {
+            if name.is_empty() || name.len() > MAX_SHM_NAME {
+                bail!(
+                    InvalidArgument,
+                    "shm name in {shown:?} must be 1 to {MAX_SHM_NAME} bytes, not {}",
+                    name.len()
+                );
+            }
+            if name.contains(&b'/') || name == b"." || name == b".." {
+                bail!(
+                    InvalidArgument,
+                    "shm name in {shown:?} may not contain '/' or be '.' or '..'"
+                );
+            }
+            return Ok(Location::Shm(
+                Path::new(SHM_DIR).join(OsStr::from_bytes(name)),
+            ));
+        }
+        if let Some(path) = b.strip_prefix(b"file://") {
+            if path.is_empty() {
+                bail!(InvalidArgument, "file URI {shown:?} has no path");
+            }
+            return Ok(Location::File(PathBuf::from(OsStr::from_bytes(path))));
+        }
+        bail!(
+            InvalidArgument,
+            "URI {shown:?} has no known scheme (use shm://NAME or file://PATH)"
+        )
+    }
+
+    /// The file-system path of a named store.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Location::Shm(p) | Location::File(p) => Some(p),
+            Location::Anonymous => None,
+        }
+    }
+}
+
+fn cpath(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+        Error::new(
+            crate::ErrorKind::InvalidArgument,
+            "path contains a NUL byte",
+        )
+    })
+}
+
+fn os_err(what: impl std::fmt::Display) -> Error {
+    Error::os(what, std::io::Error::last_os_error())
+}
+
+/// Opens the existing store at `path` for attaching.
+pub fn open(path: &Path, writable: bool) -> Result<File> {
+    let c = cpath(path)?;
+    let access = if writable {
+        libc::O_RDWR
+    } else {
+        libc::O_RDONLY
+    };
+    // O_NONBLOCK: opening a FIFO someone named must not hang; it is refused below as not a regular file.
+    // SAFETY: c is a valid C string.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            access | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
+        )
+    };
+    if fd < 0 {
+        return Err(os_err(format_args!("open {}", path.display())));
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Opens a new open file description of the store behind `fd`, so that the new handle's
+/// locks are its own (a `dup` would share them).
+pub fn reopen_fd(fd: RawFd, writable: bool) -> Result<File> {
+    if fd < 0 {
+        bail!(InvalidArgument, "file descriptor {fd} is negative");
+    }
+    open(Path::new(&format!("/proc/self/fd/{fd}")), writable)
+}
+
+/// A store being created: an open descriptor not yet reachable by its name.
+pub struct NewStore {
+    pub file: File,
+    /// A named temporary to rename or remove, when the file system lacks `O_TMPFILE`.
+    temp: TempName,
+}
+
+/// A temporary name, removed when dropped unless taken.
+struct TempName(Option<PathBuf>);
+
+impl Drop for TempName {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn unique_sibling(path: &Path, tag: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let short: String = name.chars().take(120).collect();
+    parent_of(path).join(format!(
+        ".{short}.mba-{tag}.{}.{}.{n}",
+        std::process::id(),
+        crate::sys::now_ns() % 1_000_000_007
+    ))
+}
+
+/// Creates an unnamed store for `loc` (mode 0600, close-on-exec).
+pub fn create_unnamed(loc: &Location) -> Result<NewStore> {
+    let Some(path) = loc.path() else {
+        let name = c"mba";
+        // SAFETY: name is a valid C string.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(os_err("memfd_create"));
+        }
+        // SAFETY: fresh descriptor we own.
+        return Ok(NewStore {
+            file: unsafe { File::from_raw_fd(fd) },
+            temp: TempName(None),
+        });
+    };
+    let dir = parent_of(path);
+    let cdir = cpath(dir)?;
+    // SAFETY: cdir is a valid C string.
+    let fd = unsafe {
+        libc::open(
+            cdir.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: fresh descriptor we own.
+        return Ok(NewStore {
+            file: unsafe { File::from_raw_fd(fd) },
+            temp: TempName(None),
+        });
+    }
+    let err = std::io::Error::last_os_error();
+    if !matches!(
+        err.raw_os_error(),
+        Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL)
+    ) {
+        return Err(Error::os(format_args!("create in {}", dir.display()), err));
+    }
+    // No O_TMPFILE here: a hidden named temporary, renamed or linked into place when ready.
+    let temp = unique_sibling(path, "new");
+    let ctemp = cpath(&temp)?;
+    // SAFETY: ctemp is a valid C string.
+    let fd = unsafe {
+        libc::open(
+            ctemp.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return Err(os_err(format_args!("create {}", temp.display())));
+    }
+    // SAFETY: fresh descriptor we own.
+    Ok(NewStore {
+        file: unsafe { File::from_raw_fd(fd) },
+        temp: TempName(Some(temp)),
+    })
+}
+
+impl NewStore {
+    /// Gives the finished store its name. Without `overwrite`, an existing name is
+    /// `Exists`; with it, the old array is replaced atomically (its live handles keep it).
+    pub fn publish(mut self, loc: &Location, overwrite: bool) -> Result<File> {
+        let Some(path) = loc.path() else {
+            return Ok(self.file);
+        };
+        let cdst = cpath(path)?;
+        if !overwrite {
+            let (src, follow) = match &self.temp.0 {
+                Some(t) => (cpath(t)?, 0),
+                None => (proc_fd_path(&self.file), libc::AT_SYMLINK_FOLLOW),
+            };
+            // SAFETY: valid C strings.
+            if unsafe {
+                libc::linkat(
+                    libc::AT_FDCWD,
+                    src.as_ptr(),
+                    libc::AT_FDCWD,
+                    cdst.as_ptr(),
+                    follow,
+                )
+            } != 0
+            {
+                return Err(os_err(format_args!("create {}", path.display())));
+            }
+            return Ok(self.file);
+        }
+        let staged = match self.temp.0.take() {
+            Some(t) => t,
+            None => {
+                let t = unique_sibling(path, "new");
+                let ct = cpath(&t)?;
+                let src = proc_fd_path(&self.file);
+                // SAFETY: valid C strings.
+                if unsafe {
+                    libc::linkat(
+                        libc::AT_FDCWD,
+                        src.as_ptr(),
+                        libc::AT_FDCWD,
+                        ct.as_ptr(),
+                        libc::AT_SYMLINK_FOLLOW,
+                    )
+                } != 0
+                {
+                    return Err(os_err(format_args!("create {}", t.display())));
+                }
+                t
+            }
+        };
+        if let Err(e) = std::fs::rename(&staged, path) {
+            let _ = std::fs::remove_file(&staged);
+            return Err(Error::os(format_args!("replace {}", path.display()), e));
+        }
+        Ok(self.file)
+    }
+}
+
+fn proc_fd_path(f: &File) -> CString {
+    CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL in a number")
+}
+
+/// Removes the name of the store at `loc`; handles that are attached keep working.
+pub fn delete(loc: &Location) -> Result<()> {
+    let Some(path) = loc.path() else {
+        bail!(InvalidArgument, "an anonymous array has no name to delete");
+    };
+    std::fs::remove_file(path).map_err(|e| Error::os(format_args!("delete {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn parse(s: &str) -> Result<Location> {
+        Location::parse(OsStr::new(s))
+    }
+
+    #[test]
+    fn parses_the_three_kinds() {
+        assert_eq!(
+            parse("shm://abc").unwrap(),
+            Location::Shm("/dev/shm/abc".into())
+        );
+        assert_eq!(
+            parse("file:///tmp/x").unwrap(),
+            Location::File("/tmp/x".into())
+        );
+        assert_eq!(
+            parse("file://rel/x").unwrap(),
+            Location::File("rel/x".into())
+        );
+        assert_eq!(parse("").unwrap(), Location::Anonymous);
+        assert_eq!(
+            parse(&format!("shm://{}", "n".repeat(200)))
+                .unwrap()
+                .path()
+                .unwrap()
+                .as_os_str()
+                .len(),
+            209
+        );
+    }
+
+    #[test]
+    fn refuses_bad_uris_with_the_reason() {
+        for (uri, why) in [
+            ("shm://", "1 to 200"),
+            ("shm://a/b", "'/'"),
+            ("shm://..", "'.'"),
+            ("file://", "no path"),
+            ("http://x", "no known scheme"),
+            ("/tmp/x", "no known scheme"),
+        ] {
+            let e = parse(uri).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{uri}");
+            assert!(e.message().contains(why), "{uri}: {e}");
+        }
+        let long = format!("shm://{}", "n".repeat(201));
+        assert!(parse(&long).unwrap_err().message().contains("not 201"));
+        let nonutf8 = OsStr::from_bytes(b"shm://caf\xe9");
+        assert!(
+            Location::parse(nonutf8).is_ok(),
+            "names are bytes, as for shm_open"
+        );
+    }
+}
