@@ -751,12 +751,13 @@ impl Array {
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         self.check_type::<T>("read")?;
         let len = self.len();
-        let n = usize::try_from(len).map_err(|_| self.too_many("read", len))?;
-        let mut v = Vec::<T>::with_capacity(n);
-        // SAFETY: v has capacity n; read_raw fills all n elements before set_len.
+        // Check the (peer-written) length against the store before allocating for it.
+        let bytes = self.check_range("read", 0, len)?;
+        let mut v = Vec::<T>::with_capacity(len as usize);
+        // SAFETY: the range is in the store and v has room for its `bytes`; set_len after the copy.
         unsafe {
-            self.read_raw(0, len, v.as_mut_ptr().cast())?;
-            v.set_len(n);
+            ptr::copy_nonoverlapping(self.elem_ptr(0), v.as_mut_ptr().cast::<u8>(), bytes);
+            v.set_len(len as usize);
         }
         Ok(v)
     }
