@@ -102,11 +102,10 @@ impl Array {
         } else {
             capacity
         };
-        let page = sys::page_size() as u64;
+        // Exactly the capacity asked for; growth later rounds to whole pages.
         let size = capacity
             .checked_mul(item)
             .and_then(|b| b.checked_add(DATA_OFFSET as u64))
-            .and_then(|b| b.checked_next_multiple_of(page))
             .filter(|&b| b <= i64::MAX as u64)
             .ok_or_else(|| {
                 Error::new(

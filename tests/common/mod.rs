@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod cprog;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A unique shm name for one test, deleted when dropped.

@@ -1,0 +1,97 @@
+//! Builds the C programs of `c-examples/` and `tests/c/` with the `cc` crate, against
+//! `include/mba.h` and the `libmba.so` that cargo built for this test run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding this test executable, where cargo also put `libmba.so` and `libmba.a`.
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libmba.so").exists(),
+        "libmba.so not found beside the test executable in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// A `cc` command for the platform's C compiler, as the `cc` crate finds it.
+pub fn compiler(cplusplus: bool) -> Command {
+    let target = env!("MBA_TARGET");
+    let mut b = cc::Build::new();
+    b.target(target)
+        .host(target)
+        .opt_level(1)
+        .debug(true)
+        .cargo_metadata(false)
+        .warnings(true)
+        .cpp(cplusplus);
+    let mut cmd = b.get_compiler().to_command();
+    cmd.arg(format!("-I{}", root().join("include").display()));
+    cmd
+}
+
+/// Compiles `src` (relative to the crate root) into an executable linked with libmba.so
+/// (or libmba.a with `static_lib`), with `extra` compiler arguments. Returns its path.
+pub fn build_with(src: &str, out_name: &str, extra: &[&str], static_lib: bool) -> PathBuf {
+    let lib = lib_dir();
+    let out_dir = lib.join("mba-c");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(out_name);
+    // Built under a private name and renamed into place: concurrent test processes may race.
+    let tmp = out_dir.join(format!(".{out_name}.{}", std::process::id()));
+    let cplusplus = extra.contains(&"-xc++");
+    let mut cmd = compiler(cplusplus);
+    // `-x none` ends any `-x c++` so the libraries that follow are taken as libraries.
+    cmd.args(["-Wall", "-Wextra", "-Werror"])
+        .args(extra)
+        .arg(root().join(src))
+        .args(["-x", "none", "-o"])
+        .arg(&tmp);
+    if static_lib {
+        cmd.arg(lib.join("libmba.a"))
+            .args(["-lpthread", "-ldl", "-lm"]);
+    } else {
+        cmd.arg(format!("-L{}", lib.display()))
+            .arg("-lmba")
+            .arg(format!("-Wl,-rpath,{}", lib.display()));
+    }
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler: {e}"));
+    assert!(
+        o.status.success(),
+        "compiling {src} failed:\n{:?}\n{}{}",
+        cmd,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr[..o.stderr.len().min(8000)])
+    );
+    std::fs::rename(&tmp, &out).unwrap();
+    out
+}
+
+/// Compiles `src` as C11 against libmba.so.
+pub fn build(src: &str) -> PathBuf {
+    let name = Path::new(src).file_stem().unwrap().to_str().unwrap();
+    build_with(src, name, &["-std=c11", "-D_DEFAULT_SOURCE"], false)
+}
+
+/// Runs `prog` with `args`, asserts it exits 0, and returns its standard output.
+pub fn run_ok(prog: &Path, args: &[&str]) -> String {
+    let o = Command::new(prog).args(args).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{} {:?} failed ({}):\n{out}{}",
+        prog.display(),
+        args,
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
