@@ -23,7 +23,11 @@ use std::sync::Mutex;
 pub const DEFAULT_RESERVATION: u64 = 1 << 40;
 /// Capacity in elements when 0 is asked for: enough for 64 KiB of data.
 pub const DEFAULT_CAPACITY_BYTES: u64 = 64 << 10;
-/// The largest single growth step: doubling stops at 1 GiB per step.
+/// Each growth adds `1 / GROWTH_DIVISOR` of the data size (at least a page): geometric, so
+/// appends cost amortised O(1), while at most a quarter of the store is allocated ahead of use.
+/// (Doubling allocated 1.6x the pages a plain loop touches for 10M u32; see docs/BENCHMARKS.md.)
+pub const GROWTH_DIVISOR: u64 = 4;
+/// The largest single growth step: 1 GiB.
 pub const MAX_GROWTH_STEP: u64 = 1 << 30;
 
 /// How to create or attach an array.
@@ -54,6 +58,8 @@ pub struct Array {
     local_len: AtomicU64,
     /// Bytes of the store known to exist and to lie inside the mapping.
     known: AtomicU64,
+    /// The same in whole elements after `data_offset`, for one-compare bounds checks.
+    known_elems: AtomicU64,
     /// Serialises the slow path that re-reads the store size.
     refresh_lock: Mutex<()>,
 }
@@ -203,6 +209,7 @@ impl Array {
             lease: false,
             local_len: AtomicU64::new(0),
             known: AtomicU64::new(known),
+            known_elems: AtomicU64::new((known - geo.data_offset as u64) / geo.itemsize as u64),
             refresh_lock: Mutex::new(()),
         };
         if !opts.read_only {
@@ -211,7 +218,7 @@ impl Array {
         if opts.exclusive {
             a.take_lease()?;
             let len = a.len_word().load(Acquire);
-            if a.end_of(len).is_none_or(|end| end > a.known.load(Relaxed)) {
+            if len > a.known_elems.load(Relaxed) {
                 bail!(
                     Corrupt,
                     "header length {len} exceeds the store of {size} bytes"
@@ -299,10 +306,10 @@ impl Array {
     /// store size if needed. Errors if the store does not hold them.
     #[inline]
     fn ensure_mapped(&self, n: u64) -> Result<()> {
-        match self.end_of(n) {
-            Some(end) if end <= self.known.load(Acquire) => Ok(()),
-            end => self.refresh_for(n, end),
+        if n <= self.known_elems.load(Acquire) {
+            return Ok(());
         }
+        self.refresh_for(n, self.end_of(n))
     }
 
     #[cold]
@@ -340,8 +347,14 @@ impl Array {
         let (size, _) = sys::fstat(self.file.as_fd())
             .map_err(|e| Error::os(format_args!("stat {}", self.uri), e))?;
         let known = size.min(self.map.len() as u64);
-        self.known.store(known, Release);
+        self.set_known(known);
         Ok(known)
+    }
+
+    fn set_known(&self, known: u64) {
+        let elems = known.saturating_sub(self.geo.data_offset as u64) / self.geo.itemsize as u64;
+        self.known.store(known, Release);
+        self.known_elems.store(elems, Release);
     }
 
     #[cold]
@@ -422,14 +435,41 @@ impl Array {
     /// `src` must be valid for reads of `itemsize()` bytes.
     #[inline]
     pub unsafe fn append_raw(&self, src: *const u8) -> Result<()> {
+        if self.try_append_fast(src) {
+            return Ok(());
+        }
+        self.append_slow(src)
+    }
+
+    /// The lease holder's append when the store has room: no lock, no system call, no
+    /// error to build. `false` when it does not apply; then call `append_slow`.
+    ///
+    /// # Safety
+    /// As [`Array::append_raw`].
+    #[inline(always)]
+    pub(crate) unsafe fn try_append_fast(&self, src: *const u8) -> bool {
+        if !self.lease {
+            return false;
+        }
+        let n = self.local_len.load(Relaxed);
+        if n >= self.known_elems.load(Relaxed) {
+            return false;
+        }
+        copy_elem(src, self.elem_ptr(n), self.geo.itemsize);
+        self.len_word().store(n + 1, Release);
+        self.local_len.store(n + 1, Relaxed);
+        true
+    }
+
+    /// Every append `try_append_fast` leaves: growth, and handles without the lease.
+    ///
+    /// # Safety
+    /// As [`Array::append_raw`].
+    #[inline(never)]
+    pub(crate) unsafe fn append_slow(&self, src: *const u8) -> Result<()> {
         if self.lease {
             let n = self.local_len.load(Relaxed);
-            if self
-                .end_of(n + 1)
-                .is_none_or(|end| end > self.known.load(Relaxed))
-            {
-                self.grow("append", n, 1)?;
-            }
+            self.room_for("append", n, 1)?;
             copy_elem(src, self.elem_ptr(n), self.geo.itemsize);
             self.len_word().store(n + 1, Release);
             self.local_len.store(n + 1, Relaxed);
@@ -483,8 +523,8 @@ impl Array {
     /// Makes room for `count` more elements after `n`, growing the store if needed.
     /// Only the lease holder or the append-lock holder calls this.
     fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
-        match n.checked_add(count).and_then(|m| self.end_of(m)) {
-            Some(end) if end <= self.known.load(Relaxed) => Ok(()),
+        match n.checked_add(count) {
+            Some(m) if m <= self.known_elems.load(Relaxed) => Ok(()),
             _ => self.grow(op, n, count),
         }
     }
@@ -502,8 +542,9 @@ impl Array {
             .map_err(|e| e.context(format_args!("{op} {}", self.uri)))
     }
 
-    /// Grows the store to hold at least `need` elements: doubling, in steps of at most
-    /// [`MAX_GROWTH_STEP`], with the storage allocated for real so later writes cannot fault.
+    /// Grows the store to hold at least `need` elements, geometrically (see [`GROWTH_DIVISOR`])
+    /// in steps of at most [`MAX_GROWTH_STEP`], with the storage allocated for real so later
+    /// writes cannot fault.
     fn grow_to(&self, need: u64) -> Result<()> {
         let Some(need_end) = self.end_of(need) else {
             bail!(
@@ -517,9 +558,9 @@ impl Array {
         }
         let page = sys::page_size() as u64;
         let data = known.saturating_sub(self.geo.data_offset as u64);
-        let doubled = known.saturating_add(data.clamp(page, MAX_GROWTH_STEP));
+        let grown = known.saturating_add((data / GROWTH_DIVISOR).clamp(page, MAX_GROWTH_STEP));
         let target = need_end
-            .max(doubled)
+            .max(grown)
             .checked_next_multiple_of(page)
             .unwrap_or(u64::MAX);
         let limit = self.map.len() as u64;
@@ -532,7 +573,7 @@ impl Array {
         let target = target.min(limit);
         sys::allocate(self.file.as_fd(), known, target - known)
             .map_err(|e| Error::os(format_args!("grow store from {known} to {target} bytes"), e))?;
-        self.known.store(target, Release);
+        self.set_known(target);
         let cap = (target - self.geo.data_offset as u64) / self.geo.itemsize as u64;
         self.capacity_word().fetch_max(cap, Release);
         Ok(())
@@ -596,6 +637,31 @@ impl Array {
     /// `dst` must be valid for writes of `itemsize()` bytes.
     #[inline]
     pub unsafe fn get_raw(&self, index: u64, dst: *mut u8) -> Result<()> {
+        if self.try_get_fast(index, dst) {
+            return Ok(());
+        }
+        self.get_slow(index, dst)
+    }
+
+    /// `get` when the element is published and known to be in the store: no error to build.
+    ///
+    /// # Safety
+    /// As [`Array::get_raw`].
+    #[inline(always)]
+    pub(crate) unsafe fn try_get_fast(&self, index: u64, dst: *mut u8) -> bool {
+        if index < self.len() && index < self.known_elems.load(Relaxed) {
+            copy_elem(self.elem_ptr(index), dst, self.geo.itemsize);
+            return true;
+        }
+        false
+    }
+
+    /// Every `get` that `try_get_fast` leaves: errors, and elements past the store as known.
+    ///
+    /// # Safety
+    /// As [`Array::get_raw`].
+    #[inline(never)]
+    pub(crate) unsafe fn get_slow(&self, index: u64, dst: *mut u8) -> Result<()> {
         let len = self.len();
         if index >= len {
             return Err(self.out_of_bounds("get", index, 1, len));
