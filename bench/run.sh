@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds libmba in release mode and bench/bench.c against it with -O2, runs the benchmark,
-# and writes docs/BENCHMARKS.md with the table, the machine, the date and the versions.
+# and writes docs/BENCHMARKS.md (or $MBA_BENCH_OUT) with the table, the machine, the date and the versions.
 # Usage: bench/run.sh [N] [RUNS]     (defaults: 10000000 elements, 5 runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ cargo build --release --lib
 mkdir -p bench/out
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/bench.c -o bench/out/bench \
    -Ltarget/release -lmba -Wl,-rpath,"$PWD/target/release"
+out="${MBA_BENCH_OUT:-docs/BENCHMARKS.md}"
 table=$(bench/out/bench "${1:-10000000}" "${2:-5}")
 echo "$table"
 {
@@ -20,5 +21,5 @@ echo "$table"
   echo
   echo "$table"
   if [ -f docs/BENCHMARKS.notes.md ]; then echo; cat docs/BENCHMARKS.notes.md; fi
-} > docs/BENCHMARKS.md
-echo "wrote docs/BENCHMARKS.md"
+} > "$out"
+echo "wrote $out"
