@@ -176,6 +176,17 @@ fn lease_holder_killed_mid_append_frees_the_lease_at_once() {
     let _a = Array::create(n.uri(), Dtype::U64, 4, Options::default()).unwrap();
     for round in 0..5 {
         let mut child = start_until_ready(&worker, &["lease", n.uri()]);
+        // While the other process lives, its lease is refused here, and so are shared appends.
+        let e = Array::attach(
+            n.uri(),
+            Options {
+                exclusive: true,
+                ..Options::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), mba::ErrorKind::Busy, "{e}");
+        assert_eq!(_a.push(0u64).unwrap_err().kind(), mba::ErrorKind::Busy);
         std::thread::sleep(std::time::Duration::from_millis(20 + 7 * round));
         kill9(&mut child);
         // At once: no waiting, no retry.
@@ -241,6 +252,27 @@ fn shared_appender_killed_holding_the_lock_does_not_wedge_others() {
             "round {round}: {counts:?}"
         );
     }
+}
+
+#[test]
+fn read_only_handles_map_the_store_read_only() {
+    let worker = build("tests/c/worker.c");
+    let n = Name::new("mp-ro-map");
+    let a = Array::create(n.uri(), Dtype::U8, 0, Options::default()).unwrap();
+    a.push(7u8).unwrap();
+    let o = Command::new(&worker)
+        .args(["poke-ro", n.uri()])
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        o.status.signal(),
+        Some(libc::SIGSEGV),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "writing\n");
+    assert_eq!(a.get::<u8>(0).unwrap(), 7);
 }
 
 /// A file array on a 256 KiB tmpfs, filled until the store is full: MBA_ERR_NO_SPACE, no signal.

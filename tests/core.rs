@@ -456,6 +456,30 @@ fn file_arrays_persist_and_msync() {
 }
 
 #[test]
+fn stores_are_close_on_exec() {
+    let n = Name::new("cloexec");
+    let d = TempDir::new("cloexec");
+    for a in [
+        Array::create(n.uri(), Dtype::U8, 0, rw()).unwrap(),
+        Array::attach(n.uri(), ro()).unwrap(),
+        Array::create(d.uri("f"), Dtype::U8, 0, rw()).unwrap(),
+        Array::create("", Dtype::U8, 0, rw()).unwrap(),
+    ] {
+        let flags = unsafe { libc::fcntl(a.fd(), libc::F_GETFD) };
+        assert!(
+            flags >= 0 && flags & libc::FD_CLOEXEC != 0,
+            "{}: fd flags {flags:#x}",
+            a.uri()
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(n.path()).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
 fn reserve_grows_without_changing_len() {
     let n = Name::new("reserve");
     let a = Array::create(n.uri(), Dtype::U8, 1, rw()).unwrap();

@@ -5,7 +5,8 @@
  *   worker wait URI INDEX               attach read-only, wait until INDEX < len, print element INDEX
  *   worker lease URI                    attach exclusive, print "ready", append index values forever
  *   worker spin URI ID                  attach shared, print "ready", append (ID<<32 | i) forever
- *   worker fill URI                     create a u32 array, append until an error; check the data */
+  *   worker fill URI                     create a u32 array, append until an error; check the data
+ *   worker poke-ro URI                  attach read-only and write through mba_data(): must die of SIGSEGV */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,6 +82,11 @@ int main(int argc, char **argv) {
         if ((s = mba_pop(a, &last)) != MBA_OK || last != n - 1) return fail("pop", s);
         if ((s = mba_append(a, &last)) != MBA_OK) return fail("append after pop", s);
         printf("intact %" PRIu32 "\n", n);
+        } else if (!strcmp(mode, "poke-ro")) {
+        if ((s = mba_attach(uri, MBA_READ_ONLY, &a)) != MBA_OK) return fail("attach", s);
+        printf("writing\n");
+        *(volatile uint8_t *)mba_data(a) = 1; /* the pages are mapped PROT_READ: this faults */
+        printf("wrote through a read-only handle\n");
     } else {
         return 2;
     }

@@ -1,8 +1,11 @@
 //! Builds the C programs of `c-examples/` and `tests/c/` with the `cc` crate, against
 //! `include/mba.h` and the `libmba.so` that cargo built for this test run.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,12 +42,29 @@ pub fn compiler(cplusplus: bool) -> Command {
 /// Compiles `src` (relative to the crate root) into an executable linked with libmba.so
 /// (or libmba.a with `static_lib`), with `extra` compiler arguments. Returns its path.
 pub fn build_with(src: &str, out_name: &str, extra: &[&str], static_lib: bool) -> PathBuf {
+    // Once per test process: test threads share the result (and wait for each other here).
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = built.get(out_name) {
+        return p.clone();
+    }
+    let out = compile(src, out_name, extra, static_lib);
+    built.insert(out_name.to_owned(), out.clone());
+    out
+}
+
+fn compile(src: &str, out_name: &str, extra: &[&str], static_lib: bool) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
     let lib = lib_dir();
     let out_dir = lib.join("mba-c");
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join(out_name);
     // Built under a private name and renamed into place: concurrent test processes may race.
-    let tmp = out_dir.join(format!(".{out_name}.{}", std::process::id()));
+    let tmp = out_dir.join(format!(
+        ".{out_name}.{}.{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let cplusplus = extra.contains(&"-xc++");
     let mut cmd = compiler(cplusplus);
     // `-x none` ends any `-x c++` so the libraries that follow are taken as libraries.
