@@ -11,19 +11,13 @@ fn main() {
         println!("cargo:rerun-if-changed={p}");
     }
     // The C test harness needs the target triple to drive the `cc` crate outside a build script.
-    println!(
-        "cargo:rustc-env=MBA_TARGET={}",
-        std::env::var("TARGET").unwrap()
-    );
+    println!("cargo:rustc-env=MBA_TARGET={}", std::env::var("TARGET").unwrap());
     println!("cargo:include={}", dir.join("include").display());
 
     let mut config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let v = |k: &str| std::env::var(k).unwrap();
-    let (major, minor, patch) = (
-        v("CARGO_PKG_VERSION_MAJOR"),
-        v("CARGO_PKG_VERSION_MINOR"),
-        v("CARGO_PKG_VERSION_PATCH"),
-    );
+    let (major, minor, patch) =
+        (v("CARGO_PKG_VERSION_MAJOR"), v("CARGO_PKG_VERSION_MINOR"), v("CARGO_PKG_VERSION_PATCH"));
     let version_num = major.parse::<u32>().unwrap() * 10000
         + minor.parse::<u32>().unwrap() * 100
         + patch.parse::<u32>().unwrap();
@@ -33,11 +27,7 @@ fn main() {
          #define MBA_VERSION_PATCH {patch}\n/* MAJOR * 10000 + MINOR * 100 + PATCH */\n#define MBA_VERSION_NUMBER {version_num}\n",
         v("CARGO_PKG_VERSION")
     ));
-    let header = match cbindgen::Builder::new()
-        .with_crate(&dir)
-        .with_config(config)
-        .generate()
-    {
+    let header = match cbindgen::Builder::new().with_crate(&dir).with_config(config).generate() {
         Ok(b) => {
             let mut out = Vec::new();
             b.write(&mut out);

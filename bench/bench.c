@@ -33,72 +33,73 @@ static void check(mba_status s, const char *what) {
 
 /* ---- the workloads; each returns seconds ---- */
 
+/* The plain-C baselines' store: a shm_open object of `bytes`, optionally allocated. */
+static uint32_t *plain_open(int *fd, size_t bytes, int allocate) {
+    shm_unlink(PLAIN);
+    *fd = shm_open(PLAIN, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (*fd < 0 || (allocate ? posix_fallocate(*fd, 0, (off_t)bytes) : ftruncate(*fd, (off_t)bytes)) != 0) exit(2);
+    uint32_t *d = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    if (d == MAP_FAILED) exit(2);
+    return d;
+}
+static void plain_close(uint32_t *d, size_t bytes, int fd) {
+    sink = d[N - 1];
+    munmap(d, bytes);
+    close(fd);
+    shm_unlink(PLAIN);
+}
+/* Doubles the plain store until it holds `need` elements: ftruncate, then mremap. */
+static uint32_t *plain_grow(uint32_t *d, size_t *cap, uint64_t need, int fd) {
+    while (need > *cap) {
+        size_t ncap = *cap * 2;
+        if (ftruncate(fd, (off_t)(ncap * 4)) != 0) exit(2);
+        d = mremap(d, *cap * 4, ncap * 4, MREMAP_MAYMOVE);
+        if (d == MAP_FAILED) exit(2);
+        *cap = ncap;
+    }
+    return d;
+}
+
 /* Plain C: a shm_open object grown by doubling with ftruncate + mremap. */
 static double plain_append(void) {
-    shm_unlink(PLAIN);
-    int fd = shm_open(PLAIN, O_CREAT | O_EXCL | O_RDWR, 0600);
+    int fd;
     size_t cap = 4;
-    if (fd < 0 || ftruncate(fd, (off_t)(cap * 4)) != 0) exit(2);
-    uint32_t *d = mmap(NULL, cap * 4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint32_t *d = plain_open(&fd, cap * 4, 0);
     double t = now();
     for (uint64_t i = 0; i < N; i++) {
-        if (i == cap) {
-            size_t ncap = cap * 2;
-            if (ftruncate(fd, (off_t)(ncap * 4)) != 0) exit(2);
-            d = mremap(d, cap * 4, ncap * 4, MREMAP_MAYMOVE);
-            if (d == MAP_FAILED) exit(2);
-            cap = ncap;
-        }
+        if (i == cap) d = plain_grow(d, &cap, i + 1, fd);
         d[i] = (uint32_t)i;
     }
     t = now() - t;
-    sink = d[N - 1];
-    munmap(d, cap * 4);
-    close(fd);
-    shm_unlink(PLAIN);
+    plain_close(d, cap * 4, fd);
     return t;
 }
 
 /* Plain C: an shm object sized and allocated for all N elements up front, then filled. */
 static double plain_presized(void) {
-    shm_unlink(PLAIN);
-    int fd = shm_open(PLAIN, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0 || posix_fallocate(fd, 0, (off_t)(N * 4)) != 0) exit(2);
-    uint32_t *d = mmap(NULL, N * 4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int fd;
+    uint32_t *d = plain_open(&fd, N * 4, 1);
     double t = now();
     for (uint64_t i = 0; i < N; i++) d[i] = (uint32_t)i;
     t = now() - t;
-    sink = d[N - 1];
-    munmap(d, N * 4);
-    close(fd);
-    shm_unlink(PLAIN);
+    plain_close(d, N * 4, fd);
     return t;
 }
 
-/* Plain C: the same doubling object filled with memcpy in batches of 4096. */
+/* Plain C: the doubling object filled with memcpy in batches of 4096. */
 static uint32_t batch[4096];
 static double plain_memcpy(void) {
-    shm_unlink(PLAIN);
-    int fd = shm_open(PLAIN, O_CREAT | O_EXCL | O_RDWR, 0600);
+    int fd;
     size_t cap = 4096;
-    if (fd < 0 || ftruncate(fd, (off_t)(cap * 4)) != 0) exit(2);
-    uint32_t *d = mmap(NULL, cap * 4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint32_t *d = plain_open(&fd, cap * 4, 0);
     double t = now();
     for (uint64_t i = 0; i < N; i += 4096) {
         uint64_t n = N - i < 4096 ? N - i : 4096;
-        while (i + n > cap) {
-            size_t ncap = cap * 2;
-            if (ftruncate(fd, (off_t)(ncap * 4)) != 0) exit(2);
-            d = mremap(d, cap * 4, ncap * 4, MREMAP_MAYMOVE);
-            cap = ncap;
-        }
+        d = plain_grow(d, &cap, i + n, fd);
         memcpy(d + i, batch, n * 4);
     }
     t = now() - t;
-    sink = d[N - 1];
-    munmap(d, cap * 4);
-    close(fd);
-    shm_unlink(PLAIN);
+    plain_close(d, cap * 4, fd);
     return t;
 }
 

@@ -79,58 +79,33 @@ impl std::fmt::Debug for Array {
 impl Array {
     /// Creates a new array of `dtype` at `uri` (`shm://NAME`, `file://PATH`, or `""` for an
     /// anonymous memfd) with room for `capacity` elements (0: a 64 KiB default).
-    pub fn create(
-        uri: impl AsRef<OsStr>,
-        dtype: Dtype,
-        capacity: u64,
-        opts: Options,
-    ) -> Result<Array> {
+    pub fn create(uri: impl AsRef<OsStr>, dtype: Dtype, capacity: u64, opts: Options) -> Result<Array> {
         let uri = uri.as_ref();
         let shown = shown(uri);
         Self::create_inner(uri, &shown, dtype, capacity, opts)
             .map_err(|e| e.context(format_args!("create {shown}")))
     }
 
-    fn create_inner(
-        uri: &OsStr,
-        shown: &str,
-        dtype: Dtype,
-        capacity: u64,
-        opts: Options,
-    ) -> Result<Array> {
+    fn create_inner(uri: &OsStr, shown: &str, dtype: Dtype, capacity: u64, opts: Options) -> Result<Array> {
         if opts.read_only {
             bail!(InvalidArgument, "an array cannot be created read-only");
         }
         let loc = Location::parse(uri)?;
         let item = dtype.itemsize() as u64;
-        let capacity = if capacity == 0 {
-            DEFAULT_CAPACITY_BYTES / item
-        } else {
-            capacity
-        };
+        let capacity = if capacity == 0 { DEFAULT_CAPACITY_BYTES / item } else { capacity };
         // Exactly the capacity asked for; growth later rounds to whole pages.
         let size = capacity
             .checked_mul(item)
             .and_then(|b| b.checked_add(DATA_OFFSET as u64))
             .filter(|&b| b <= i64::MAX as u64)
             .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("capacity {capacity} is too large"),
-                )
+                Error::new(ErrorKind::InvalidArgument, format!("capacity {capacity} is too large"))
             })?;
         let new = store::create_unnamed(&loc)?;
         let fd = new.file.as_fd();
-        sys::allocate(fd, 0, size)
-            .map_err(|e| Error::os(format_args!("allocate {size} bytes"), e))?;
+        sys::allocate(fd, 0, size).map_err(|e| Error::os(format_args!("allocate {size} bytes"), e))?;
         let (pid, start) = sys::process_identity();
-        let header = Header::new(
-            dtype,
-            (size - DATA_OFFSET as u64) / item,
-            pid,
-            start,
-            sys::now_ns(),
-        );
+        let header = Header::new(dtype, (size - DATA_OFFSET as u64) / item, pid, start, sys::now_ns());
         sys::pwrite_all(fd, &header.to_bytes(), 0).map_err(|e| Error::os("write header", e))?;
         let file = new.publish(&loc, opts.overwrite)?;
         Self::from_file(file, shown.to_owned(), opts)
@@ -146,10 +121,7 @@ impl Array {
             }
             let loc = Location::parse(uri)?;
             let Some(path) = loc.path() else {
-                bail!(
-                    InvalidArgument,
-                    "attach needs a name (an anonymous array is attached by its fd)"
-                )
+                bail!(InvalidArgument, "attach needs a name (an anonymous array is attached by its fd)")
             };
             let file = store::open(path, !opts.read_only)?;
             Self::from_file(file, shown.clone(), opts)
@@ -173,23 +145,14 @@ impl Array {
 
     fn from_file(file: File, uri: String, opts: Options) -> Result<Array> {
         if opts.read_only && opts.exclusive {
-            bail!(
-                InvalidArgument,
-                "a read-only handle cannot hold the writer lease"
-            );
+            bail!(InvalidArgument, "a read-only handle cannot hold the writer lease");
         }
         let (size, regular) = sys::fstat(file.as_fd()).map_err(|e| Error::os("stat", e))?;
         if !regular {
-            bail!(
-                InvalidArgument,
-                "not a regular file or shared-memory object"
-            );
+            bail!(InvalidArgument, "not a regular file or shared-memory object");
         }
         if size < HEADER_SIZE as u64 {
-            bail!(
-                Corrupt,
-                "store is {size} bytes, smaller than the {HEADER_SIZE}-byte header"
-            );
+            bail!(Corrupt, "store is {size} bytes, smaller than the {HEADER_SIZE}-byte header");
         }
         let mut raw = [0u8; HEADER_SIZE];
         let got = sys::pread(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
@@ -219,10 +182,7 @@ impl Array {
             a.take_lease()?;
             let len = a.len_word().load(Acquire);
             if len > a.known_elems.load(Relaxed) {
-                bail!(
-                    Corrupt,
-                    "header length {len} exceeds the store of {size} bytes"
-                );
+                bail!(Corrupt, "header length {len} exceeds the store of {size} bytes");
             }
             a.local_len.store(len, Relaxed);
         }
@@ -298,8 +258,7 @@ impl Array {
     /// Byte offset of the end of element `n - 1`, i.e. where `n` elements end.
     #[inline]
     fn end_of(&self, n: u64) -> Option<u64> {
-        n.checked_mul(self.geo.itemsize as u64)?
-            .checked_add(self.geo.data_offset as u64)
+        n.checked_mul(self.geo.itemsize as u64)?.checked_add(self.geo.data_offset as u64)
     }
 
     /// Makes sure elements `..n` lie in the store as this handle knows it, re-reading the
@@ -315,11 +274,7 @@ impl Array {
     #[cold]
     fn refresh_for(&self, n: u64, end: Option<u64>) -> Result<()> {
         let Some(end) = end else {
-            bail!(
-                Corrupt,
-                "{}: length {n} overflows the address space",
-                self.uri
-            );
+            bail!(Corrupt, "{}: length {n} overflows the address space", self.uri);
         };
         let known = self.refresh()?;
         if end <= known {
@@ -334,18 +289,14 @@ impl Array {
                 self.map.len()
             );
         }
-        bail!(
-            Corrupt,
-            "{}: length {n} exceeds the store ({known} bytes)",
-            self.uri
-        )
+        bail!(Corrupt, "{}: length {n} exceeds the store ({known} bytes)", self.uri)
     }
 
     /// Re-reads the store size; returns the bytes known to exist inside the mapping.
     fn refresh(&self) -> Result<u64> {
         let _g = self.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let (size, _) = sys::fstat(self.file.as_fd())
-            .map_err(|e| Error::os(format_args!("stat {}", self.uri), e))?;
+        let (size, _) =
+            sys::fstat(self.file.as_fd()).map_err(|e| Error::os(format_args!("stat {}", self.uri), e))?;
         let known = size.min(self.map.len() as u64);
         self.set_known(known);
         Ok(known)
@@ -359,10 +310,7 @@ impl Array {
 
     #[cold]
     fn read_only_error(&self, op: &str) -> Error {
-        Error::new(
-            ErrorKind::ReadOnly,
-            format!("{op} {}: handle is read-only", self.uri),
-        )
+        Error::new(ErrorKind::ReadOnly, format!("{op} {}: handle is read-only", self.uri))
     }
 
     #[cold]
@@ -370,28 +318,19 @@ impl Array {
         if count == 1 {
             Error::new(
                 ErrorKind::OutOfBounds,
-                format!(
-                    "{op} {}: index {start} is out of bounds (len {len})",
-                    self.uri
-                ),
+                format!("{op} {}: index {start} is out of bounds (len {len})", self.uri),
             )
         } else {
             Error::new(
                 ErrorKind::OutOfBounds,
-                format!(
-                    "{op} {}: range {start}+{count} is out of bounds (len {len})",
-                    self.uri
-                ),
+                format!("{op} {}: range {start}+{count} is out of bounds (len {len})", self.uri),
             )
         }
     }
 
     #[cold]
     fn too_many(&self, op: &str, count: u64) -> Error {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            format!("{op} {}: count {count} overflows", self.uri),
-        )
+        Error::new(ErrorKind::InvalidArgument, format!("{op} {}: count {count} overflows", self.uri))
     }
 
     /// `count` elements in bytes, or an error if that overflows.
@@ -485,11 +424,7 @@ impl Array {
     pub unsafe fn extend_raw(&self, src: *const u8, count: u64) -> Result<()> {
         let bytes = self.bytes_of("extend", count)?;
         if count == 0 {
-            return if self.read_only {
-                Err(self.read_only_error("extend"))
-            } else {
-                Ok(())
-            };
+            return if self.read_only { Err(self.read_only_error("extend")) } else { Ok(()) };
         }
         if self.lease {
             let n = self.local_len.load(Relaxed);
@@ -532,14 +467,9 @@ impl Array {
     #[cold]
     fn grow(&self, op: &str, n: u64, count: u64) -> Result<()> {
         let Some(need) = n.checked_add(count) else {
-            bail!(
-                InvalidArgument,
-                "{op} {}: length {n} + {count} overflows",
-                self.uri
-            );
+            bail!(InvalidArgument, "{op} {}: length {n} + {count} overflows", self.uri);
         };
-        self.grow_to(need)
-            .map_err(|e| e.context(format_args!("{op} {}", self.uri)))
+        self.grow_to(need).map_err(|e| e.context(format_args!("{op} {}", self.uri)))
     }
 
     /// Grows the store to hold at least `need` elements, geometrically (see [`GROWTH_DIVISOR`])
@@ -547,10 +477,7 @@ impl Array {
     /// writes cannot fault.
     fn grow_to(&self, need: u64) -> Result<()> {
         let Some(need_end) = self.end_of(need) else {
-            bail!(
-                InvalidArgument,
-                "{need} elements overflow the address space"
-            );
+            bail!(InvalidArgument, "{need} elements overflow the address space");
         };
         let known = self.refresh()?;
         if need_end <= known {
@@ -559,10 +486,7 @@ impl Array {
         let page = sys::page_size() as u64;
         let data = known.saturating_sub(self.geo.data_offset as u64);
         let grown = known.saturating_add((data / GROWTH_DIVISOR).clamp(page, MAX_GROWTH_STEP));
-        let target = need_end
-            .max(grown)
-            .checked_next_multiple_of(page)
-            .unwrap_or(u64::MAX);
+        let target = need_end.max(grown).checked_next_multiple_of(page).unwrap_or(u64::MAX);
         let limit = self.map.len() as u64;
         if need_end > limit {
             bail!(
@@ -720,21 +644,14 @@ impl Array {
             | (if invalidate { libc::MS_INVALIDATE } else { 0 });
         let page = sys::page_size();
         let split = self.geo.data_offset / page * page;
-        let ranges = if split > 0 {
-            [(split, known - split), (0, split)]
-        } else {
-            [(0, known), (0, 0)]
-        };
+        let ranges = if split > 0 { [(split, known - split), (0, split)] } else { [(0, known), (0, 0)] };
         for (start, len) in ranges {
             if len == 0 {
                 continue;
             }
             // SAFETY: start..start+len lies inside the mapping and start is page-aligned.
             if unsafe { libc::msync(self.base().add(start).cast(), len, mode) } != 0 {
-                return Err(Error::os(
-                    format_args!("msync {}", self.uri),
-                    std::io::Error::last_os_error(),
-                ));
+                return Err(Error::os(format_args!("msync {}", self.uri), std::io::Error::last_os_error()));
             }
         }
         Ok(())
@@ -857,17 +774,10 @@ fn map_reserved(file: &File, size: u64, read_only: bool) -> Result<memmap2::Mmap
     loop {
         let mut o = memmap2::MmapOptions::new();
         o.len(want as usize);
-        let r = if read_only {
-            o.map_raw_read_only(file)
-        } else {
-            o.map_raw(file)
-        };
+        let r = if read_only { o.map_raw_read_only(file) } else { o.map_raw(file) };
         match r {
             Ok(m) => return Ok(m),
-            Err(e)
-                if want / 2 >= size.max(HEADER_SIZE as u64)
-                    && e.raw_os_error() == Some(libc::ENOMEM) =>
-            {
+            Err(e) if want / 2 >= size.max(HEADER_SIZE as u64) && e.raw_os_error() == Some(libc::ENOMEM) => {
                 want /= 2
             }
             Err(e) => return Err(Error::os(format_args!("map {want} bytes"), e)),

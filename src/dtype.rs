@@ -108,12 +108,7 @@ mod tests {
     #[test]
     fn itemsize_matches_the_rust_type() {
         fn check<T: Element>() {
-            assert_eq!(
-                T::DTYPE.itemsize(),
-                std::mem::size_of::<T>(),
-                "{}",
-                T::DTYPE.name()
-            );
+            assert_eq!(T::DTYPE.itemsize(), std::mem::size_of::<T>(), "{}", T::DTYPE.name());
         }
         check::<i8>();
         check::<u8>();

@@ -50,22 +50,14 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An error of `kind` with a message naming the cause.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-            source: None,
-        }
+        Error { kind, message: message.into(), source: None }
     }
 
     /// An operating-system error: the kind follows from the errno, the message
     /// carries `context` (operation and path) and the errno text.
     pub fn os(context: impl fmt::Display, err: io::Error) -> Self {
         let kind = kind_of_errno(err.raw_os_error().unwrap_or(0));
-        Error {
-            kind,
-            message: format!("{context}: {err}"),
-            source: Some(err),
-        }
+        Error { kind, message: format!("{context}: {err}"), source: Some(err) }
     }
 
     /// The class of this failure.
@@ -97,9 +89,7 @@ fn kind_of_errno(errno: i32) -> ErrorKind {
         libc::EEXIST => ErrorKind::Exists,
         libc::EACCES | libc::EPERM | libc::EROFS => ErrorKind::Permission,
         libc::ENOSPC | libc::EDQUOT | libc::EFBIG | libc::ENOMEM => ErrorKind::NoSpace,
-        libc::EINVAL | libc::ENAMETOOLONG | libc::EISDIR | libc::ENOTDIR => {
-            ErrorKind::InvalidArgument
-        }
+        libc::EINVAL | libc::ENAMETOOLONG | libc::EISDIR | libc::ENOTDIR => ErrorKind::InvalidArgument,
         libc::EWOULDBLOCK => ErrorKind::Busy,
         _ => ErrorKind::Io,
     }

@@ -117,13 +117,7 @@ pub struct Geometry {
 
 impl Header {
     /// A fresh header for a new array of `dtype` with room for `capacity` elements.
-    pub fn new(
-        dtype: Dtype,
-        capacity: u64,
-        creator_pid: u64,
-        creator_start: u64,
-        created_ns: u64,
-    ) -> Self {
+    pub fn new(dtype: Dtype, capacity: u64, creator_pid: u64, creator_start: u64, created_ns: u64) -> Self {
         Header {
             magic: MAGIC,
             version: FORMAT_VERSION,
@@ -170,11 +164,7 @@ impl Header {
             bail!(Corrupt, "not an mba array (bad magic {:02x?})", self.magic);
         }
         if self.endian != ENDIAN_TAG {
-            bail!(
-                Corrupt,
-                "array was written with another byte order (endian tag {:#010x})",
-                self.endian
-            );
+            bail!(Corrupt, "array was written with another byte order (endian tag {:#010x})", self.endian);
         }
         if self.version != FORMAT_VERSION {
             bail!(
@@ -190,28 +180,16 @@ impl Header {
             bail!(Corrupt, "unknown dtype code {}", self.dtype);
         };
         if self.itemsize as usize != dtype.itemsize() {
-            bail!(
-                Corrupt,
-                "item size {} does not match dtype {}",
-                self.itemsize,
-                dtype.name()
-            );
+            bail!(Corrupt, "item size {} does not match dtype {}", self.itemsize, dtype.name());
         }
         if self.ndim != 1 {
             bail!(Corrupt, "unsupported number of dimensions {}", self.ndim);
         }
         let off = self.data_offset;
         if off < HEADER_SIZE as u64 || off % DATA_ALIGN as u64 != 0 || off > store_size {
-            bail!(
-                Corrupt,
-                "bad data offset {off} (store is {store_size} bytes)"
-            );
+            bail!(Corrupt, "bad data offset {off} (store is {store_size} bytes)");
         }
-        Ok(Geometry {
-            dtype,
-            itemsize: dtype.itemsize(),
-            data_offset: off as usize,
-        })
+        Ok(Geometry { dtype, itemsize: dtype.itemsize(), data_offset: off as usize })
     }
 }
 
@@ -229,10 +207,7 @@ mod tests {
         let h = good();
         let b = h.to_bytes();
         assert_eq!(&b[..8], b"MBARRAY\0");
-        assert_eq!(
-            u32::from_ne_bytes(b[20..24].try_into().unwrap()),
-            Dtype::U32.code()
-        );
+        assert_eq!(u32::from_ne_bytes(b[20..24].try_into().unwrap()), Dtype::U32.code());
         assert_eq!(u64::from_ne_bytes(b[32..40].try_into().unwrap()), 4096);
         assert_eq!(Header::from_bytes(&b).to_bytes(), b);
     }
@@ -240,14 +215,7 @@ mod tests {
     #[test]
     fn validate_accepts_a_fresh_header() {
         let g = good().validate(8192).unwrap();
-        assert_eq!(
-            g,
-            Geometry {
-                dtype: Dtype::U32,
-                itemsize: 4,
-                data_offset: 4096
-            }
-        );
+        assert_eq!(g, Geometry { dtype: Dtype::U32, itemsize: 4, data_offset: 4096 });
     }
 
     #[test]

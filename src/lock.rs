@@ -104,10 +104,7 @@ impl Array {
             }
             k = k % SLOT_MASK + 1;
         }
-        Err(Error::new(
-            ErrorKind::Busy,
-            format!("attach {}: every writer slot is taken", self.uri),
-        ))
+        Err(Error::new(ErrorKind::Busy, format!("attach {}: every writer slot is taken", self.uri)))
     }
 
     /// Frees `word` if it still names `dead`, waking waiters.
@@ -159,8 +156,8 @@ impl Array {
             let cur = lock.load(SeqCst);
             let owner = slot_of(cur);
             // A free lock, or one whose owner stayed the same over a whole wait and is dead.
-            let take = owner == 0
-                || (seen_before_wait == Some(cur & !CONTENDED) && !self.slot_alive(owner)?);
+            let take =
+                owner == 0 || (seen_before_wait == Some(cur & !CONTENDED) && !self.slot_alive(owner)?);
             if take {
                 // Others may sleep: keep the contended flag so our release wakes one.
                 let word = next(cur, self.slot) | CONTENDED;
@@ -174,11 +171,7 @@ impl Array {
                 std::hint::spin_loop();
                 continue;
             }
-            if cur & CONTENDED == 0
-                && lock
-                    .compare_exchange(cur, cur | CONTENDED, SeqCst, Relaxed)
-                    .is_err()
-            {
+            if cur & CONTENDED == 0 && lock.compare_exchange(cur, cur | CONTENDED, SeqCst, Relaxed).is_err() {
                 continue;
             }
             sys::futex_wait(seq, s, WAIT);
@@ -208,9 +201,7 @@ impl Array {
     /// Takes the writer lease for this handle's life, or fails with `Busy`.
     pub(crate) fn take_lease(&mut self) -> Result<()> {
         let fd = self.file.as_fd();
-        if !sys::ofd_try_lock(fd, LEASE_BYTE)
-            .map_err(|e| Error::os(format_args!("lock {}", self.uri), e))?
-        {
+        if !sys::ofd_try_lock(fd, LEASE_BYTE).map_err(|e| Error::os(format_args!("lock {}", self.uri), e))? {
             return Err(Error::new(
                 ErrorKind::Busy,
                 format!("{}: another handle holds the writer lease", self.uri),
@@ -252,10 +243,6 @@ mod tests {
         assert_eq!(slot_of(w2), 9);
         assert_eq!(gen_of(w2) >> GEN_SHIFT, 2);
         assert_eq!(slot_of(gen_of(w2)), 0);
-        assert_eq!(
-            slot_of(next(u64::MAX, 3)),
-            3,
-            "generation wraps without touching the slot"
-        );
+        assert_eq!(slot_of(next(u64::MAX, 3)), 3, "generation wraps without touching the slot");
     }
 }

@@ -47,14 +47,9 @@ impl Location {
                 );
             }
             if name.contains(&b'/') || name == b"." || name == b".." {
-                bail!(
-                    InvalidArgument,
-                    "shm name in {shown:?} may not contain '/' or be '.' or '..'"
-                );
+                bail!(InvalidArgument, "shm name in {shown:?} may not contain '/' or be '.' or '..'");
             }
-            return Ok(Location::Shm(
-                Path::new(SHM_DIR).join(OsStr::from_bytes(name)),
-            ));
+            return Ok(Location::Shm(Path::new(SHM_DIR).join(OsStr::from_bytes(name))));
         }
         if let Some(path) = b.strip_prefix(b"file://") {
             if path.is_empty() {
@@ -62,10 +57,7 @@ impl Location {
             }
             return Ok(Location::File(PathBuf::from(OsStr::from_bytes(path))));
         }
-        bail!(
-            InvalidArgument,
-            "URI {shown:?} has no known scheme (use shm://NAME or file://PATH)"
-        )
+        bail!(InvalidArgument, "URI {shown:?} has no known scheme (use shm://NAME or file://PATH)")
     }
 
     /// The file-system path of a named store.
@@ -78,12 +70,8 @@ impl Location {
 }
 
 fn cpath(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| {
-        Error::new(
-            crate::ErrorKind::InvalidArgument,
-            "path contains a NUL byte",
-        )
-    })
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::new(crate::ErrorKind::InvalidArgument, "path contains a NUL byte"))
 }
 
 fn os_err(what: impl std::fmt::Display) -> Error {
@@ -93,19 +81,10 @@ fn os_err(what: impl std::fmt::Display) -> Error {
 /// Opens the existing store at `path` for attaching.
 pub fn open(path: &Path, writable: bool) -> Result<File> {
     let c = cpath(path)?;
-    let access = if writable {
-        libc::O_RDWR
-    } else {
-        libc::O_RDONLY
-    };
+    let access = if writable { libc::O_RDWR } else { libc::O_RDONLY };
     // O_NONBLOCK: opening a FIFO someone named must not hang; it is refused below as not a regular file.
     // SAFETY: c is a valid C string.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            access | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
-        )
-    };
+    let fd = unsafe { libc::open(c.as_ptr(), access | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY) };
     if fd < 0 {
         return Err(os_err(format_args!("open {}", path.display())));
     }
@@ -150,10 +129,7 @@ fn parent_of(path: &Path) -> &Path {
 fn unique_sibling(path: &Path, tag: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let short: String = name.chars().take(120).collect();
     parent_of(path).join(format!(
         ".{short}.mba-{tag}.{}.{}.{n}",
@@ -172,33 +148,18 @@ pub fn create_unnamed(loc: &Location) -> Result<NewStore> {
             return Err(os_err("memfd_create"));
         }
         // SAFETY: fresh descriptor we own.
-        return Ok(NewStore {
-            file: unsafe { File::from_raw_fd(fd) },
-            temp: TempName(None),
-        });
+        return Ok(NewStore { file: unsafe { File::from_raw_fd(fd) }, temp: TempName(None) });
     };
     let dir = parent_of(path);
     let cdir = cpath(dir)?;
     // SAFETY: cdir is a valid C string.
-    let fd = unsafe {
-        libc::open(
-            cdir.as_ptr(),
-            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-            0o600,
-        )
-    };
+    let fd = unsafe { libc::open(cdir.as_ptr(), libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
     if fd >= 0 {
         // SAFETY: fresh descriptor we own.
-        return Ok(NewStore {
-            file: unsafe { File::from_raw_fd(fd) },
-            temp: TempName(None),
-        });
+        return Ok(NewStore { file: unsafe { File::from_raw_fd(fd) }, temp: TempName(None) });
     }
     let err = std::io::Error::last_os_error();
-    if !matches!(
-        err.raw_os_error(),
-        Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL)
-    ) {
+    if !matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL)) {
         return Err(Error::os(format_args!("create in {}", dir.display()), err));
     }
     // No O_TMPFILE here: a hidden named temporary, renamed or linked into place when ready.
@@ -206,20 +167,13 @@ pub fn create_unnamed(loc: &Location) -> Result<NewStore> {
     let ctemp = cpath(&temp)?;
     // SAFETY: ctemp is a valid C string.
     let fd = unsafe {
-        libc::open(
-            ctemp.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
-            0o600,
-        )
+        libc::open(ctemp.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC, 0o600)
     };
     if fd < 0 {
         return Err(os_err(format_args!("create {}", temp.display())));
     }
     // SAFETY: fresh descriptor we own.
-    Ok(NewStore {
-        file: unsafe { File::from_raw_fd(fd) },
-        temp: TempName(Some(temp)),
-    })
+    Ok(NewStore { file: unsafe { File::from_raw_fd(fd) }, temp: TempName(Some(temp)) })
 }
 
 impl NewStore {
@@ -236,15 +190,8 @@ impl NewStore {
                 None => (proc_fd_path(&self.file), libc::AT_SYMLINK_FOLLOW),
             };
             // SAFETY: valid C strings.
-            if unsafe {
-                libc::linkat(
-                    libc::AT_FDCWD,
-                    src.as_ptr(),
-                    libc::AT_FDCWD,
-                    cdst.as_ptr(),
-                    follow,
-                )
-            } != 0
+            if unsafe { libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, cdst.as_ptr(), follow) }
+                != 0
             {
                 return Err(os_err(format_args!("create {}", path.display())));
             }
@@ -303,26 +250,12 @@ mod tests {
 
     #[test]
     fn parses_the_three_kinds() {
-        assert_eq!(
-            parse("shm://abc").unwrap(),
-            Location::Shm("/dev/shm/abc".into())
-        );
-        assert_eq!(
-            parse("file:///tmp/x").unwrap(),
-            Location::File("/tmp/x".into())
-        );
-        assert_eq!(
-            parse("file://rel/x").unwrap(),
-            Location::File("rel/x".into())
-        );
+        assert_eq!(parse("shm://abc").unwrap(), Location::Shm("/dev/shm/abc".into()));
+        assert_eq!(parse("file:///tmp/x").unwrap(), Location::File("/tmp/x".into()));
+        assert_eq!(parse("file://rel/x").unwrap(), Location::File("rel/x".into()));
         assert_eq!(parse("").unwrap(), Location::Anonymous);
         assert_eq!(
-            parse(&format!("shm://{}", "n".repeat(200)))
-                .unwrap()
-                .path()
-                .unwrap()
-                .as_os_str()
-                .len(),
+            parse(&format!("shm://{}", "n".repeat(200))).unwrap().path().unwrap().as_os_str().len(),
             209
         );
     }
@@ -344,9 +277,6 @@ mod tests {
         let long = format!("shm://{}", "n".repeat(201));
         assert!(parse(&long).unwrap_err().message().contains("not 201"));
         let nonutf8 = OsStr::from_bytes(b"shm://caf\xe9");
-        assert!(
-            Location::parse(nonutf8).is_ok(),
-            "names are bytes, as for shm_open"
-        );
+        assert!(Location::parse(nonutf8).is_ok(), "names are bytes, as for shm_open");
     }
 }

@@ -29,10 +29,7 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<(u64, bool)> {
     // SAFETY: st is written by fstat before it is read.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     cvt(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
-    Ok((
-        st.st_size as u64,
-        (st.st_mode & libc::S_IFMT) == libc::S_IFREG,
-    ))
+    Ok((st.st_size as u64, (st.st_mode & libc::S_IFMT) == libc::S_IFREG))
 }
 
 /// Allocates real storage for bytes `offset..offset+len`, growing the file if needed, so
@@ -110,12 +107,7 @@ pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usiz
     Ok(done)
 }
 
-fn ofd(
-    fd: BorrowedFd<'_>,
-    cmd: libc::c_int,
-    ty: libc::c_int,
-    byte: u64,
-) -> io::Result<libc::flock> {
+fn ofd(fd: BorrowedFd<'_>, cmd: libc::c_int, ty: libc::c_int, byte: u64) -> io::Result<libc::flock> {
     // SAFETY: flock is plain data; fcntl reads and (for GETLK) writes it.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = ty as libc::c_short;
@@ -177,15 +169,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 pub fn futex_wake(word: &AtomicU32, n: i32) {
     // SAFETY: word is a valid, aligned u32.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            n,
-            0usize,
-            0usize,
-            0u32,
-        );
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n, 0usize, 0usize, 0u32);
     }
 }
 

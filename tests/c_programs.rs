@@ -3,8 +3,8 @@
 
 mod common;
 use common::cprog::{build, build_with, run_ok};
-use common::{Name, TempDir};
-use mba::{Array, Dtype, Options};
+use common::{excl, rw, Name, TempDir};
+use mba::{Array, Dtype};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -13,25 +13,14 @@ fn quickstart_example_runs() {
     let prog = build("c-examples/quickstart.c");
     let n = Name::new("quickstart");
     let out = run_ok(&prog, &[n.uri()]);
-    assert_eq!(
-        out.trim(),
-        format!("len=1000000 last=999999 sum={}", 999_999u64 * 1_000_000 / 2)
-    );
-    assert!(
-        !std::path::Path::new(&n.path()).exists(),
-        "the example deletes its array"
-    );
+    assert_eq!(out.trim(), format!("len=1000000 last=999999 sum={}", 999_999u64 * 1_000_000 / 2));
+    assert!(!std::path::Path::new(&n.path()).exists(), "the example deletes its array");
 }
 
 #[test]
 fn header_compiles_as_cplusplus_and_links_statically() {
     // extern "C" guards: the same example as C++, linked against libmba.a.
-    let prog = build_with(
-        "c-examples/quickstart.c",
-        "quickstart_cxx_static",
-        &["-xc++", "-std=c++17"],
-        true,
-    );
+    let prog = build_with("c-examples/quickstart.c", "quickstart_cxx_static", &["-xc++", "-std=c++17"], true);
     let n = Name::new("quickstart-cxx");
     assert!(run_ok(&prog, &[n.uri()]).starts_with("len=1000000 "));
 }
@@ -47,47 +36,25 @@ fn header_include_guard_and_layout_from_c() {
 fn plain_mmap_reads_an_array_without_the_library() {
     let prog = build("tests/c/plain_mmap.c");
     let n = Name::new("plain");
-    let a = Array::create(n.uri(), Dtype::U32, 4, Options::default()).unwrap();
+    let a = Array::create(n.uri(), Dtype::U32, 4, rw()).unwrap();
     for i in 0..100_000u32 {
         a.push(i * 3).unwrap();
     }
     let out = run_ok(&prog, &[&n.path()]);
-    assert_eq!(
-        out.trim(),
-        format!(
-            "len=100000 dtype=6 sum={}",
-            (0..100_000u64).map(|i| i * 3).sum::<u64>()
-        )
-    );
+    assert_eq!(out.trim(), format!("len=100000 dtype=6 sum={}", (0..100_000u64).map(|i| i * 3).sum::<u64>()));
 }
 
 #[test]
 fn reader_in_another_process_sees_growth_from_capacity_4() {
     let worker = build("tests/c/worker.c");
     let n = Name::new("mp-growth");
-    let a = Array::create(
-        n.uri(),
-        Dtype::U64,
-        4,
-        Options {
-            exclusive: true,
-            ..Options::default()
-        },
-    )
-    .unwrap();
-    let mut child = Command::new(&worker)
-        .args(["wait", n.uri(), "1999999"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let a = Array::create(n.uri(), Dtype::U64, 4, excl()).unwrap();
+    let mut child =
+        Command::new(&worker).args(["wait", n.uri(), "1999999"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    assert_eq!(
-        line.trim(),
-        "attached capacity=4",
-        "the reader attached before any growth"
-    );
+    assert_eq!(line.trim(), "attached capacity=4", "the reader attached before any growth");
     for i in 0..2_000_000u64 {
         a.push(i).unwrap();
     }
@@ -103,7 +70,7 @@ fn three_writer_processes_lose_no_append() {
     let worker = build("tests/c/worker.c");
     for mode in ["append", "extend"] {
         let n = Name::new("mp-writers");
-        let a = Array::create(n.uri(), Dtype::U64, 4, Options::default()).unwrap();
+        let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
         let children: Vec<_> = (0..3)
             .map(|w| {
                 Command::new(&worker)
@@ -115,11 +82,7 @@ fn three_writer_processes_lose_no_append() {
             .collect();
         for c in children {
             let o = c.wait_with_output().unwrap();
-            assert!(
-                o.status.success(),
-                "{mode}: {}",
-                String::from_utf8_lossy(&o.stdout)
-            );
+            assert!(o.status.success(), "{mode}: {}", String::from_utf8_lossy(&o.stdout));
         }
         let v = a.to_vec::<u64>().unwrap();
         assert_eq!(v.len(), 600_000, "{mode}");
@@ -127,10 +90,7 @@ fn three_writer_processes_lose_no_append() {
         for x in v {
             let (w, i) = ((x >> 32) as usize, x & 0xFFFF_FFFF);
             assert!(w < 3, "{mode}: foreign value {x:#x}");
-            assert_eq!(
-                i, next[w],
-                "{mode}: writer {w}'s values out of order, lost or doubled"
-            );
+            assert_eq!(i, next[w], "{mode}: writer {w}'s values out of order, lost or doubled");
             next[w] += 1;
         }
         assert_eq!(next, [200_000; 3]);
@@ -139,15 +99,9 @@ fn three_writer_processes_lose_no_append() {
 
 fn start_until_ready(worker: &std::path::Path, args: &[&str]) -> std::process::Child {
     let mode = args[0];
-    let mut child = Command::new(worker)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(worker).args(args).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready", "{mode} worker: {line}");
     child
 }
@@ -173,31 +127,17 @@ fn assert_prefix_intact(a: &Array) -> u64 {
 fn lease_holder_killed_mid_append_frees_the_lease_at_once() {
     let worker = build("tests/c/worker.c");
     let n = Name::new("mp-kill-lease");
-    let _a = Array::create(n.uri(), Dtype::U64, 4, Options::default()).unwrap();
+    let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
     for round in 0..5 {
         let mut child = start_until_ready(&worker, &["lease", n.uri()]);
         // While the other process lives, its lease is refused here, and so are shared appends.
-        let e = Array::attach(
-            n.uri(),
-            Options {
-                exclusive: true,
-                ..Options::default()
-            },
-        )
-        .unwrap_err();
+        let e = Array::attach(n.uri(), excl()).unwrap_err();
         assert_eq!(e.kind(), mba::ErrorKind::Busy, "{e}");
-        assert_eq!(_a.push(0u64).unwrap_err().kind(), mba::ErrorKind::Busy);
+        assert_eq!(a.push(0u64).unwrap_err().kind(), mba::ErrorKind::Busy);
         std::thread::sleep(std::time::Duration::from_millis(20 + 7 * round));
         kill9(&mut child);
         // At once: no waiting, no retry.
-        let next = Array::attach(
-            n.uri(),
-            Options {
-                exclusive: true,
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let next = Array::attach(n.uri(), excl()).unwrap();
         let len = assert_prefix_intact(&next);
         assert!(len > 1000, "round {round}: the killed writer had appended");
         next.push(len).unwrap();
@@ -211,12 +151,7 @@ fn assert_tagged_intact(a: &Array) -> std::collections::HashMap<u64, u64> {
     let mut next = std::collections::HashMap::new();
     for (i, x) in a.to_vec::<u64>().unwrap().into_iter().enumerate() {
         let seq = next.entry(x >> 32).or_insert(0);
-        assert_eq!(
-            x & 0xFFFF_FFFF,
-            *seq,
-            "element {i}: writer {} lost, repeated or tore an append",
-            x >> 32
-        );
+        assert_eq!(x & 0xFFFF_FFFF, *seq, "element {i}: writer {} lost, repeated or tore an append", x >> 32);
         *seq += 1;
     }
     next
@@ -227,7 +162,7 @@ fn shared_appender_killed_holding_the_lock_does_not_wedge_others() {
     let worker = build("tests/c/worker.c");
     for round in 0..10u64 {
         let n = Name::new("mp-kill-shared");
-        let a = Array::create(n.uri(), Dtype::U64, 4, Options::default()).unwrap();
+        let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
         // Two appenders race for the lock; one is killed at a moment that varies, often inside it.
         let mut victim = start_until_ready(&worker, &["spin", n.uri(), "1"]);
         let mut other = start_until_ready(&worker, &["spin", n.uri(), "2"]);
@@ -236,10 +171,7 @@ fn shared_appender_killed_holding_the_lock_does_not_wedge_others() {
         let before = a.len();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while a.len() < before + 10_000 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "round {round}: the survivor made no progress"
-            );
+            assert!(std::time::Instant::now() < deadline, "round {round}: the survivor made no progress");
             std::thread::yield_now();
         }
         for i in 0..1000 {
@@ -258,19 +190,11 @@ fn shared_appender_killed_holding_the_lock_does_not_wedge_others() {
 fn read_only_handles_map_the_store_read_only() {
     let worker = build("tests/c/worker.c");
     let n = Name::new("mp-ro-map");
-    let a = Array::create(n.uri(), Dtype::U8, 0, Options::default()).unwrap();
+    let a = Array::create(n.uri(), Dtype::U8, 0, rw()).unwrap();
     a.push(7u8).unwrap();
-    let o = Command::new(&worker)
-        .args(["poke-ro", n.uri()])
-        .output()
-        .unwrap();
+    let o = Command::new(&worker).args(["poke-ro", n.uri()]).output().unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(
-        o.status.signal(),
-        Some(libc::SIGSEGV),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    assert_eq!(o.status.signal(), Some(libc::SIGSEGV), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "writing\n");
     assert_eq!(a.get::<u8>(0).unwrap(), 7);
 }
@@ -302,18 +226,9 @@ fn full_tmpfs_gives_no_space_not_sigbus() {
         String::from_utf8_lossy(&o.stderr)
     );
     let stopped = out.lines().next().unwrap();
-    assert!(
-        stopped.starts_with("stopped status=MBA_ERR_NO_SPACE"),
-        "{out}"
-    );
+    assert!(stopped.starts_with("stopped status=MBA_ERR_NO_SPACE"), "{out}");
     let len: u64 = stopped.rsplit('=').next().unwrap().parse().unwrap();
-    assert!(
-        len > 30_000 && len < 65_536,
-        "a 256 KiB tmpfs holds about 60,000 u32: {len}"
-    );
-    assert!(
-        out.contains("No space left on device"),
-        "message carries the OS error: {out}"
-    );
+    assert!(len > 30_000 && len < 65_536, "a 256 KiB tmpfs holds about 60,000 u32: {len}");
+    assert!(out.contains("No space left on device"), "message carries the OS error: {out}");
     assert!(out.contains(&format!("intact {len}")), "{out}");
 }

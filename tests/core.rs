@@ -2,24 +2,8 @@
 //! with several handles (each with its own descriptor and mapping, as in another process).
 
 mod common;
-use common::{poke, Name, TempDir};
+use common::{excl, poke, ro, rw, Name, TempDir};
 use mba::{Array, Dtype, ErrorKind, Options};
-
-fn rw() -> Options {
-    Options::default()
-}
-fn ro() -> Options {
-    Options {
-        read_only: true,
-        ..Options::default()
-    }
-}
-fn excl() -> Options {
-    Options {
-        exclusive: true,
-        ..Options::default()
-    }
-}
 
 #[test]
 fn every_dtype_round_trips() {
@@ -133,22 +117,11 @@ fn read_only_handles_refuse_every_mutation() {
     }
     assert_eq!(r.to_vec::<u8>().unwrap(), vec![1, 2, 3]);
     assert_eq!(
-        Array::attach(
-            n.uri(),
-            Options {
-                read_only: true,
-                exclusive: true,
-                ..rw()
-            }
-        )
-        .unwrap_err()
-        .kind(),
+        Array::attach(n.uri(), Options { read_only: true, exclusive: true, ..rw() }).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
     assert_eq!(
-        Array::create(Name::new("ro2").uri(), Dtype::U8, 0, ro())
-            .unwrap_err()
-            .kind(),
+        Array::create(Name::new("ro2").uri(), Dtype::U8, 0, ro()).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
 }
@@ -160,27 +133,11 @@ fn create_refuses_an_existing_name_unless_overwrite() {
     old.push(1u16).unwrap();
     let e = Array::create(n.uri(), Dtype::U16, 0, rw()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Exists);
-    assert!(
-        e.to_string().contains(n.uri()) && e.to_string().contains("File exists"),
-        "{e}"
-    );
-    let new = Array::create(
-        n.uri(),
-        Dtype::F64,
-        0,
-        Options {
-            overwrite: true,
-            ..rw()
-        },
-    )
-    .unwrap();
+    assert!(e.to_string().contains(n.uri()) && e.to_string().contains("File exists"), "{e}");
+    let new = Array::create(n.uri(), Dtype::F64, 0, Options { overwrite: true, ..rw() }).unwrap();
     assert_eq!(new.len(), 0);
     assert_eq!(Array::attach(n.uri(), rw()).unwrap().dtype(), Dtype::F64);
-    assert_eq!(
-        old.get::<u16>(0).unwrap(),
-        1,
-        "old handle keeps the replaced array"
-    );
+    assert_eq!(old.get::<u16>(0).unwrap(), 1, "old handle keeps the replaced array");
 }
 
 #[test]
@@ -197,10 +154,7 @@ fn delete_removes_the_name_but_live_handles_keep_working() {
         a.push(i).unwrap();
     }
     assert_eq!(b.get::<u32>(99_999).unwrap(), 99_999);
-    assert_eq!(
-        mba::delete(n.uri()).unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(mba::delete(n.uri()).unwrap_err().kind(), ErrorKind::NotFound);
 }
 
 #[test]
@@ -217,35 +171,19 @@ fn attaching_what_is_not_an_array_is_corrupt() {
         std::fs::write(&p, bytes).unwrap();
         let e = Array::attach(d.uri(name), rw()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt, "{name}: {e}");
-        assert!(
-            e.to_string().contains(&p.display().to_string()),
-            "{name}: message names the path: {e}"
-        );
+        assert!(e.to_string().contains(&p.display().to_string()), "{name}: message names the path: {e}");
     }
     // A valid array truncated below its data offset.
     let a = Array::create(d.uri("trunc"), Dtype::U32, 0, rw()).unwrap();
     drop(a);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(d.0.join("trunc"))
-        .unwrap()
-        .set_len(1000)
-        .unwrap();
-    assert_eq!(
-        Array::attach(d.uri("trunc"), rw()).unwrap_err().kind(),
-        ErrorKind::Corrupt
-    );
+    std::fs::OpenOptions::new().write(true).open(d.0.join("trunc")).unwrap().set_len(1000).unwrap();
+    assert_eq!(Array::attach(d.uri("trunc"), rw()).unwrap_err().kind(), ErrorKind::Corrupt);
     // Directories and missing paths.
     assert_eq!(
-        Array::attach(format!("file://{}", d.0.display()), ro())
-            .unwrap_err()
-            .kind(),
+        Array::attach(format!("file://{}", d.0.display()), ro()).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
-    assert_eq!(
-        Array::attach(d.uri("missing"), rw()).unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(Array::attach(d.uri("missing"), rw()).unwrap_err().kind(), ErrorKind::NotFound);
 }
 
 #[test]
@@ -258,32 +196,17 @@ fn bounds_and_overflow_are_errors() {
         assert_eq!(a.set(i, 0u32).unwrap_err().kind(), ErrorKind::OutOfBounds);
     }
     let mut buf = [0u32; 2];
-    assert_eq!(
-        a.read_into(2, &mut buf).unwrap_err().kind(),
-        ErrorKind::OutOfBounds
-    );
+    assert_eq!(a.read_into(2, &mut buf).unwrap_err().kind(), ErrorKind::OutOfBounds);
     let e = unsafe { a.read_raw(u64::MAX, 2, buf.as_mut_ptr().cast()) }.unwrap_err();
-    assert_eq!(
-        e.kind(),
-        ErrorKind::OutOfBounds,
-        "start + count overflow: {e}"
-    );
+    assert_eq!(e.kind(), ErrorKind::OutOfBounds, "start + count overflow: {e}");
     let e = unsafe { a.extend_raw([0u8; 4].as_ptr(), u64::MAX / 2) }.unwrap_err();
-    assert_eq!(
-        e.kind(),
-        ErrorKind::InvalidArgument,
-        "count * itemsize overflow: {e}"
-    );
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "count * itemsize overflow: {e}");
     let e = unsafe { a.read_raw(0, u64::MAX / 2, buf.as_mut_ptr().cast()) }.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::OutOfBounds, "{e}");
     assert_eq!(a.get::<u64>(0).unwrap_err().kind(), ErrorKind::TypeMismatch);
     a.read_into(1, &mut buf).unwrap();
     assert_eq!(buf, [11, 12]);
-    assert_eq!(
-        a.to_vec::<u32>().unwrap(),
-        vec![10, 11, 12],
-        "failed calls changed nothing"
-    );
+    assert_eq!(a.to_vec::<u32>().unwrap(), vec![10, 11, 12], "failed calls changed nothing");
 }
 
 #[test]
@@ -315,18 +238,9 @@ fn anonymous_arrays_are_shared_through_their_fd() {
         a.push(i as f32).unwrap();
     }
     assert_eq!(b.get::<f32>(100_001).unwrap(), 99_999.0);
-    assert_eq!(
-        Array::attach_fd(-1, rw()).unwrap_err().kind(),
-        ErrorKind::InvalidArgument
-    );
-    assert_eq!(
-        Array::attach("", rw()).unwrap_err().kind(),
-        ErrorKind::InvalidArgument
-    );
-    assert_eq!(
-        mba::delete("").unwrap_err().kind(),
-        ErrorKind::InvalidArgument
-    );
+    assert_eq!(Array::attach_fd(-1, rw()).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(Array::attach("", rw()).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(mba::delete("").unwrap_err().kind(), ErrorKind::InvalidArgument);
 }
 
 #[test]
@@ -353,10 +267,7 @@ fn threads_appending_through_one_shared_handle_lose_nothing() {
                 assert!(len >= last, "length went backwards");
                 if len > 0 {
                     let v = r.get::<u64>(len - 1).unwrap();
-                    assert!(
-                        v >> 32 < T && (v & 0xFFFF_FFFF) < PER,
-                        "torn or unwritten element {v:#x}"
-                    );
+                    assert!(v >> 32 < T && (v & 0xFFFF_FFFF) < PER, "torn or unwritten element {v:#x}");
                 }
                 last = len;
             }
@@ -379,17 +290,9 @@ fn a_lock_or_lease_left_by_a_dead_slot_is_taken_over() {
     a.push(1u32).unwrap();
     // Slot 12345 is held by no one: as if its owner died holding the lock, then the lease.
     let dead_word = (7u64 << 25) | 12345;
-    poke(
-        &n.path(),
-        mba::layout::OFF_LOCK as u64,
-        &(dead_word | 1 << 24).to_ne_bytes(),
-    );
+    poke(&n.path(), mba::layout::OFF_LOCK as u64, &(dead_word | 1 << 24).to_ne_bytes());
     a.push(2u32).unwrap();
-    poke(
-        &n.path(),
-        mba::layout::OFF_LEASE as u64,
-        &dead_word.to_ne_bytes(),
-    );
+    poke(&n.path(), mba::layout::OFF_LEASE as u64, &dead_word.to_ne_bytes());
     a.push(3u32).unwrap();
     let e = Array::attach(n.uri(), excl()).unwrap();
     e.push(4u32).unwrap();
@@ -407,31 +310,18 @@ fn a_scribbled_header_gives_errors_not_crashes() {
         poke(&n.path(), off_len, &bogus.to_ne_bytes());
         assert_eq!(r.len(), bogus);
         let e = r.get::<u32>(bogus - 1).unwrap_err();
-        assert!(
-            matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::NoSpace),
-            "{e}"
-        );
+        assert!(matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::NoSpace), "{e}");
         assert!(r.to_vec::<u32>().is_err());
-        assert!(
-            w.push(9u32).is_err(),
-            "append at an absurd length must fail, not write outside"
-        );
+        assert!(w.push(9u32).is_err(), "append at an absurd length must fail, not write outside");
     }
     poke(&n.path(), off_len, &3u64.to_ne_bytes());
-    poke(
-        &n.path(),
-        mba::layout::OFF_CAPACITY as u64,
-        &0u64.to_ne_bytes(),
-    );
+    poke(&n.path(), mba::layout::OFF_CAPACITY as u64, &0u64.to_ne_bytes());
     w.push(4u32).unwrap();
     assert_eq!(r.to_vec::<u32>().unwrap(), vec![1, 2, 3, 4]);
     // Scribbling the fixed fields after attach changes nothing for live handles.
     poke(&n.path(), 20, &99u32.to_ne_bytes());
     assert_eq!(r.get::<u32>(3).unwrap(), 4);
-    assert_eq!(
-        Array::attach(n.uri(), ro()).unwrap_err().kind(),
-        ErrorKind::Corrupt
-    );
+    assert_eq!(Array::attach(n.uri(), ro()).unwrap_err().kind(), ErrorKind::Corrupt);
 }
 
 #[test]
@@ -466,17 +356,10 @@ fn stores_are_close_on_exec() {
         Array::create("", Dtype::U8, 0, rw()).unwrap(),
     ] {
         let flags = unsafe { libc::fcntl(a.fd(), libc::F_GETFD) };
-        assert!(
-            flags >= 0 && flags & libc::FD_CLOEXEC != 0,
-            "{}: fd flags {flags:#x}",
-            a.uri()
-        );
+        assert!(flags >= 0 && flags & libc::FD_CLOEXEC != 0, "{}: fd flags {flags:#x}", a.uri());
     }
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(n.path()).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(n.path()).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
 #[test]
@@ -489,10 +372,7 @@ fn reserve_grows_without_changing_len() {
     let size = std::fs::metadata(n.path()).unwrap().len();
     assert!(size >= 4096 + 10_000_000);
     let e = a.reserve(u64::MAX).unwrap_err();
-    assert!(
-        matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::NoSpace),
-        "{e}"
-    );
+    assert!(matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::NoSpace), "{e}");
     assert!(a.max_capacity() >= 1 << 30);
 }
 

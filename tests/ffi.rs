@@ -7,20 +7,13 @@ use std::ffi::{c_void, CStr, CString};
 use std::ptr::{null, null_mut};
 
 fn last_error() -> String {
-    unsafe { CStr::from_ptr(mba_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(mba_last_error()) }.to_string_lossy().into_owned()
 }
 
 fn create(uri: &str, dtype: u32, flags: u32) -> *mut mba_array {
     let c = CString::new(uri).unwrap();
     let mut a = null_mut();
-    assert_eq!(
-        mba_create(c.as_ptr(), dtype, 0, flags, &mut a),
-        MBA_OK,
-        "{}",
-        last_error()
-    );
+    assert_eq!(mba_create(c.as_ptr(), dtype, 0, flags, &mut a), MBA_OK, "{}", last_error());
     a
 }
 
@@ -37,11 +30,7 @@ fn null_handles_and_buffers_are_errors_naming_the_argument() {
         ($arg:literal, $call:expr) => {{
             assert_eq!($call, MBA_ERR_NULL_POINTER, "{}", stringify!($call));
             let msg = last_error();
-            assert!(
-                msg.contains($arg) && msg.contains("is NULL"),
-                "{}: {msg}",
-                stringify!($call)
-            );
+            assert!(msg.contains($arg) && msg.contains("is NULL"), "{}: {msg}", stringify!($call));
         }};
     }
     null_case!("`a`", mba_append(null_mut(), e));
@@ -80,15 +69,8 @@ fn unknown_dtypes_and_flags_are_invalid_arguments() {
     let c = CString::new(n.uri()).unwrap();
     let mut a = null_mut();
     for dtype in [0, 11, 0xFFFF_FFFF] {
-        assert_eq!(
-            mba_create(c.as_ptr(), dtype, 0, 0, &mut a),
-            MBA_ERR_INVALID_ARGUMENT
-        );
-        assert!(
-            last_error().contains(&format!("unknown dtype code {dtype}")),
-            "{}",
-            last_error()
-        );
+        assert_eq!(mba_create(c.as_ptr(), dtype, 0, 0, &mut a), MBA_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains(&format!("unknown dtype code {dtype}")), "{}", last_error());
     }
     for flags in [8, 0x8000_0000, MBA_READ_ONLY] {
         assert_eq!(
@@ -106,18 +88,11 @@ fn unknown_dtypes_and_flags_are_invalid_arguments() {
             MBA_ERR_INVALID_ARGUMENT,
             "attach flags {flags:#x}"
         );
-        assert_eq!(
-            mba_attach_fd(mba_fd(a), flags, &mut b),
-            MBA_ERR_INVALID_ARGUMENT
-        );
+        assert_eq!(mba_attach_fd(mba_fd(a), flags, &mut b), MBA_ERR_INVALID_ARGUMENT);
     }
     assert!(b.is_null());
     for flags in [0, MBA_SYNC | MBA_ASYNC, MBA_INVALIDATE, MBA_SYNC | 8] {
-        assert_eq!(
-            mba_msync(a, flags),
-            MBA_ERR_INVALID_ARGUMENT,
-            "msync flags {flags:#x}"
-        );
+        assert_eq!(mba_msync(a, flags), MBA_ERR_INVALID_ARGUMENT, "msync flags {flags:#x}");
     }
     assert_eq!(mba_msync(a, MBA_SYNC | MBA_INVALIDATE), MBA_OK);
     assert_eq!(mba_msync(a, MBA_ASYNC), MBA_OK);
@@ -130,28 +105,12 @@ fn bad_uris_are_invalid_arguments() {
     let long = format!("shm://{}", "x".repeat(201));
     for uri in ["shm://", "shm://a/b", "nope://x", "/tmp/x", long.as_str()] {
         let c = CString::new(uri).unwrap();
-        assert_eq!(
-            mba_create(c.as_ptr(), MBA_U8, 0, 0, &mut a),
-            MBA_ERR_INVALID_ARGUMENT,
-            "{uri}"
-        );
-        assert!(
-            last_error().starts_with("mba_create: create "),
-            "{}",
-            last_error()
-        );
-        assert_eq!(
-            mba_attach(c.as_ptr(), 0, &mut a),
-            MBA_ERR_INVALID_ARGUMENT,
-            "{uri}"
-        );
+        assert_eq!(mba_create(c.as_ptr(), MBA_U8, 0, 0, &mut a), MBA_ERR_INVALID_ARGUMENT, "{uri}");
+        assert!(last_error().starts_with("mba_create: create "), "{}", last_error());
+        assert_eq!(mba_attach(c.as_ptr(), 0, &mut a), MBA_ERR_INVALID_ARGUMENT, "{uri}");
     }
     let bytes = CString::new(b"shm://mba-test-\xff\xfe".to_vec()).unwrap();
-    assert_eq!(
-        mba_attach(bytes.as_ptr(), 0, &mut a),
-        MBA_ERR_NOT_FOUND,
-        "non-UTF-8 names are names"
-    );
+    assert_eq!(mba_attach(bytes.as_ptr(), 0, &mut a), MBA_ERR_NOT_FOUND, "non-UTF-8 names are names");
     assert!(a.is_null());
 }
 
@@ -162,29 +121,14 @@ fn outputs_are_written_only_on_success() {
     let v = 7u16;
     assert_eq!(mba_append(a, (&v as *const u16).cast()), MBA_OK);
     let mut out = 0xAAAAu16;
-    assert_eq!(
-        mba_get(a, 1, (&mut out as *mut u16).cast()),
-        MBA_ERR_OUT_OF_BOUNDS
-    );
+    assert_eq!(mba_get(a, 1, (&mut out as *mut u16).cast()), MBA_ERR_OUT_OF_BOUNDS);
     assert_eq!(out, 0xAAAA);
-    assert_eq!(
-        mba_get(a, u64::MAX, (&mut out as *mut u16).cast()),
-        MBA_ERR_OUT_OF_BOUNDS
-    );
+    assert_eq!(mba_get(a, u64::MAX, (&mut out as *mut u16).cast()), MBA_ERR_OUT_OF_BOUNDS);
     let mut buf = [0xAAAAu16; 2];
-    assert_eq!(
-        mba_read(a, 0, 2, buf.as_mut_ptr().cast()),
-        MBA_ERR_OUT_OF_BOUNDS
-    );
-    assert_eq!(
-        mba_read(a, u64::MAX, 2, buf.as_mut_ptr().cast()),
-        MBA_ERR_OUT_OF_BOUNDS
-    );
+    assert_eq!(mba_read(a, 0, 2, buf.as_mut_ptr().cast()), MBA_ERR_OUT_OF_BOUNDS);
+    assert_eq!(mba_read(a, u64::MAX, 2, buf.as_mut_ptr().cast()), MBA_ERR_OUT_OF_BOUNDS);
     assert_eq!(buf, [0xAAAA; 2]);
-    assert_eq!(
-        mba_extend(a, buf.as_ptr().cast(), u64::MAX),
-        MBA_ERR_INVALID_ARGUMENT
-    );
+    assert_eq!(mba_extend(a, buf.as_ptr().cast(), u64::MAX), MBA_ERR_INVALID_ARGUMENT);
     assert_eq!(mba_pop(a, (&mut out as *mut u16).cast()), MBA_OK);
     assert_eq!(out, 7);
     out = 0xAAAA;
@@ -192,16 +136,9 @@ fn outputs_are_written_only_on_success() {
     assert_eq!(out, 0xAAAA);
     let c = CString::new(n.uri()).unwrap();
     let mut b = null_mut();
-    assert_eq!(
-        mba_create(c.as_ptr(), MBA_U16, 0, 0, &mut b),
-        MBA_ERR_EXISTS
-    );
+    assert_eq!(mba_create(c.as_ptr(), MBA_U16, 0, 0, &mut b), MBA_ERR_EXISTS);
     assert!(b.is_null());
-    assert!(
-        last_error().contains(n.uri()) && last_error().contains("File exists"),
-        "{}",
-        last_error()
-    );
+    assert!(last_error().contains(n.uri()) && last_error().contains("File exists"), "{}", last_error());
     mba_free(a);
 }
 
@@ -225,32 +162,19 @@ fn status_strings_cover_every_code() {
     ];
     // Values are part of the ABI: 0, then -1, -2, ... in this order.
     assert_eq!(
-        codes
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| c + i as i32)
-            .collect::<Vec<_>>(),
+        codes.iter().enumerate().map(|(i, &c)| c + i as i32).collect::<Vec<_>>(),
         vec![0; codes.len()]
     );
     for c in codes {
-        let s = unsafe { CStr::from_ptr(mba_status_str(c)) }
-            .to_str()
-            .unwrap();
+        let s = unsafe { CStr::from_ptr(mba_status_str(c)) }.to_str().unwrap();
         assert!(s.starts_with("MBA_"), "{c}: {s}");
     }
-    assert_eq!(
-        unsafe { CStr::from_ptr(mba_status_str(-1000)) }
-            .to_str()
-            .unwrap(),
-        "unknown mba status"
-    );
+    assert_eq!(unsafe { CStr::from_ptr(mba_status_str(-1000)) }.to_str().unwrap(), "unknown mba status");
 }
 
 #[test]
 fn dtype_codes_and_version_match_the_core() {
-    let codes = [
-        MBA_I8, MBA_U8, MBA_I16, MBA_U16, MBA_I32, MBA_U32, MBA_I64, MBA_U64, MBA_F32, MBA_F64,
-    ];
+    let codes = [MBA_I8, MBA_U8, MBA_I16, MBA_U16, MBA_I32, MBA_U32, MBA_I64, MBA_U64, MBA_F32, MBA_F64];
     for (d, c) in mba::Dtype::ALL.iter().zip(codes) {
         assert_eq!(d.code(), c);
         let a = create("", c, 0);

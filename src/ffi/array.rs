@@ -45,10 +45,7 @@ fn flags(value: u32, allowed: u32, what: &str) -> Result<Options> {
     if value & !allowed != 0 {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!(
-                "unknown or unsupported {what} flag bits {:#x}",
-                value & !allowed
-            ),
+            format!("unknown or unsupported {what} flag bits {:#x}", value & !allowed),
         ));
     }
     Ok(Options {
@@ -97,10 +94,7 @@ pub extern "C" fn mba_create(
         let out = non_null!(out);
         let opts = self::flags(flags, MBA_EXCLUSIVE | MBA_OVERWRITE, "create")?;
         let Some(dtype) = Dtype::from_code(dtype) else {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("unknown dtype code {dtype}"),
-            ));
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("unknown dtype code {dtype}")));
         };
         give(out, Array::create(uri_of(uri), dtype, capacity, opts)?);
         Ok(())
@@ -116,11 +110,7 @@ pub extern "C" fn mba_create(
 /// MBA_ERR_INVALID_ARGUMENT (bad URI or flags, both MBA_READ_ONLY and MBA_EXCLUSIVE).
 /// Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any thread.
 #[no_mangle]
-pub extern "C" fn mba_attach(
-    uri: *const c_char,
-    flags: u32,
-    out: *mut *mut mba_array,
-) -> mba_status {
+pub extern "C" fn mba_attach(uri: *const c_char, flags: u32, out: *mut *mut mba_array) -> mba_status {
     ffi_status!("mba_attach", {
         let out = non_null!(out);
         let uri = non_null!(uri);
@@ -220,12 +210,7 @@ pub extern "C" fn mba_set(a: *mut mba_array, index: u64, elem: *const c_void) ->
 /// Errors: MBA_ERR_OUT_OF_BOUNDS when the range passes mba_len (or start + count overflows),
 /// MBA_ERR_INVALID_ARGUMENT when count * itemsize overflows. Threads: any.
 #[no_mangle]
-pub extern "C" fn mba_read(
-    a: *const mba_array,
-    start: u64,
-    count: u64,
-    out: *mut c_void,
-) -> mba_status {
+pub extern "C" fn mba_read(a: *const mba_array, start: u64, count: u64, out: *mut c_void) -> mba_status {
     ffi_status!("mba_read", {
         let a = handle!(a);
         let out = if count == 0 { out } else { non_null!(out) };
@@ -239,12 +224,7 @@ pub extern "C" fn mba_read(
 ///
 /// Errors: as mba_read, and MBA_ERR_READ_ONLY. Threads: any.
 #[no_mangle]
-pub extern "C" fn mba_write(
-    a: *mut mba_array,
-    start: u64,
-    count: u64,
-    elems: *const c_void,
-) -> mba_status {
+pub extern "C" fn mba_write(a: *mut mba_array, start: u64, count: u64, elems: *const c_void) -> mba_status {
     ffi_status!("mba_write", {
         let a = handle!(a);
         let elems = if count == 0 { elems } else { non_null!(elems) };
@@ -352,9 +332,7 @@ pub extern "C" fn mba_capacity(a: *const mba_array) -> u64 {
 /// MBA_ERR_NO_SPACE; attach a new handle to go further. 0 for NULL. Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_max_capacity(a: *const mba_array) -> u64 {
-    ffi_boundary!("mba_max_capacity", {
-        opt(a).map_or(0, Array::max_capacity)
-    })
+    ffi_boundary!("mba_max_capacity", { opt(a).map_or(0, Array::max_capacity) })
 }
 
 /// The element type code (MBA_I8 .. MBA_F64). 0 for NULL. Threads: any.
@@ -366,9 +344,7 @@ pub extern "C" fn mba_dtype(a: *const mba_array) -> u32 {
 /// Bytes per element. 0 for NULL. Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_itemsize(a: *const mba_array) -> u32 {
-    ffi_boundary!("mba_itemsize", {
-        opt(a).map_or(0, |a| a.itemsize() as u32)
-    })
+    ffi_boundary!("mba_itemsize", { opt(a).map_or(0, |a| a.itemsize() as u32) })
 }
 
 /// A pointer to element 0, 64-byte aligned. It never moves while the handle lives,
@@ -379,9 +355,7 @@ pub extern "C" fn mba_itemsize(a: *const mba_array) -> u32 {
 /// Threads: any. Other processes may write the elements at any time.
 #[no_mangle]
 pub extern "C" fn mba_data(a: *const mba_array) -> *mut c_void {
-    ffi_boundary!("mba_data", {
-        opt(a).map_or(std::ptr::null_mut(), |a| a.data_ptr().cast())
-    })
+    ffi_boundary!("mba_data", { opt(a).map_or(std::ptr::null_mut(), |a| a.data_ptr().cast()) })
 }
 
 /// The handle's descriptor of the store (close-on-exec), for passing an anonymous array to

@@ -106,9 +106,7 @@ pub(crate) fn record_panic(name: &str, payload: Box<dyn std::any::Any + Send>) {
 /// after the failing call.
 #[no_mangle]
 pub extern "C" fn mba_last_error() -> *const c_char {
-    ffi_boundary!("mba_last_error", {
-        LAST_ERROR.with(|l| l.borrow().as_ptr())
-    })
+    ffi_boundary!("mba_last_error", { LAST_ERROR.with(|l| l.borrow().as_ptr()) })
 }
 
 /// A static description of `status`, such as `"MBA_ERR_NO_SPACE: no space left for the array"`.

@@ -60,11 +60,8 @@ fn compile(src: &str, out_name: &str, extra: &[&str], static_lib: bool) -> PathB
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join(out_name);
     // Built under a private name and renamed into place: concurrent test processes may race.
-    let tmp = out_dir.join(format!(
-        ".{out_name}.{}.{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp =
+        out_dir.join(format!(".{out_name}.{}.{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     let cplusplus = extra.contains(&"-xc++");
     let mut cmd = compiler(cplusplus);
     // `-x none` ends any `-x c++` so the libraries that follow are taken as libraries.
@@ -74,16 +71,11 @@ fn compile(src: &str, out_name: &str, extra: &[&str], static_lib: bool) -> PathB
         .args(["-x", "none", "-o"])
         .arg(&tmp);
     if static_lib {
-        cmd.arg(lib.join("libmba.a"))
-            .args(["-lpthread", "-ldl", "-lm"]);
+        cmd.arg(lib.join("libmba.a")).args(["-lpthread", "-ldl", "-lm"]);
     } else {
-        cmd.arg(format!("-L{}", lib.display()))
-            .arg("-lmba")
-            .arg(format!("-Wl,-rpath,{}", lib.display()));
+        cmd.arg(format!("-L{}", lib.display())).arg("-lmba").arg(format!("-Wl,-rpath,{}", lib.display()));
     }
-    let o = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the C compiler: {e}"));
+    let o = cmd.output().unwrap_or_else(|e| panic!("cannot run the C compiler: {e}"));
     assert!(
         o.status.success(),
         "compiling {src} failed:\n{:?}\n{}{}",

@@ -5,6 +5,19 @@ pub mod cprog;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Read-write handle options.
+pub fn rw() -> mba::Options {
+    mba::Options::default()
+}
+/// Read-only handle options.
+pub fn ro() -> mba::Options {
+    mba::Options { read_only: true, ..mba::Options::default() }
+}
+/// Options holding the writer lease.
+pub fn excl() -> mba::Options {
+    mba::Options { exclusive: true, ..mba::Options::default() }
+}
+
 /// A unique shm name for one test, deleted when dropped.
 pub struct Name(pub String);
 
