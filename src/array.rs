@@ -264,42 +264,39 @@ impl Array {
     /// Makes sure elements `..n` lie in the store as this handle knows it, re-reading the
     /// store size if needed. Errors if the store does not hold them.
     #[inline]
-    fn ensure_mapped(&self, n: u64) -> Result<()> {
+    fn ensure_mapped(&self, op: &str, n: u64) -> Result<()> {
         if n <= self.known_elems.load(Acquire) {
             return Ok(());
         }
-        self.refresh_for(n, self.end_of(n))
+        self.refresh_for(n, self.end_of(n)).map_err(|e| e.context(format_args!("{op} {}", self.uri)))
     }
 
     #[cold]
     fn refresh_for(&self, n: u64, end: Option<u64>) -> Result<()> {
         let Some(end) = end else {
-            bail!(Corrupt, "{}: length {n} overflows the address space", self.uri);
+            bail!(Corrupt, "length {n} overflows the address space");
         };
-        let known = self.refresh()?;
-        if end <= known {
+        let size = self.refresh()?;
+        if end <= self.known.load(Acquire) {
             return Ok(());
         }
-        if end > self.map.len() as u64 {
-            bail!(
-                NoSpace,
-                "{}: element {} lies beyond the {} bytes of address space this handle reserved; attach a new handle",
-                self.uri,
-                n - 1,
-                self.map.len()
-            );
+        if end > size {
+            bail!(Corrupt, "length {n} exceeds the store ({size} bytes)");
         }
-        bail!(Corrupt, "{}: length {n} exceeds the store ({known} bytes)", self.uri)
+        bail!(
+            NoSpace,
+            "element {} lies beyond the {} bytes of address space this handle reserved; attach a new handle",
+            n - 1,
+            self.map.len()
+        )
     }
 
-    /// Re-reads the store size; returns the bytes known to exist inside the mapping.
+    /// Re-reads the store size and returns it; what lies inside the mapping becomes `known`.
     fn refresh(&self) -> Result<u64> {
         let _g = self.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let (size, _) =
-            sys::fstat(self.file.as_fd()).map_err(|e| Error::os(format_args!("stat {}", self.uri), e))?;
-        let known = size.min(self.map.len() as u64);
-        self.set_known(known);
-        Ok(known)
+        let (size, _) = sys::fstat(self.file.as_fd()).map_err(|e| Error::os("stat", e))?;
+        self.set_known(size.min(self.map.len() as u64));
+        Ok(size)
     }
 
     fn set_known(&self, known: u64) {
@@ -347,7 +344,7 @@ impl Array {
         let len = self.len();
         match start.checked_add(count) {
             Some(end) if end <= len => {
-                self.ensure_mapped(end)?;
+                self.ensure_mapped(op, end)?;
                 self.bytes_of(op, count)
             }
             _ => Err(self.out_of_bounds(op, start, count, len)),
@@ -443,8 +440,10 @@ impl Array {
         }
         let bytes = self.bytes_of(op, count)?;
         let _g = self.lock()?;
-        self.check_no_lease()?;
+        self.check_no_lease(op)?;
         let n = self.len_word().load(Relaxed);
+        // The length is the header's: a peer may have written anything there.
+        self.ensure_mapped(op, n)?;
         self.room_for(op, n, count)?;
         if count == 1 {
             copy_elem(src, self.elem_ptr(n), self.geo.itemsize);
@@ -479,7 +478,7 @@ impl Array {
         let Some(need_end) = self.end_of(need) else {
             bail!(InvalidArgument, "{need} elements overflow the address space");
         };
-        let known = self.refresh()?;
+        let known = self.refresh()?.min(self.map.len() as u64);
         if need_end <= known {
             return Ok(());
         }
@@ -508,21 +507,11 @@ impl Array {
         if self.read_only {
             return Err(self.read_only_error("reserve"));
         }
-        let run = || {
-            if self.lease {
-                return self.grow_to(capacity);
-            }
-            let _g = self.lock()?;
-            self.check_no_lease()?;
-            self.grow_to(capacity)
-        };
-        run().map_err(|e| {
-            if e.message().starts_with(&self.uri) {
-                e
-            } else {
-                e.context(format_args!("reserve {}", self.uri))
-            }
-        })
+        let _g = if self.lease { None } else { Some(self.lock()?) };
+        if !self.lease {
+            self.check_no_lease("reserve")?;
+        }
+        self.grow_to(capacity).map_err(|e| e.context(format_args!("reserve {}", self.uri)))
     }
 
     /// Removes the last element, copying it to `dst`.
@@ -538,13 +527,13 @@ impl Array {
             self.local_len.load(Relaxed)
         } else {
             _g = self.lock()?;
-            self.check_no_lease()?;
+            self.check_no_lease("pop")?;
             self.len_word().load(Relaxed)
         };
         if n == 0 {
             bail!(Empty, "pop {}: array is empty", self.uri);
         }
-        self.ensure_mapped(n)?;
+        self.ensure_mapped("pop", n)?;
         copy_elem(self.elem_ptr(n - 1), dst, self.geo.itemsize);
         self.len_word().store(n - 1, Release);
         if self.lease {
@@ -590,7 +579,7 @@ impl Array {
         if index >= len {
             return Err(self.out_of_bounds("get", index, 1, len));
         }
-        self.ensure_mapped(index + 1)?;
+        self.ensure_mapped("get", index + 1)?;
         copy_elem(self.elem_ptr(index), dst, self.geo.itemsize);
         Ok(())
     }
@@ -607,7 +596,7 @@ impl Array {
         if index >= len {
             return Err(self.out_of_bounds("set", index, 1, len));
         }
-        self.ensure_mapped(index + 1)?;
+        self.ensure_mapped("set", index + 1)?;
         copy_elem(src, self.elem_ptr(index), self.geo.itemsize);
         Ok(())
     }

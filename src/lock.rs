@@ -94,9 +94,7 @@ impl Array {
         let (pid, _) = sys::process_identity();
         let mut k = (pid ^ sys::now_ns() ^ (self as *const Self as u64 >> 4)) % SLOT_MASK + 1;
         for _ in 0..SLOT_MASK {
-            if sys::ofd_try_lock(fd, SLOT_BASE + k)
-                .map_err(|e| Error::os(format_args!("lock {}", self.uri), e))?
-            {
+            if sys::ofd_try_lock(fd, SLOT_BASE + k).map_err(|e| Error::os("lock a writer slot", e))? {
                 self.slot = k as u32;
                 self.clear_dead(self.lock_word(), self.slot);
                 self.clear_dead(self.lease_word(), self.slot);
@@ -104,7 +102,7 @@ impl Array {
             }
             k = k % SLOT_MASK + 1;
         }
-        Err(Error::new(ErrorKind::Busy, format!("attach {}: every writer slot is taken", self.uri)))
+        Err(Error::new(ErrorKind::Busy, "every writer slot is taken"))
     }
 
     /// Frees `word` if it still names `dead`, waking waiters.
@@ -181,7 +179,7 @@ impl Array {
 
     /// Fails with `Busy` if a live handle other than this one holds the writer lease.
     /// Called under the append lock by every length-changing call of a handle without it.
-    pub(crate) fn check_no_lease(&self) -> Result<()> {
+    pub(crate) fn check_no_lease(&self, op: &str) -> Result<()> {
         let lease = self.lease_word();
         let cur = lease.load(Acquire);
         let holder = slot_of(cur);
@@ -191,7 +189,7 @@ impl Array {
         if self.slot_alive(holder)? {
             return Err(Error::new(
                 ErrorKind::Busy,
-                format!("{}: another handle holds the writer lease", self.uri),
+                format!("{op} {}: another handle holds the writer lease", self.uri),
             ));
         }
         let _ = lease.compare_exchange(cur, gen_of(cur), SeqCst, Relaxed);
@@ -201,11 +199,8 @@ impl Array {
     /// Takes the writer lease for this handle's life, or fails with `Busy`.
     pub(crate) fn take_lease(&mut self) -> Result<()> {
         let fd = self.file.as_fd();
-        if !sys::ofd_try_lock(fd, LEASE_BYTE).map_err(|e| Error::os(format_args!("lock {}", self.uri), e))? {
-            return Err(Error::new(
-                ErrorKind::Busy,
-                format!("{}: another handle holds the writer lease", self.uri),
-            ));
+        if !sys::ofd_try_lock(fd, LEASE_BYTE).map_err(|e| Error::os("lock the writer lease", e))? {
+            return Err(Error::new(ErrorKind::Busy, "another handle holds the writer lease"));
         }
         let lease = self.lease_word();
         let mut cur = lease.load(SeqCst);
