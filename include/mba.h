@@ -198,8 +198,9 @@ extern "C" {
 //
 // - `uri`: `"shm://NAME"` (POSIX shared memory; NAME is 1 to 200 bytes without '/'),
 //   `"file://PATH"`, or NULL or `""` for an anonymous array (a memfd; share it with
-//   mba_fd and mba_attach_fd). Stores are created with mode 0600 and close-on-exec, and
-//   appear under their name only once complete.
+//   mba_fd and mba_attach_fd). Stores are created with mode 0600 (see mba_create_mode) and
+//   close-on-exec, and appear under their name only once complete. An anonymous store is
+//   sealed against shrinking.
 // - `dtype`: one of MBA_I8 .. MBA_F64; anything else is MBA_ERR_INVALID_ARGUMENT.
 // - `capacity`: elements to make room for now; 0 picks 64 KiB worth.
 // - `flags`: MBA_EXCLUSIVE and/or MBA_OVERWRITE.
@@ -209,6 +210,19 @@ extern "C" {
 // Ownership: on MBA_OK, `*out` is a new handle the caller owns and must pass to mba_free;
 // on failure `*out` is untouched. Threads: any thread.
 mba_status mba_create(const char *uri, uint32_t dtype, uint64_t capacity, uint32_t flags, mba_array **out);
+
+// mba_create with the permission bits of a named store: `mode` is applied exactly, whatever
+// the umask, and must include owner read and write (0600). 0660 lets the owner's group attach;
+// 0644 lets anyone attach with MBA_READ_ONLY. Ignored for anonymous arrays.
+//
+// Errors: as mba_create, and MBA_ERR_INVALID_ARGUMENT for a mode with bits beyond 0777 or
+// without 0600. Ownership and threads: as mba_create.
+mba_status mba_create_mode(const char *uri,
+                           uint32_t dtype,
+                           uint64_t capacity,
+                           uint32_t flags,
+                           uint32_t mode,
+                           mba_array **out);
 
 // Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`).
 //

@@ -40,7 +40,14 @@ pub struct Options {
     pub exclusive: bool,
     /// Create: replace an existing array of the same name instead of failing with `Exists`.
     pub overwrite: bool,
+    /// Create: permission bits of a named store; `None` is 0o600 (owner only). Applied
+    /// exactly, whatever the umask. Must include owner read and write (0o600).
+    /// Example: `Some(0o660)` lets the owner's group attach; `Some(0o644)` lets anyone attach read-only.
+    pub mode: Option<u32>,
 }
+
+/// The permission bits of a store created without [`Options::mode`].
+pub const DEFAULT_MODE: u32 = 0o600;
 
 /// A handle on an mba array. `Send` and `Sync`; see [`Array::append_raw`] for which calls
 /// may run at once on one handle.
@@ -91,6 +98,13 @@ impl Array {
             bail!(InvalidArgument, "an array cannot be created read-only");
         }
         let loc = Location::parse(uri)?;
+        let mode = opts.mode.unwrap_or(DEFAULT_MODE);
+        if mode & !0o777 != 0 || mode & 0o600 != 0o600 {
+            bail!(
+                InvalidArgument,
+                "mode {mode:o} must be permission bits (at most 777) including owner read and write (600)"
+            );
+        }
         let item = dtype.itemsize() as u64;
         let capacity = if capacity == 0 { DEFAULT_CAPACITY_BYTES / item } else { capacity };
         // Exactly the capacity asked for; growth later rounds to whole pages.
@@ -107,6 +121,7 @@ impl Array {
         let (pid, start) = sys::process_identity();
         let header = Header::new(dtype, (size - DATA_OFFSET as u64) / item, pid, start, sys::now_ns());
         sys::pwrite_all(fd, &header.to_bytes(), 0).map_err(|e| Error::os("write header", e))?;
+        new.seal(&loc, mode)?;
         let file = new.publish(&loc, opts.overwrite)?;
         Self::from_file(file, shown.to_owned(), opts)
     }
@@ -116,8 +131,8 @@ impl Array {
         let uri = uri.as_ref();
         let shown = shown(uri);
         let run = || {
-            if opts.overwrite {
-                bail!(InvalidArgument, "overwrite is a create option");
+            if opts.overwrite || opts.mode.is_some() {
+                bail!(InvalidArgument, "overwrite and mode are create options");
             }
             let loc = Location::parse(uri)?;
             let Some(path) = loc.path() else {
@@ -134,8 +149,8 @@ impl Array {
     pub fn attach_fd(fd: RawFd, opts: Options) -> Result<Array> {
         let shown = format!("fd {fd}");
         let run = || {
-            if opts.overwrite {
-                bail!(InvalidArgument, "overwrite is a create option");
+            if opts.overwrite || opts.mode.is_some() {
+                bail!(InvalidArgument, "overwrite and mode are create options");
             }
             let file = store::reopen_fd(fd, !opts.read_only)?;
             Self::from_file(file, shown.clone(), opts)

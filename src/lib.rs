@@ -28,7 +28,8 @@ mod sys;
 pub mod ffi;
 
 pub use array::{
-    delete, Array, Options, DEFAULT_CAPACITY_BYTES, DEFAULT_RESERVATION, GROWTH_DIVISOR, MAX_GROWTH_STEP,
+    delete, Array, Options, DEFAULT_CAPACITY_BYTES, DEFAULT_MODE, DEFAULT_RESERVATION, GROWTH_DIVISOR,
+    MAX_GROWTH_STEP,
 };
 pub use dtype::{Dtype, Element};
 pub use error::{Error, ErrorKind, Result};

@@ -143,7 +143,7 @@ pub fn create_unnamed(loc: &Location) -> Result<NewStore> {
     let Some(path) = loc.path() else {
         let name = c"mba";
         // SAFETY: name is a valid C string.
-        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
         if fd < 0 {
             return Err(os_err("memfd_create"));
         }
@@ -177,6 +177,22 @@ pub fn create_unnamed(loc: &Location) -> Result<NewStore> {
 }
 
 impl NewStore {
+    /// Finishes the store before it gets its name: sets its permission bits exactly (no umask),
+    /// and forbids shrinking an anonymous one (`F_SEAL_SHRINK`), so no peer holding its
+    /// descriptor can cut the pages out from under a reader.
+    pub fn seal(&self, loc: &Location, mode: u32) -> Result<()> {
+        let fd = self.file.as_raw_fd();
+        // SAFETY: plain system calls on our own descriptor.
+        if matches!(loc, Location::Anonymous) {
+            if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) } != 0 {
+                return Err(os_err("seal memfd"));
+            }
+        } else if unsafe { libc::fchmod(fd, mode as libc::mode_t) } != 0 {
+            return Err(os_err(format_args!("chmod {mode:o}")));
+        }
+        Ok(())
+    }
+
     /// Gives the finished store its name. Without `overwrite`, an existing name is
     /// `Exists`; with it, the old array is replaced atomically (its live handles keep it).
     pub fn publish(mut self, loc: &Location, overwrite: bool) -> Result<File> {

@@ -199,6 +199,29 @@ fn read_only_handles_map_the_store_read_only() {
     assert_eq!(a.get::<u8>(0).unwrap(), 7);
 }
 
+/// Another user (the worker drops to `nobody`) is refused by the default mode 0600, and let in
+/// as far as `mode` says.
+#[test]
+fn other_users_get_permission_errors_unless_the_mode_lets_them_in() {
+    let worker = build("tests/c/worker.c");
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test switches to user nobody and must run as root");
+    let cases = [
+        (None, "MBA_ERR_PERMISSION", "MBA_ERR_PERMISSION"),
+        (Some(0o644), "MBA_ERR_PERMISSION", "MBA_OK"),
+        (Some(0o666), "MBA_OK", "MBA_OK"),
+    ];
+    for (mode, rw_status, ro_status) in cases {
+        let n = Name::new("mp-perm");
+        let _a = Array::create(n.uri(), Dtype::U8, 0, mba::Options { mode, ..rw() }).unwrap();
+        let out = run_ok(&worker, &["nobody", n.uri()]);
+        assert!(out.contains(&format!("rw={rw_status}:")), "{mode:?}: {out}");
+        assert!(out.contains(&format!("ro={ro_status}:")), "{mode:?}: {out}");
+        if rw_status != "MBA_OK" {
+            assert!(out.contains("Permission denied") && out.contains(n.uri()), "{out}");
+        }
+    }
+}
+
 /// A file array on a 256 KiB tmpfs, filled until the store is full: MBA_ERR_NO_SPACE, no signal.
 #[test]
 fn full_tmpfs_gives_no_space_not_sigbus() {

@@ -373,6 +373,40 @@ fn stores_are_close_on_exec() {
 }
 
 #[test]
+fn mode_sets_exact_permissions_and_is_validated() {
+    use std::os::unix::fs::PermissionsExt;
+    for mode in [0o660, 0o644, 0o666, 0o600] {
+        let n = Name::new("mode");
+        let _a = Array::create(n.uri(), Dtype::U8, 0, Options { mode: Some(mode), ..rw() }).unwrap();
+        // 0o660 would be 0o640 under the usual umask 022: the mode is applied exactly.
+        assert_eq!(std::fs::metadata(n.path()).unwrap().permissions().mode() & 0o777, mode);
+    }
+    for bad in [0o400, 0o1777, 0o7600, 0] {
+        let e = Array::create(Name::new("mode-bad").uri(), Dtype::U8, 0, Options { mode: Some(bad), ..rw() })
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:o}: {e}");
+        assert!(e.to_string().contains(&format!("mode {bad:o}")), "{e}");
+    }
+    let n = Name::new("mode-attach");
+    let _a = Array::create(n.uri(), Dtype::U8, 0, rw()).unwrap();
+    let e = Array::attach(n.uri(), Options { mode: Some(0o600), ..rw() }).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn anonymous_stores_cannot_be_shrunk_by_a_peer() {
+    let a = Array::create("", Dtype::U64, 0, rw()).unwrap();
+    a.extend_from_slice(&[1u64, 2, 3]).unwrap();
+    // A peer holding the descriptor tries to cut the store: the seal refuses it.
+    assert_ne!(unsafe { libc::ftruncate(a.fd(), 100) }, 0);
+    assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::EPERM));
+    for i in 0..100_000u64 {
+        a.push(i).unwrap(); // growing is still allowed
+    }
+    assert_eq!(a.get::<u64>(2).unwrap(), 3);
+}
+
+#[test]
 fn reserve_grows_without_changing_len() {
     let n = Name::new("reserve");
     let a = Array::create(n.uri(), Dtype::U8, 1, rw()).unwrap();

@@ -79,7 +79,14 @@ fn unknown_dtypes_and_flags_are_invalid_arguments() {
             "create flags {flags:#x}"
         );
     }
+    for mode in [0o1777, 0o400, 0xFFFF_FFFF] {
+        assert_eq!(mba_create_mode(c.as_ptr(), MBA_U8, 0, 0, mode, &mut a), MBA_ERR_INVALID_ARGUMENT);
+        assert!(last_error().starts_with("mba_create_mode: create "), "{}", last_error());
+    }
     assert!(a.is_null(), "output written on failure");
+    assert_eq!(mba_create_mode(c.as_ptr(), MBA_U8, 0, 0, 0o640, &mut a), MBA_OK);
+    assert_eq!(mba_free(a), MBA_OK);
+    assert_eq!(mba_delete(c.as_ptr()), MBA_OK);
     let a = create(n.uri(), MBA_U8, 0);
     let mut b = null_mut();
     for flags in [MBA_OVERWRITE, 16, MBA_READ_ONLY | MBA_EXCLUSIVE] {

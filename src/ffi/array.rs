@@ -52,6 +52,7 @@ fn flags(value: u32, allowed: u32, what: &str) -> Result<Options> {
         read_only: value & MBA_READ_ONLY != 0,
         exclusive: value & MBA_EXCLUSIVE != 0,
         overwrite: value & MBA_OVERWRITE != 0,
+        mode: None,
     })
 }
 
@@ -72,8 +73,9 @@ fn give(out: *mut *mut mba_array, inner: Array) {
 ///
 /// - `uri`: `"shm://NAME"` (POSIX shared memory; NAME is 1 to 200 bytes without '/'),
 ///   `"file://PATH"`, or NULL or `""` for an anonymous array (a memfd; share it with
-///   mba_fd and mba_attach_fd). Stores are created with mode 0600 and close-on-exec, and
-///   appear under their name only once complete.
+///   mba_fd and mba_attach_fd). Stores are created with mode 0600 (see mba_create_mode) and
+///   close-on-exec, and appear under their name only once complete. An anonymous store is
+///   sealed against shrinking.
 /// - `dtype`: one of MBA_I8 .. MBA_F64; anything else is MBA_ERR_INVALID_ARGUMENT.
 /// - `capacity`: elements to make room for now; 0 picks 64 KiB worth.
 /// - `flags`: MBA_EXCLUSIVE and/or MBA_OVERWRITE.
@@ -90,15 +92,42 @@ pub extern "C" fn mba_create(
     flags: u32,
     out: *mut *mut mba_array,
 ) -> mba_status {
-    ffi_status!("mba_create", {
-        let out = non_null!(out);
-        let opts = self::flags(flags, MBA_EXCLUSIVE | MBA_OVERWRITE, "create")?;
-        let Some(dtype) = Dtype::from_code(dtype) else {
-            return Err(Error::new(ErrorKind::InvalidArgument, format!("unknown dtype code {dtype}")));
-        };
-        give(out, Array::create(uri_of(uri), dtype, capacity, opts)?);
-        Ok(())
-    })
+    ffi_status!("mba_create", { create(uri, dtype, capacity, flags, None, out) })
+}
+
+/// mba_create with the permission bits of a named store: `mode` is applied exactly, whatever
+/// the umask, and must include owner read and write (0600). 0660 lets the owner's group attach;
+/// 0644 lets anyone attach with MBA_READ_ONLY. Ignored for anonymous arrays.
+///
+/// Errors: as mba_create, and MBA_ERR_INVALID_ARGUMENT for a mode with bits beyond 0777 or
+/// without 0600. Ownership and threads: as mba_create.
+#[no_mangle]
+pub extern "C" fn mba_create_mode(
+    uri: *const c_char,
+    dtype: u32,
+    capacity: u64,
+    flags: u32,
+    mode: u32,
+    out: *mut *mut mba_array,
+) -> mba_status {
+    ffi_status!("mba_create_mode", { create(uri, dtype, capacity, flags, Some(mode), out) })
+}
+
+fn create(
+    uri: *const c_char,
+    dtype: u32,
+    capacity: u64,
+    flags: u32,
+    mode: Option<u32>,
+    out: *mut *mut mba_array,
+) -> Result<()> {
+    let out = non_null!(out);
+    let opts = Options { mode, ..self::flags(flags, MBA_EXCLUSIVE | MBA_OVERWRITE, "create")? };
+    let Some(dtype) = Dtype::from_code(dtype) else {
+        return Err(Error::new(ErrorKind::InvalidArgument, format!("unknown dtype code {dtype}")));
+    };
+    give(out, Array::create(uri_of(uri), dtype, capacity, opts)?);
+    Ok(())
 }
 
 /// Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`).

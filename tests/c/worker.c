@@ -6,7 +6,9 @@
  *   worker lease URI                    attach exclusive, print "ready", append index values forever
  *   worker spin URI ID                  attach shared, print "ready", append (ID<<32 | i) forever
   *   worker fill URI                     create a u32 array, append until an error; check the data
- *   worker poke-ro URI                  attach read-only and write through mba_data(): must die of SIGSEGV */
+  *   worker poke-ro URI                  attach read-only and write through mba_data(): must die of SIGSEGV
+ *   worker nobody URI                   become user and group 65534 (nobody), then try to attach read-write
+ *                                       and read-only; print both statuses */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,7 +84,16 @@ int main(int argc, char **argv) {
         if ((s = mba_pop(a, &last)) != MBA_OK || last != n - 1) return fail("pop", s);
         if ((s = mba_append(a, &last)) != MBA_OK) return fail("append after pop", s);
         printf("intact %" PRIu32 "\n", n);
-        } else if (!strcmp(mode, "poke-ro")) {
+            } else if (!strcmp(mode, "nobody")) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) return fail("setuid", MBA_ERR_PERMISSION);
+        s = mba_attach(uri, 0, &a);
+        printf("rw=%s\n", mba_status_str(s));
+        if (s != MBA_OK) printf("error=%s\n", mba_last_error());
+        mba_free(a);
+        a = NULL;
+        s = mba_attach(uri, MBA_READ_ONLY, &a);
+        printf("ro=%s\n", mba_status_str(s));
+    } else if (!strcmp(mode, "poke-ro")) {
         if ((s = mba_attach(uri, MBA_READ_ONLY, &a)) != MBA_OK) return fail("attach", s);
         printf("writing\n");
         *(volatile uint8_t *)mba_data(a) = 1; /* the pages are mapped PROT_READ: this faults */
