@@ -195,9 +195,10 @@ impl Array {
         }
         if opts.exclusive {
             a.take_lease()?;
+            // Appenders may have grown the store since it was measured above: measure again.
             let len = a.len_word().load(Acquire);
             if len > a.known_elems.load(Relaxed) {
-                bail!(Corrupt, "header length {len} exceeds the store of {size} bytes");
+                a.refresh_for(len, a.end_of(len))?;
             }
             a.local_len.store(len, Relaxed);
         }
@@ -508,9 +509,17 @@ impl Array {
                 "{need} elements need {need_end} bytes, beyond the {limit} bytes of address space this handle reserved"
             );
         }
-        let target = target.min(limit);
-        sys::allocate(self.file.as_fd(), known, target - known)
-            .map_err(|e| Error::os(format_args!("grow store from {known} to {target} bytes"), e))?;
+        let mut target = target.min(limit);
+        let fd = self.file.as_fd();
+        if let Err(e) = sys::allocate(fd, known, target - known) {
+            // Out of space for the whole step: take only what this call needs, if that fits.
+            let just_enough = need_end.checked_next_multiple_of(page).unwrap_or(need_end).min(limit);
+            let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
+            if !full || just_enough >= target || sys::allocate(fd, known, just_enough - known).is_err() {
+                return Err(Error::os(format_args!("grow store from {known} to {target} bytes"), e));
+            }
+            target = just_enough;
+        }
         self.set_known(target);
         let cap = (target - self.geo.data_offset as u64) / self.geo.itemsize as u64;
         self.capacity_word().fetch_max(cap, Release);

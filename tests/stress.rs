@@ -1,0 +1,87 @@
+//! Stress: W writer processes (2, 4, 8) mix shared appends, shared extends and lease sessions
+//! (append, extend, pop) while 4 reader processes check every snapshot they read. At the end every
+//! element each writer kept is present exactly once and in order. The array starts at
+//! capacity 4 and grows through more than ten doublings' worth.
+
+mod common;
+use common::cprog::build;
+use common::{rw, Name};
+use mba::{Array, Dtype};
+use std::process::{Command, Stdio};
+
+const READERS: usize = 4;
+const OPS: u64 = 20_000;
+
+fn field(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+        .parse()
+        .unwrap()
+}
+
+fn stress(writers: u64) {
+    let worker = build("tests/c/worker.c");
+    let n = Name::new("stress");
+    let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
+    let spawn = |args: Vec<String>| Command::new(&worker).args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| spawn(vec!["check".into(), n.0.clone(), writers.to_string(), "3000".into()]))
+        .collect();
+    let ws: Vec<_> = (0..writers)
+        .map(|w| {
+            spawn(vec!["stress".into(), n.0.clone(), w.to_string(), OPS.to_string(), (w + 7).to_string()])
+        })
+        .collect();
+    let mut kept = Vec::new();
+    let (mut sessions, mut pops, mut busy) = (0, 0, 0);
+    for c in ws {
+        let o = c.wait_with_output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "writer: {} {out}", o.status);
+        kept.push(field(&out, "seq"));
+        sessions += field(&out, "sessions");
+        pops += field(&out, "pops");
+        busy += field(&out, "busy");
+    }
+    let (mut snapshots, mut checked) = (0, 0);
+    for c in readers {
+        let o = c.wait_with_output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "reader: {} {out}", o.status);
+        snapshots += field(&out, "snapshots");
+        checked += field(&out, "elements");
+    }
+    // Every element each writer kept, exactly once, in its order, and nothing else.
+    let v = a.to_vec::<u64>().unwrap();
+    let mut next = vec![0u64; writers as usize];
+    for (i, x) in v.iter().enumerate() {
+        let (w, q) = ((x >> 32) as usize, x & 0xFFFF_FFFF);
+        assert!(w < writers as usize && q == next[w], "element {i} = {x:#x}: lost, repeated or torn");
+        next[w] += 1;
+    }
+    assert_eq!(next, kept, "elements lost");
+    assert!(a.capacity() >= 4 << 10, "fewer than ten doublings of growth: {}", a.capacity());
+    assert!(snapshots >= READERS as u64 && sessions > 0 && pops == sessions);
+    eprintln!(
+        "stress W={writers} R={READERS}: {} elements, {} ops, {sessions} lease sessions, {pops} pops, \
+         {busy} BUSY retries, {snapshots} reader snapshots, {checked} elements checked, 0 lost",
+        v.len(),
+        writers * OPS
+    );
+}
+
+#[test]
+fn stress_2_writers_4_readers() {
+    stress(2);
+}
+
+#[test]
+fn stress_4_writers_4_readers() {
+    stress(4);
+}
+
+#[test]
+fn stress_8_writers_4_readers() {
+    stress(8);
+}
