@@ -126,16 +126,39 @@ fn parent_of(path: &Path) -> &Path {
     }
 }
 
-fn unique_sibling(path: &Path, tag: &str) -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// The prefix of the hidden staging names of `path`: `.NAME.mba-new.` (NAME cut to 120 chars).
+fn staging_prefix(path: &Path) -> String {
     let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let short: String = name.chars().take(120).collect();
-    parent_of(path).join(format!(
-        ".{short}.mba-{tag}.{}.{}.{n}",
-        std::process::id(),
-        crate::sys::now_ns() % 1_000_000_007
-    ))
+    format!(".{short}.mba-new.")
+}
+
+/// A fresh staging name beside `path`: the prefix, then this process's pid, so that a
+/// leftover of a dead creator can be recognised and removed.
+fn unique_sibling(path: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (pid, ns) = (std::process::id(), crate::sys::now_ns() % 1_000_000_007);
+    parent_of(path).join(format!("{}{pid}.{ns}.{n}", staging_prefix(path)))
+}
+
+/// Removes staging leftovers of `path` whose creator process no longer exists (it was killed
+/// between staging and renaming). Best effort: a pid reused since only delays the sweep.
+fn sweep_dead_staging(path: &Path) {
+    let prefix = staging_prefix(path);
+    let Ok(dir) = std::fs::read_dir(parent_of(path)) else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<libc::pid_t>().ok()) else { continue };
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates an unnamed store for `loc` (mode 0600, close-on-exec).
@@ -163,7 +186,7 @@ pub fn create_unnamed(loc: &Location) -> Result<NewStore> {
         return Err(Error::os(format_args!("create in {}", dir.display()), err));
     }
     // No O_TMPFILE here: a hidden named temporary, renamed or linked into place when ready.
-    let temp = unique_sibling(path, "new");
+    let temp = unique_sibling(path);
     let ctemp = cpath(&temp)?;
     // SAFETY: ctemp is a valid C string.
     let fd = unsafe {
@@ -216,7 +239,7 @@ impl NewStore {
         let staged = match self.temp.0.take() {
             Some(t) => t,
             None => {
-                let t = unique_sibling(path, "new");
+                let t = unique_sibling(path);
                 let ct = cpath(&t)?;
                 let src = proc_fd_path(&self.file);
                 // SAFETY: valid C strings.
@@ -239,6 +262,7 @@ impl NewStore {
             let _ = std::fs::remove_file(&staged);
             return Err(Error::os(format_args!("replace {}", path.display()), e));
         }
+        sweep_dead_staging(path);
         Ok(self.file)
     }
 }

@@ -3,7 +3,8 @@
  *   worker append URI ID COUNT [excl]   append (ID<<32 | i) for i < COUNT, one by one
  *   worker extend URI ID COUNT          the same in batches of 1000 with mba_extend
  *   worker wait URI INDEX               attach read-only, wait until INDEX < len, print element INDEX
- *   worker lease URI                    attach exclusive, print "ready", append index values forever
+  *   worker lease URI                    attach exclusive, print "ready", append index values forever
+ *   worker lease-extend URI             the same with mba_extend in batches of 1 to 512
  *   worker spin URI ID                  attach shared, print "ready", append (ID<<32 | i) forever
   *   worker fill URI                     create a u32 array, append until an error; check the data
   *   worker poke-ro URI                  attach read-only and write through mba_data(): must die of SIGSEGV
@@ -83,6 +84,16 @@ int main(int argc, char **argv) {
         if ((s = mba_get(a, index, &v)) != MBA_OK) return fail("get", s);
         uint64_t direct = ((const uint64_t *)data)[index];
         printf("value=%" PRIu64 " direct=%" PRIu64 " moved=%d\n", v, direct, data != mba_data(a));
+        } else if (!strcmp(mode, "lease-extend")) {
+        uint64_t batch[512];
+        rng_state = (uint64_t)getpid() * 2654435761u + 1;
+        if ((s = mba_attach(uri, MBA_EXCLUSIVE, &a)) != MBA_OK) return fail("attach", s);
+        for (uint64_t i = 0;; i++) {
+            uint64_t len = mba_len(a), k = 1 + rnd() % 512;
+            for (uint64_t j = 0; j < k; j++) batch[j] = len + j;
+            if ((s = mba_extend(a, batch, k)) != MBA_OK) return fail("extend", s);
+            if (i == 20) printf("ready\n");
+        }
     } else if (!strcmp(mode, "lease") || !strcmp(mode, "spin")) {
         int lease = !strcmp(mode, "lease");
         if ((s = mba_attach(uri, lease ? MBA_EXCLUSIVE : 0, &a)) != MBA_OK) return fail("attach", s);
