@@ -204,7 +204,8 @@ int main(int argc, char **argv) {
         uint32_t flags = (uint32_t)strtoul(argv[4], NULL, 10);
         uint64_t calls = 0, errors = 0, v = 1, buf[256];
         rng_state = (uint64_t)getpid() * 2654435761u + 1;
-        if ((s = mba_attach(uri, flags, &a)) != MBA_OK) return fail("attach", s);
+                if ((s = mba_attach(uri, flags, &a)) != MBA_OK) return fail("attach", s);
+        printf("ready\n");
         while (ms_now() < until) {
             uint64_t len = mba_len(a), i = len ? rnd() % (len + 2) : rnd() % 4, n = rnd() % 256;
             mba_status r[12];

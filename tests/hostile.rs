@@ -1,0 +1,84 @@
+//! Hostile peer: while reader, writer and lease-holder processes call every API function in a
+//! loop, this process writes random bytes into the live array's header and data through
+//! /dev/shm. They must get values or errors, never a signal. (Shrinking the store is the one
+//! attack that still raises SIGBUS; see docs/GUARANTEES.md §10.)
+
+mod common;
+use common::cprog::build;
+use common::{poke, rw, Name};
+use mba::{Array, Dtype};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn random_scribbles_on_a_live_array_crash_no_one() {
+    let worker = build("tests/c/worker.c");
+    let n = Name::new("hostile");
+    let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
+    a.extend_from_slice(&(0..10_000u64).collect::<Vec<_>>()).unwrap();
+    let ms = 3000;
+    // Flags: 0 = shared read-write, 1 = read-only, 2 = exclusive (the lease holder).
+    let children: Vec<_> = ["0", "1", "2", "0", "1"]
+        .iter()
+        .map(|f| {
+            Command::new(&worker)
+                .args(["chaos", n.uri(), &ms.to_string(), f])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut header_faults, mut data_faults) = (0u64, 0u64);
+    let until = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < until {
+        let size = std::fs::metadata(n.path()).unwrap().len();
+        let r = next();
+        match r % 4 {
+            // Any 8 bytes anywhere in the header, the fixed fields included.
+            0 => {
+                poke(&n.path(), r >> 32 & 0xF8, &next().to_ne_bytes());
+                header_faults += 1;
+            }
+            // The live words: len, capacity, lock, lease, lock_seq.
+            1 => {
+                let off = [64u64, 72, 80, 88, 96][(r >> 8) as usize % 5];
+                let v = if r & 0x100 != 0 { next() } else { next() % 100_000 };
+                poke(&n.path(), off, &v.to_ne_bytes());
+                header_faults += 1;
+            }
+            // Random bytes in the data.
+            _ => {
+                let off = 4096 + next() % size.saturating_sub(4104).max(1);
+                poke(&n.path(), off, &next().to_ne_bytes()[..(r as usize % 8) + 1]);
+                data_faults += 1;
+            }
+        }
+        if r % 64 == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    let mut calls = 0u64;
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "a process calling the API under scribbles died: {} {out}", o.status);
+        calls += out
+            .split("calls=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+    }
+    eprintln!(
+        "hostile: {header_faults} header and {data_faults} data scribbles, {calls} API calls, 0 crashes"
+    );
+}
