@@ -7,7 +7,7 @@ mod common;
 use common::cprog::build;
 use common::{poke, rw, Name};
 use mba::{Array, Dtype};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,18 +17,22 @@ fn random_scribbles_on_a_live_array_crash_no_one() {
     let n = Name::new("hostile");
     let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
     a.extend_from_slice(&(0..10_000u64).collect::<Vec<_>>()).unwrap();
-    let ms = 3000;
-    // Flags: 0 = shared read-write, 1 = read-only, 2 = exclusive (the lease holder).
-    let children: Vec<_> = ["0", "1", "2", "0", "1"]
-        .iter()
-        .map(|f| {
-            Command::new(&worker)
-                .args(["chaos", n.uri(), &ms.to_string(), f])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let ms = 3000u64;
+    // Flags: 0 = shared read-write, 1 = read-only, 2 = exclusive (the lease holder). Each
+    // attaches to the sound array (an attach refuses a scribbled header) and says "ready".
+    let mut children = Vec::new();
+    for flags in ["0", "1", "2", "0", "1"] {
+        let mut c = Command::new(&worker)
+            .args(["chaos", n.uri(), &ms.to_string(), flags])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(c.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "flags {flags}");
+        children.push((c, out));
+    }
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = || {
         rng ^= rng << 13;
@@ -47,7 +51,7 @@ fn random_scribbles_on_a_live_array_crash_no_one() {
                 poke(&n.path(), r >> 32 & 0xF8, &next().to_ne_bytes());
                 header_faults += 1;
             }
-            // The live words: len, capacity, lock, lease, lock_seq.
+            // The live words: len, capacity, lock, lease, lock_seq; sometimes plausible values.
             1 => {
                 let off = [64u64, 72, 80, 88, 96][(r >> 8) as usize % 5];
                 let v = if r & 0x100 != 0 { next() } else { next() % 100_000 };
@@ -66,17 +70,13 @@ fn random_scribbles_on_a_live_array_crash_no_one() {
         }
     }
     let mut calls = 0u64;
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        let out = String::from_utf8_lossy(&o.stdout).into_owned();
-        assert!(o.status.success(), "a process calling the API under scribbles died: {} {out}", o.status);
-        calls += out
-            .split("calls=")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap()
-            .parse::<u64>()
-            .unwrap();
+    for (mut c, mut out) in children {
+        let status = c.wait().unwrap();
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        assert!(status.success(), "a process calling the API under scribbles died: {status} {rest}");
+        let count = rest.split("calls=").nth(1).and_then(|s| s.split_whitespace().next());
+        calls += count.and_then(|c| c.parse::<u64>().ok()).unwrap_or_else(|| panic!("no count in {rest:?}"));
     }
     eprintln!(
         "hostile: {header_faults} header and {data_faults} data scribbles, {calls} API calls, 0 crashes"
