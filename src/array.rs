@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::Mutex;
 
 /// Address space each handle reserves for its mapping on 64-bit systems: 1 TiB.
-/// Halved until the system grants it (for example under `ulimit -v`), but never below
+/// Halved until the system grants it (under `ulimit -v`, or Valgrind), but never below
 /// twice the store's size at attach time.
 pub const DEFAULT_RESERVATION: u64 = 1 << 40;
 /// Capacity in elements when 0 is asked for: enough for 64 KiB of data.
@@ -790,7 +790,10 @@ fn map_reserved(file: &File, size: u64, read_only: bool) -> Result<memmap2::Mmap
         let r = if read_only { o.map_raw_read_only(file) } else { o.map_raw(file) };
         match r {
             Ok(m) => return Ok(m),
-            Err(e) if want / 2 >= size.max(HEADER_SIZE as u64) && e.raw_os_error() == Some(libc::ENOMEM) => {
+            Err(e)
+                if want / 2 >= size.max(HEADER_SIZE as u64)
+                    && matches!(e.raw_os_error(), Some(libc::ENOMEM) | Some(libc::EINVAL)) =>
+            {
                 want /= 2
             }
             Err(e) => return Err(Error::os(format_args!("map {want} bytes"), e)),

@@ -26,6 +26,14 @@ fn header_compiles_as_cplusplus_and_links_statically() {
 }
 
 #[test]
+fn c_programs_load_the_library_of_this_build() {
+    let prog = build("tests/c/api_tour.c");
+    let ldd = String::from_utf8(Command::new("ldd").arg(&prog).output().unwrap().stdout).unwrap();
+    let want = common::cprog::lib_dir().join("libmba.so");
+    assert!(ldd.contains(&want.display().to_string()), "expected {} in:\n{ldd}", want.display());
+}
+
+#[test]
 fn header_include_guard_and_layout_from_c() {
     let prog = build("tests/c/header_check.c");
     let out = run_ok(&prog, &[]);

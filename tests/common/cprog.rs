@@ -73,7 +73,11 @@ fn compile(src: &str, out_name: &str, extra: &[&str], static_lib: bool) -> PathB
     if static_lib {
         cmd.arg(lib.join("libmba.a")).args(["-lpthread", "-ldl", "-lm"]);
     } else {
-        cmd.arg(format!("-L{}", lib.display())).arg("-lmba").arg(format!("-Wl,-rpath,{}", lib.display()));
+        // DT_RPATH (not RUNPATH): searched before LD_LIBRARY_PATH, which cargo points at
+        // target/debug/, where an older uplifted libmba.so may lie.
+        cmd.arg(format!("-L{}", lib.display()))
+            .arg("-lmba")
+            .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", lib.display()));
     }
     let o = cmd.output().unwrap_or_else(|e| panic!("cannot run the C compiler: {e}"));
     assert!(
