@@ -201,3 +201,39 @@ fn last_error_is_per_thread() {
     assert_eq!(there, "", "a fresh thread has no last error");
     assert!(here.starts_with("mba_append: "), "{here}");
 }
+
+/// Bad names and paths through the ABI: each gives its documented status and a message that
+/// names the cause.
+#[test]
+fn bad_names_and_paths_give_documented_statuses_and_causes() {
+    let dir = common::TempDir::new("ffi-paths");
+    std::fs::write(dir.0.join("text"), b"not an array at all\n".repeat(500)).unwrap();
+    let long = format!("shm://{}", "n".repeat(300));
+    let cases: Vec<(Vec<u8>, u32, mba_status, &str)> = vec![
+        (b"shm://".to_vec(), 0, MBA_ERR_INVALID_ARGUMENT, "must be 1 to 200 bytes, not 0"),
+        (long.clone().into_bytes(), 0, MBA_ERR_INVALID_ARGUMENT, "not 300"),
+        (b"shm://a/b".to_vec(), 0, MBA_ERR_INVALID_ARGUMENT, "'/'"),
+        (b"shm://mba-test-\xff\xfe-missing".to_vec(), 0, MBA_ERR_NOT_FOUND, "No such file or directory"),
+        (b"ftp://host/x".to_vec(), 0, MBA_ERR_INVALID_ARGUMENT, "no known scheme"),
+        (format!("file://{}", dir.0.display()).into_bytes(), 0, MBA_ERR_INVALID_ARGUMENT, "Is a directory"),
+        (
+            format!("file://{}", dir.0.display()).into_bytes(),
+            MBA_READ_ONLY,
+            MBA_ERR_INVALID_ARGUMENT,
+            "not a regular file",
+        ),
+        (format!("file://{}/missing", dir.0.display()).into_bytes(), 0, MBA_ERR_NOT_FOUND, "No such file"),
+        (format!("file://{}/text", dir.0.display()).into_bytes(), 0, MBA_ERR_CORRUPT, "bad magic"),
+        (b"file:///bin/sh".to_vec(), MBA_READ_ONLY, MBA_ERR_CORRUPT, "not an mba array"),
+        (b"file:///dev/null".to_vec(), MBA_READ_ONLY, MBA_ERR_INVALID_ARGUMENT, "not a regular file"),
+    ];
+    for (uri, flags, want, cause) in cases {
+        let shown = String::from_utf8_lossy(&uri).into_owned();
+        let c = CString::new(uri).unwrap();
+        let mut a = null_mut();
+        assert_eq!(mba_attach(c.as_ptr(), flags, &mut a), want, "{shown}: {}", last_error());
+        assert!(a.is_null());
+        let msg = last_error();
+        assert!(msg.starts_with("mba_attach: attach ") && msg.contains(cause), "{shown}: {msg}");
+    }
+}
