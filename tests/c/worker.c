@@ -172,12 +172,13 @@ int main(int argc, char **argv) {
         uint64_t writers = strtoull(argv[3], NULL, 10), snapshots = 0, checked = 0, max_len = 0;
         double until = ms_now() + strtod(argv[4], NULL);
         if ((s = mba_attach(uri, MBA_READ_ONLY, &a)) != MBA_OK) return fail("attach", s);
-        uint64_t *buf = NULL, cap = 0, next[64];
+                uint64_t *buf = NULL, *prev = NULL, cap = 0, prev_len = 0, next[64];
         while (ms_now() < until) {
             uint64_t len = mba_len(a);
             if (len > cap) {
                 cap = len * 2;
                 buf = realloc(buf, cap * 8);
+                prev = realloc(prev, cap * 8);
             }
             s = mba_read(a, 0, len, buf);
             if (s == MBA_ERR_OUT_OF_BOUNDS) continue; /* a pop shrank it meanwhile */
@@ -193,12 +194,22 @@ int main(int argc, char **argv) {
                 }
                 next[w]++;
             }
+                        /* The prefix only grows: the previous snapshot, less the one slot a pop may free, is
+             * still there unchanged (no pop takes more than the last element of a lease session). */
+            uint64_t stable = prev_len > 1 ? prev_len - 1 : 0;
+            if (len + 1 < prev_len || memcmp(buf, prev, (stable < len ? stable : len) * 8) != 0) {
+                printf("FAIL prefix shrank or changed: %" PRIu64 " elements after %" PRIu64 "\n", len, prev_len);
+                return 1;
+            }
+            uint64_t *t = prev;
+            prev = buf, buf = t, prev_len = len;
             snapshots++;
             checked += len ? len - 1 : 0;
             if (len > max_len) max_len = len;
         }
-        printf("checked snapshots=%" PRIu64 " elements=%" PRIu64 " max_len=%" PRIu64 "\n", snapshots, checked, max_len);
+                printf("checked snapshots=%" PRIu64 " elements=%" PRIu64 " max_len=%" PRIu64 "\n", snapshots, checked, max_len);
         free(buf);
+        free(prev);
     } else if (!strcmp(mode, "chaos")) {
         double until = ms_now() + strtod(argv[3], NULL);
         uint32_t flags = (uint32_t)strtoul(argv[4], NULL, 10);
