@@ -2,8 +2,8 @@
 //! the multi-process tests, which use them as the other processes.
 
 mod common;
-use common::cprog::{build, build_with, run_ok};
-use common::{excl, rw, Name, TempDir};
+use common::cprog::{build, build_with, kill9, run_ok, start_until_ready};
+use common::{excl, rw, Name};
 use mba::{Array, Dtype};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -103,23 +103,6 @@ fn three_writer_processes_lose_no_append() {
         }
         assert_eq!(next, [200_000; 3]);
     }
-}
-
-fn start_until_ready(worker: &std::path::Path, args: &[&str]) -> std::process::Child {
-    let mode = args[0];
-    let mut child = Command::new(worker).args(args).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "{mode} worker: {line}");
-    child
-}
-
-fn kill9(child: &mut std::process::Child) {
-    // SAFETY: plain kill(2) of our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
-    let st = child.wait().unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(st.signal(), Some(libc::SIGKILL));
 }
 
 /// Every published element equals its index: nothing torn, nothing lost below len.
@@ -228,38 +211,4 @@ fn other_users_get_permission_errors_unless_the_mode_lets_them_in() {
             assert!(out.contains("Permission denied") && out.contains(n.uri()), "{out}");
         }
     }
-}
-
-/// A file array on a 256 KiB tmpfs, filled until the store is full: MBA_ERR_NO_SPACE, no signal.
-#[test]
-fn full_tmpfs_gives_no_space_not_sigbus() {
-    let worker = build("tests/c/worker.c");
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "this test mounts a tmpfs in a private mount namespace and must run as root"
-    );
-    let d = TempDir::new("tmpfs");
-    let script = format!(
-        "mount -t tmpfs -o size=256k mba-test {dir} && exec {worker} fill file://{dir}/full.mba",
-        dir = d.0.display(),
-        worker = worker.display()
-    );
-    let o = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
-        .output()
-        .expect("unshare (util-linux) is needed");
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "worker died or failed ({}): {out}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let stopped = out.lines().next().unwrap();
-    assert!(stopped.starts_with("stopped status=MBA_ERR_NO_SPACE"), "{out}");
-    let len: u64 = stopped.rsplit('=').next().unwrap().parse().unwrap();
-    assert!(len > 30_000 && len < 65_536, "a 256 KiB tmpfs holds about 60,000 u32: {len}");
-    assert!(out.contains("No space left on device"), "message carries the OS error: {out}");
-    assert!(out.contains(&format!("intact {len}")), "{out}");
 }

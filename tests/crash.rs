@@ -4,27 +4,10 @@
 //! element is intact, and the array keeps working.
 
 mod common;
-use common::cprog::build;
+use common::cprog::{build, kill9, start_until_ready};
 use common::{excl, rw, Name};
 use mba::{Array, Dtype, ErrorKind};
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn start(worker: &Path, args: &[&str]) -> Child {
-    let mut child = Command::new(worker).args(args).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "{args:?}: {line}");
-    child
-}
-
-fn kill9(child: &mut Child) {
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
-    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL), "the worker died before the kill");
-}
 
 /// A deterministic spread of kill delays, 0 to 8 ms in 100 µs steps.
 fn delay(round: u64) -> Duration {
@@ -40,9 +23,9 @@ fn writers_killed_at_random_moments_200_rounds() {
         let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
         let mode = ["lease", "lease-extend", "spin"][round as usize % 3];
         let mut victim = if mode == "spin" {
-            start(&worker, &[mode, n.uri(), "0"])
+            start_until_ready(&worker, &[mode, n.uri(), "0"])
         } else {
-            start(&worker, &[mode, n.uri()])
+            start_until_ready(&worker, &[mode, n.uri()])
         };
         std::thread::sleep(delay(round));
         kill9(&mut victim);
@@ -73,7 +56,7 @@ fn reader_killed_mid_read_disturbs_no_one() {
     let a = Array::create(n.uri(), Dtype::U64, 0, excl()).unwrap();
     a.extend_from_slice(&(0..1_000_000u64).collect::<Vec<_>>()).unwrap();
     for round in 0..10 {
-        let mut reader = start(&worker, &["read-loop", n.uri()]);
+        let mut reader = start_until_ready(&worker, &["read-loop", n.uri()]);
         std::thread::sleep(delay(round));
         kill9(&mut reader);
         a.push(1_000_000 + round).unwrap();
@@ -88,7 +71,7 @@ fn creator_killed_mid_create_leaves_no_half_made_array() {
     let stem = &n.0["shm://".len()..];
     let (mut found, mut absent) = (0, 0);
     for round in 0..40 {
-        let mut creator = start(&worker, &["create-loop", n.uri()]);
+        let mut creator = start_until_ready(&worker, &["create-loop", n.uri()]);
         std::thread::sleep(delay(round * 7));
         kill9(&mut creator);
         // The name is either absent or a complete, valid array; never corrupt.

@@ -4,11 +4,9 @@
 //! attack that still raises SIGBUS; see docs/GUARANTEES.md §10.)
 
 mod common;
-use common::cprog::build;
+use common::cprog::{build, start_until_ready};
 use common::{poke, rw, Name};
 use mba::{Array, Dtype};
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -20,19 +18,10 @@ fn random_scribbles_on_a_live_array_crash_no_one() {
     let ms = 3000u64;
     // Flags: 0 = shared read-write, 1 = read-only, 2 = exclusive (the lease holder). Each
     // attaches to the sound array (an attach refuses a scribbled header) and says "ready".
-    let mut children = Vec::new();
-    for flags in ["0", "1", "2", "0", "1"] {
-        let mut c = Command::new(&worker)
-            .args(["chaos", n.uri(), &ms.to_string(), flags])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(c.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "flags {flags}");
-        children.push((c, out));
-    }
+    let children: Vec<_> = ["0", "1", "2", "0", "1"]
+        .iter()
+        .map(|flags| start_until_ready(&worker, &["chaos", n.uri(), &ms.to_string(), flags]))
+        .collect();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = || {
         rng ^= rng << 13;
@@ -70,11 +59,10 @@ fn random_scribbles_on_a_live_array_crash_no_one() {
         }
     }
     let mut calls = 0u64;
-    for (mut c, mut out) in children {
-        let status = c.wait().unwrap();
-        let mut rest = String::new();
-        out.read_to_string(&mut rest).unwrap();
-        assert!(status.success(), "a process calling the API under scribbles died: {status} {rest}");
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        let rest = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "a process calling the API under scribbles died: {} {rest}", o.status);
         let count = rest.split("calls=").nth(1).and_then(|s| s.split_whitespace().next());
         calls += count.and_then(|c| c.parse::<u64>().ok()).unwrap_or_else(|| panic!("no count in {rest:?}"));
     }

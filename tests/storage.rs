@@ -1,28 +1,17 @@
-//! Full storage: shm arrays on a 256 KiB tmpfs mounted over /dev/shm in a private mount
-//! namespace (`unshare -m`, as root). mba_create and every growth path (append, extend,
-//! reserve) return MBA_ERR_NO_SPACE, never a signal; the data stays intact; the array stays
-//! usable; and once space is freed, growth works again.
+//! Full storage: file arrays on a 256 KiB tmpfs, and shm arrays on a 256 KiB tmpfs mounted
+//! over /dev/shm, each in a private mount namespace (`unshare -m`, as root). mba_create and
+//! every growth path (append, extend, reserve) return MBA_ERR_NO_SPACE, never a signal; the
+//! data stays intact; the array stays usable; and once space is freed, growth works again.
 
 mod common;
-use common::cprog::build;
-use std::process::Command;
+use common::cprog::{build, run_on_small_tmpfs};
+use common::TempDir;
+use std::path::Path;
 
 #[test]
 fn full_dev_shm_gives_no_space_on_every_path_and_recovers() {
     let worker = build("tests/c/worker.c");
-    assert_eq!(unsafe { libc::geteuid() }, 0, "this test mounts a tmpfs over /dev/shm and must run as root");
-    let script = format!(
-        "mount -t tmpfs -o size=256k mba-test /dev/shm && exec {} fill-paths shm://full",
-        worker.display()
-    );
-    let o = Command::new("unshare").args(["-m", "sh", "-c", &script]).output().expect("unshare (util-linux)");
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "worker died or failed ({}): {out}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = run_on_small_tmpfs(Path::new("/dev/shm"), &worker, &["fill-paths", "shm://full"]);
     let line =
         |key: &str| out.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no {key}: {out}"));
     assert_eq!(line("create-too-big="), "create-too-big=MBA_ERR_NO_SPACE: no space left for the array");
@@ -39,4 +28,18 @@ fn full_dev_shm_gives_no_space_on_every_path_and_recovers() {
     }
     assert_eq!(line("after-free"), format!("after-free appended=4096 len={}", n + 4096));
     assert!(out.contains("intact"), "{out}");
+}
+
+/// A file array on a 256 KiB tmpfs, filled until the store is full: MBA_ERR_NO_SPACE, no signal.
+#[test]
+fn full_tmpfs_gives_no_space_not_sigbus() {
+    let worker = build("tests/c/worker.c");
+    let d = TempDir::new("tmpfs");
+    let out = run_on_small_tmpfs(&d.0, &worker, &["fill", &d.uri("full.mba")]);
+    let stopped = out.lines().next().unwrap();
+    assert!(stopped.starts_with("stopped status=MBA_ERR_NO_SPACE"), "{out}");
+    let len: u64 = stopped.rsplit('=').next().unwrap().parse().unwrap();
+    assert!(len > 30_000 && len < 65_536, "a 256 KiB tmpfs holds about 60,000 u32: {len}");
+    assert!(out.contains("No space left on device"), "message carries the OS error: {out}");
+    assert!(out.contains(&format!("intact {len}")), "{out}");
 }

@@ -111,3 +111,45 @@ pub fn run_ok(prog: &Path, args: &[&str]) -> String {
     );
     out
 }
+
+/// Starts `prog` with `args` and waits for its first line, which must be `ready`; its stdout
+/// stays piped, and what follows `ready` is the caller's to read.
+pub fn start_until_ready(prog: &Path, args: &[&str]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new(prog).args(args).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    // Byte by byte, so that nothing after the first line is taken from the pipe.
+    let out = child.stdout.as_mut().unwrap();
+    std::io::BufReader::with_capacity(1, out).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "{args:?}: {line}");
+    child
+}
+
+/// Kills `child` with SIGKILL and checks that this, not something earlier, ended it.
+pub fn kill9(child: &mut std::process::Child) {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: plain kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL), "the child had died before the kill");
+}
+
+/// Runs `prog args` as root in a private mount namespace where a 256 KiB tmpfs is mounted on
+/// `mount_point`; asserts it exits 0 and returns its stdout.
+pub fn run_on_small_tmpfs(mount_point: &Path, prog: &Path, args: &[&str]) -> String {
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test mounts a tmpfs in a private mount namespace: run as root"
+    );
+    let script =
+        format!("mount -t tmpfs -o size=256k mba-test {} && exec \"$0\" \"$@\"", mount_point.display());
+    let o = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .arg(prog)
+        .args(args)
+        .output()
+        .expect("unshare (util-linux) is needed");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "died or failed ({}): {out}{}", o.status, String::from_utf8_lossy(&o.stderr));
+    out
+}
