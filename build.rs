@@ -13,6 +13,11 @@ fn main() {
     // The C test harness needs the target triple to drive the `cc` crate outside a build script.
     println!("cargo:rustc-env=MBA_TARGET={}", std::env::var("TARGET").unwrap());
     println!("cargo:include={}", dir.join("include").display());
+    // A versioned SONAME, so installed programs bind to ABI major version, not to a file name.
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libmba.so.{}",
+        std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap()
+    );
 
     let mut config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let v = |k: &str| std::env::var(k).unwrap();

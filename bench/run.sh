@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --lib
+ln -sf libmba.so target/release/libmba.so.0   # the SONAME programs ask for
 mkdir -p bench/out
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/bench.c -o bench/out/bench \
    -Ltarget/release -lmba -Wl,-rpath,"$PWD/target/release"

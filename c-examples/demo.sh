@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --lib --quiet
+ln -sf libmba.so target/release/libmba.so.0   # the SONAME programs ask for
 mkdir -p target/demo
 cc -O2 -std=c11 -Wall -Wextra -Iinclude c-examples/producer.c -o target/demo/producer \
    -Ltarget/release -lmba -Wl,-rpath,"$PWD/target/release"

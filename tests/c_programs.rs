@@ -29,8 +29,15 @@ fn header_compiles_as_cplusplus_and_links_statically() {
 fn c_programs_load_the_library_of_this_build() {
     let prog = build("tests/c/api_tour.c");
     let ldd = String::from_utf8(Command::new("ldd").arg(&prog).output().unwrap().stdout).unwrap();
-    let want = common::cprog::lib_dir().join("libmba.so");
+    let want = common::cprog::lib_dir().join("libmba.so.0");
     assert!(ldd.contains(&want.display().to_string()), "expected {} in:\n{ldd}", want.display());
+}
+
+#[test]
+fn cplusplus_interface_works() {
+    let prog = build_with("tests/cpp/array_test.cpp", "cpp_array_test", &["-xc++", "-std=c++17"], false);
+    let n = Name::new("cpp");
+    assert_eq!(run_ok(&prog, &[n.uri()]), "cpp ok\n");
 }
 
 #[test]

@@ -7,10 +7,11 @@ use common::Name;
 use std::process::Command;
 
 const PROGRAMS: [&str; 2] = ["tests/c/api_tour.c", "c-examples/quickstart.c"];
+const WITH_CPP: [&str; 3] = ["tests/c/api_tour.c", "c-examples/quickstart.c", "tests/cpp/array_test.cpp"];
 
 #[test]
 fn c_programs_are_clean_under_asan_and_ubsan() {
-    for src in PROGRAMS {
+    for src in WITH_CPP {
         let stem = std::path::Path::new(src).file_stem().unwrap().to_str().unwrap();
         let flags = [
             "-std=c11",
@@ -19,7 +20,12 @@ fn c_programs_are_clean_under_asan_and_ubsan() {
             "-fno-sanitize-recover=all",
             "-fno-omit-frame-pointer",
         ];
-        let prog = build_with(src, &format!("{stem}_asan"), &flags, false);
+        let cxx = ["-xc++", "-std=c++17", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"];
+        let prog = if src.ends_with(".cpp") {
+            build_with(src, &format!("{stem}_asan"), &cxx, false)
+        } else {
+            build_with(src, &format!("{stem}_asan"), &flags, false)
+        };
         // The sanitizer runtimes really are linked, not only asked for.
         let ldd = String::from_utf8(Command::new("ldd").arg(&prog).output().expect("ldd").stdout).unwrap();
         assert!(ldd.contains("libasan") && ldd.contains("libubsan"), "sanitizers not linked:\n{ldd}");
@@ -33,8 +39,10 @@ fn c_programs_are_clean_under_asan_and_ubsan() {
         let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         assert!(o.status.success(), "{src} under ASan/UBSan: {}\n{out}{err}", o.status);
         assert!(!err.contains("Sanitizer") && !err.contains("runtime error"), "{src}: {err}");
-        if stem == "api_tour" {
-            assert_eq!(out, "asan\ntour ok\n", "built with ASan and every check passed");
+        match stem {
+            "api_tour" => assert_eq!(out, "asan\ntour ok\n", "built with ASan and every check passed"),
+            "array_test" => assert_eq!(out, "cpp ok\n"),
+            _ => {}
         }
     }
 }

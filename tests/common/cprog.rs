@@ -20,6 +20,11 @@ pub fn lib_dir() -> PathBuf {
         "libmba.so not found beside the test executable in {}",
         dir.display()
     );
+    // Programs record the SONAME (libmba.so.MAJOR), which cargo does not create: link it.
+    let soname = dir.join(concat!("libmba.so.", env!("CARGO_PKG_VERSION_MAJOR")));
+    if std::fs::symlink_metadata(&soname).is_err() {
+        let _ = std::os::unix::fs::symlink("libmba.so", &soname);
+    }
     dir
 }
 

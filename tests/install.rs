@@ -1,0 +1,108 @@
+//! `make install` into a temporary prefix, then two out-of-tree consumers built against the
+//! installed files: a C program through pkg-config (shared) and a CMake project through
+//! find_package(mba) (static, and shared). Also: version macros agree with Cargo.toml.
+
+mod common;
+use common::cprog::lib_dir;
+use common::TempDir;
+use std::path::Path;
+use std::process::Command;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
+
+/// Runs `cmd` as a user of the installed library would: without cargo's LD_LIBRARY_PATH,
+/// which points into this build.
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.env_remove("LD_LIBRARY_PATH").output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is it installed?)"));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{cmd:?} failed: {}\n{out}{}", o.status, String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn install(prefix: &Path) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    run(Command::new("make")
+        .current_dir(root)
+        .args(["-s", "install-files"])
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("LIBSRC={}", lib_dir().display())));
+}
+
+#[test]
+fn installed_library_serves_pkg_config_and_cmake_consumers() {
+    let d = TempDir::new("install");
+    let prefix = d.0.join("prefix");
+    install(&prefix);
+    let lib = prefix.join("lib");
+    for f in ["libmba.so", &format!("libmba.so.{MAJOR}"), &format!("libmba.so.{VERSION}"), "libmba.a"] {
+        assert!(lib.join(f).exists(), "{f} not installed");
+    }
+    assert!(prefix.join("include/mba.h").exists() && prefix.join("include/mba.hpp").exists());
+    let dynamic = run(Command::new("readelf").arg("-d").arg(lib.join(format!("libmba.so.{VERSION}"))));
+    assert!(dynamic.contains(&format!("Library soname: [libmba.so.{MAJOR}]")), "{dynamic}");
+
+    // C, through pkg-config, linked shared.
+    let pc = run(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .args(["--cflags", "--libs", "mba"]));
+    let version = run(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .args(["--modversion", "mba"]));
+    assert_eq!(version.trim(), VERSION);
+    let app = d.0.join("c-app");
+    let mut cc = common::cprog::compiler(false);
+    cc.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers/c-pkgconfig/main.c"))
+        .args(pc.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(&app);
+    run(&mut cc);
+    let ldd = run(Command::new("ldd").arg(&app));
+    assert!(ldd.contains(&format!("libmba.so.{MAJOR} => {}", lib.display())), "{ldd}");
+    let name = common::Name::new("pkgconfig");
+    let out = run(Command::new(&app).arg(name.uri()));
+    assert_eq!(out, format!("pkg-config consumer: len=11 last=5 version={VERSION}\n"));
+
+    // C++, through CMake's find_package, static and shared.
+    for (target, static_link) in [("mba::mba_static", true), ("mba::mba", false)] {
+        let build = d.0.join(format!("cmake-{static_link}"));
+        run(Command::new("cmake")
+            .arg("-S")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers/cmake"))
+            .arg("-B")
+            .arg(&build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
+            .arg(format!("-DMBA_TARGET={target}")));
+        run(Command::new("cmake").arg("--build").arg(&build));
+        let exe = build.join("consumer");
+        let ldd = run(Command::new("ldd").arg(&exe));
+        assert_eq!(!ldd.contains("libmba.so"), static_link, "{target}: {ldd}");
+        assert_eq!(
+            run(&mut Command::new(&exe)),
+            format!("cmake consumer: len=1000 sum=249750.0 version={VERSION}\n")
+        );
+    }
+}
+
+#[test]
+fn version_macros_agree_with_cargo_toml() {
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/mba.h")).unwrap();
+    let define = |name: &str| {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+            .unwrap_or_else(|| panic!("no {name} in mba.h"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(define("MBA_VERSION"), format!("\"{VERSION}\""));
+    let parts: Vec<u32> = VERSION.split('.').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(define("MBA_VERSION_MAJOR"), parts[0].to_string());
+    assert_eq!(define("MBA_VERSION_MINOR"), parts[1].to_string());
+    assert_eq!(define("MBA_VERSION_PATCH"), parts[2].to_string());
+    assert_eq!(define("MBA_VERSION_NUMBER"), (parts[0] * 10000 + parts[1] * 100 + parts[2]).to_string());
+    let v = unsafe { std::ffi::CStr::from_ptr(mba::ffi::mba_version()) };
+    assert_eq!(v.to_str().unwrap(), VERSION);
+}
