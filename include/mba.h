@@ -289,6 +289,12 @@ mba_status mba_write(mba_array *a, uint64_t start, uint64_t count, const void *e
 // Errors: MBA_ERR_EMPTY, MBA_ERR_READ_ONLY, MBA_ERR_BUSY. Threads: as mba_append.
 mba_status mba_pop(mba_array *a, void *out);
 
+// Shortens the array to `len` elements (the removed ones become unpublished, as with mba_pop).
+//
+// Errors: MBA_ERR_OUT_OF_BOUNDS if `len` exceeds mba_len (it never grows the array),
+// MBA_ERR_READ_ONLY, MBA_ERR_BUSY. Threads: as mba_append.
+mba_status mba_truncate(mba_array *a, uint64_t len);
+
 // Grows the store so it holds at least `capacity` elements without further growth,
 // allocating the storage now. Never shrinks.
 //

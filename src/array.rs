@@ -566,6 +566,30 @@ impl Array {
         Ok(())
     }
 
+    /// Shortens the array to `len` elements; like `pop`, under the lease or the append lock.
+    /// `OutOfBounds` if `len` exceeds the current length (it never grows the array).
+    pub fn truncate(&self, len: u64) -> Result<()> {
+        if self.read_only {
+            return Err(self.read_only_error("truncate"));
+        }
+        let _g;
+        let n = if self.lease {
+            self.local_len.load(Relaxed)
+        } else {
+            _g = self.lock()?;
+            self.check_no_lease("truncate")?;
+            self.len_word().load(Relaxed)
+        };
+        if len > n {
+            bail!(OutOfBounds, "truncate {}: length {len} exceeds the current length {n}", self.uri);
+        }
+        self.len_word().store(len, Release);
+        if self.lease {
+            self.local_len.store(len, Relaxed);
+        }
+        Ok(())
+    }
+
     // ----- reading and writing in place -----
 
     /// Copies element `index` to `dst`.

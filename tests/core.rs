@@ -231,6 +231,25 @@ fn pop_returns_the_last_element_then_empty() {
 }
 
 #[test]
+fn truncate_shortens_but_never_grows() {
+    for opts in [rw(), excl()] {
+        let n = Name::new("truncate");
+        let a = Array::create(n.uri(), Dtype::U16, 0, opts).unwrap();
+        a.extend_from_slice(&[1u16, 2, 3, 4]).unwrap();
+        assert_eq!(a.truncate(5).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        a.truncate(2).unwrap();
+        assert_eq!(a.to_vec::<u16>().unwrap(), vec![1, 2]);
+        a.push(9u16).unwrap();
+        assert_eq!(a.to_vec::<u16>().unwrap(), vec![1, 2, 9]);
+        a.truncate(0).unwrap();
+        assert!(a.is_empty());
+    }
+    let n = Name::new("truncate-ro");
+    let _w = Array::create(n.uri(), Dtype::U16, 0, rw()).unwrap();
+    assert_eq!(Array::attach(n.uri(), ro()).unwrap().truncate(0).unwrap_err().kind(), ErrorKind::ReadOnly);
+}
+
+#[test]
 fn anonymous_arrays_are_shared_through_their_fd() {
     let a = Array::create("", Dtype::F32, 0, rw()).unwrap();
     a.push(1.25f32).unwrap();

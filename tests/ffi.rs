@@ -43,6 +43,7 @@ fn null_handles_and_buffers_are_errors_naming_the_argument() {
     null_case!("`elems`", mba_write(a, 0, 1, null()));
     null_case!("`out`", mba_pop(a, null_mut()));
     null_case!("`a`", mba_reserve(null_mut(), 1));
+    null_case!("`a`", mba_truncate(null_mut(), 0));
     null_case!("`a`", mba_msync(null_mut(), MBA_SYNC));
     null_case!("`out`", mba_create(null(), MBA_U8, 0, 0, null_mut()));
     null_case!("`uri`", mba_attach(null(), 0, &mut null_mut()));

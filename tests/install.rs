@@ -14,7 +14,10 @@ const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
 /// Runs `cmd` as a user of the installed library would: without cargo's LD_LIBRARY_PATH,
 /// which points into this build.
 fn run(cmd: &mut Command) -> String {
-    let o = cmd.env_remove("LD_LIBRARY_PATH").output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is it installed?)"));
+    let o = cmd
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is it installed?)"));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(o.status.success(), "{cmd:?} failed: {}\n{out}{}", o.status, String::from_utf8_lossy(&o.stderr));
     out

@@ -275,6 +275,18 @@ pub extern "C" fn mba_pop(a: *mut mba_array, out: *mut c_void) -> mba_status {
     })
 }
 
+/// Shortens the array to `len` elements (the removed ones become unpublished, as with mba_pop).
+///
+/// Errors: MBA_ERR_OUT_OF_BOUNDS if `len` exceeds mba_len (it never grows the array),
+/// MBA_ERR_READ_ONLY, MBA_ERR_BUSY. Threads: as mba_append.
+#[no_mangle]
+pub extern "C" fn mba_truncate(a: *mut mba_array, len: u64) -> mba_status {
+    ffi_status!("mba_truncate", {
+        let a = handle!(a);
+        a.truncate(len)
+    })
+}
+
 /// Grows the store so it holds at least `capacity` elements without further growth,
 /// allocating the storage now. Never shrinks.
 ///
