@@ -1,0 +1,41 @@
+import itertools
+import os
+import subprocess
+
+import pytest
+
+import mba
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+_counter = itertools.count()
+
+
+@pytest.fixture
+def uri():
+    """A unique shm name, deleted afterwards."""
+    name = f"shm://mba-pytest-{os.getpid()}-{next(_counter)}"
+    yield name
+    try:
+        mba.delete(name)
+    except mba.NotFoundError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def c_program(tmp_path_factory):
+    """Builds a C program of the repository against mba.h and the library under test."""
+    libdir = os.path.dirname(os.path.abspath(os.environ["MBA_LIBRARY"]))
+    out = tmp_path_factory.mktemp("c")
+
+    def build(src):
+        exe = str(out / os.path.basename(src).replace(".c", ""))
+        if not os.path.exists(exe):
+            soname = os.path.join(libdir, "libmba.so.0")
+            if not os.path.lexists(soname):
+                os.symlink("libmba.so", soname)
+            subprocess.run(["cc", "-std=c11", "-D_DEFAULT_SOURCE", "-I", os.path.join(ROOT, "include"),
+                            os.path.join(ROOT, src), "-o", exe, "-L", libdir, "-lmba",
+                            f"-Wl,--disable-new-dtags,-rpath,{libdir}"], check=True)
+        return exe
+
+    return build

@@ -1,0 +1,260 @@
+"""mba.array against the standard library's array.array, typecode by typecode: the same
+operations must give the same results, contents and exception types."""
+
+import array
+import copy
+import operator
+import pickle
+import sys
+
+import pytest
+
+import mba
+
+VALUES = {
+    "b": [-128, -1, 0, 1, 127], "B": [0, 1, 200, 255], "h": [-32768, -2, 0, 7, 32767], "H": [0, 9, 65535],
+    "i": [-(2**31), -3, 0, 2**31 - 1], "I": [0, 5, 2**32 - 1], "l": [-(2**63), -4, 0, 2**63 - 1],
+    "L": [0, 6, 2**64 - 1], "q": [-(2**63), 0, 2**63 - 1], "Q": [0, 7, 2**64 - 1],
+    "f": [0.5, -1.25, 3.0, 1e10], "d": [0.1, -2.5, 1e300, 0.0],
+}
+OUT_OF_RANGE = {
+    "b": [128, -129], "B": [-1, 256], "h": [32768], "H": [-1, 65536], "i": [2**31], "I": [-1, 2**32],
+    "l": [2**63], "L": [-1, 2**64], "q": [2**63], "Q": [-1, 2**64], "f": [], "d": [],
+}
+TYPECODES = list(VALUES)
+
+
+def outcome(f, x):
+    try:
+        r = f(x)
+    except Exception as e:  # the exception type is what must match
+        return ("raised", type(e))
+    if isinstance(r, (array.array, mba.array)):
+        r = ("array", r.typecode, r.tolist())
+    elif r is x:
+        r = "self"
+    return ("returned", r)
+
+
+def same_everywhere(tc, init, ops):
+    std = array.array(tc, init)
+    ours = mba.array(tc, init)
+    for i, op in enumerate(ops):
+        assert outcome(op, ours) == outcome(op, std), f"op {i} of {tc}"
+        assert ours.tolist() == std.tolist(), f"contents after op {i} of {tc}"
+        assert ours == std and repr(ours) == repr(std) and len(ours) == len(std)
+
+
+@pytest.mark.parametrize("tc", TYPECODES)
+def test_constructor_repr_and_attributes(tc):
+    v = VALUES[tc]
+    for init in [(), v, array.array(tc, v), iter(v), array.array(tc, v).tobytes()]:
+        ours, std = mba.array(tc, init), array.array(tc, init if not hasattr(init, "__next__") else v)
+        assert ours.tolist() == std.tolist()
+        assert repr(ours) == repr(std)
+        assert ours.typecode == std.typecode and ours.itemsize == std.itemsize
+    assert repr(mba.array(tc)) == f"array('{tc}')"
+    with pytest.raises(TypeError):
+        mba.array(tc, "abc")
+    with pytest.raises(ValueError):
+        mba.array("z")
+
+
+@pytest.mark.parametrize("tc", TYPECODES)
+def test_append_extend_insert_pop_remove(tc):
+    v = VALUES[tc]
+    ops = [
+        lambda a: a.append(v[0]),
+        lambda a: a.extend(v),
+        lambda a: a.extend(array.array(tc, v)),
+        lambda a: a.insert(0, v[-1]),
+        lambda a: a.insert(-2, v[1]),
+        lambda a: a.insert(100, v[1]),
+        lambda a: a.insert(-100, v[0]),
+        lambda a: a.pop(),
+        lambda a: a.pop(0),
+        lambda a: a.pop(-2),
+        lambda a: a.pop(100),
+        lambda a: a.remove(v[1]),
+        lambda a: a.remove(v[0] if tc in "fd" else 99 if tc != "b" else 100),
+        lambda a: a.index(v[-1]),
+        lambda a: a.index(v[-1], 2),
+        lambda a: a.index(v[-1], 0, 1),
+        lambda a: a.count(v[0]),
+        lambda a: a.extend([1, 2] if tc not in "fd" else [1.5]),
+        lambda a: a.extend(array.array("d" if tc != "d" else "f", [1])),
+        lambda a: a.fromlist(list(v)),
+        lambda a: a.fromlist(tuple(v)),
+        lambda a: a.reverse(),
+        lambda a: a.byteswap(),
+        lambda a: a.byteswap(),
+        lambda a: v[0] in a,
+        lambda a: 12345 in a,
+        lambda a: list(a),
+        lambda a: list(reversed(a)),
+        lambda a: a.buffer_info()[1],
+        lambda a: a.tounicode(),
+        lambda a: a.fromunicode("x"),
+    ]
+    ops += [lambda a, x=x: a.append(x) for x in OUT_OF_RANGE[tc]]
+    ops += [lambda a: a.append("x"), lambda a: a.append(None)]
+    same_everywhere(tc, v, ops)
+    empty = mba.array(tc)
+    with pytest.raises(IndexError):
+        empty.pop()
+
+
+@pytest.mark.parametrize("tc", TYPECODES)
+def test_indexing_and_slicing(tc):
+    v = VALUES[tc] * 3
+    other = "d" if tc != "d" else "f"
+    ops = [lambda a, i=i: a[i] for i in range(-len(v) - 1, len(v) + 1)]
+    ops += [lambda a, s=s: a[s] for s in [slice(None), slice(1, 4), slice(-3, None), slice(None, None, 2),
+                                         slice(5, 1, -1), slice(100, 200), slice(4, 2)]]
+    ops += [
+        lambda a: a.__setitem__(0, v[1]),
+        lambda a: a.__setitem__(-1, v[0]),
+        lambda a: a.__setitem__(len(a), v[0]),
+        lambda a: a.__setitem__(1, "x"),
+        lambda a: a.__setitem__(slice(1, 3), array.array(tc, v[:2])),
+        lambda a: a.__setitem__(slice(1, 3), array.array(tc, v[:5])),
+        lambda a: a.__setitem__(slice(0, 4), array.array(tc)),
+        lambda a: a.__setitem__(slice(None, None, 2), array.array(tc, v[: (len(a) + 1) // 2])),
+        lambda a: a.__setitem__(slice(None, None, 2), array.array(tc, v[:1])),
+        lambda a: a.__setitem__(slice(0, 2), list(v[:2])),
+        lambda a: a.__setitem__(slice(0, 2), array.array(other, [1, 2])),
+        lambda a: a.__delitem__(0),
+        lambda a: a.__delitem__(-1),
+        lambda a: a.__delitem__(len(a)),
+        lambda a: a.__delitem__(slice(1, 3)),
+        lambda a: a.__delitem__(slice(None, None, 3)),
+        lambda a: a.__delitem__(slice(100, 200)),
+        lambda a: a["x"],
+        lambda a: a[1.0],
+    ]
+    same_everywhere(tc, v, ops)
+
+
+@pytest.mark.parametrize("tc", TYPECODES)
+def test_operators_and_comparisons(tc):
+    v = VALUES[tc]
+    other = "d" if tc != "d" else "f"
+    ops = [
+        lambda a: a + array.array(tc, v),
+        lambda a: a + [1],
+        lambda a: a + array.array(other, [1]),
+        lambda a: operator.iadd(a, array.array(tc, v)),
+        lambda a: operator.iadd(a, [1]),
+        lambda a: a * 2,
+        lambda a: 2 * a,
+        lambda a: a * 0,
+        lambda a: operator.imul(a, 2),
+        lambda a: operator.imul(a, 1),
+        lambda a: a == array.array(tc, v * 2),
+        lambda a: a != array.array(tc, v),
+        lambda a: a < array.array(tc, v * 3),
+        lambda a: a >= array.array(tc),
+        lambda a: a == list(a),
+        lambda a: copy.copy(a),
+        lambda a: copy.deepcopy(a),
+        lambda a: operator.imul(a, 0),
+        lambda a: a.tobytes(),
+    ]
+    same_everywhere(tc, v, ops)
+    with pytest.raises(TypeError):
+        hash(mba.array(tc))
+
+
+@pytest.mark.parametrize("tc", TYPECODES)
+def test_bytes_lists_and_files(tc, tmp_path):
+    v = VALUES[tc]
+    std, ours = array.array(tc, v), mba.array(tc, v)
+    assert ours.tobytes() == std.tobytes()
+    ours.frombytes(std.tobytes())
+    std.frombytes(std.tobytes()[: len(v) * std.itemsize])
+    assert ours.tolist() == std.tolist()
+    if std.itemsize > 1:
+        with pytest.raises(ValueError):
+            ours.frombytes(b"\0" * (std.itemsize + 1))
+    with pytest.raises(TypeError):
+        ours.fromlist(tuple(v))
+    path = tmp_path / "a.bin"
+    with open(path, "wb") as f:
+        ours.tofile(f)
+    back = mba.array(tc)
+    with open(path, "rb") as f:
+        back.fromfile(f, len(ours))
+    assert back == ours
+    short = mba.array(tc)
+    with open(path, "rb") as f:
+        with pytest.raises(EOFError):
+            short.fromfile(f, len(ours) + 3)
+    assert short == ours, "fromfile keeps what it read before EOFError, like array.array"
+
+
+@pytest.mark.parametrize("tc", ["B", "q", "d"])
+def test_mba_arrays_are_accepted_where_arrays_are(tc):
+    # array.array itself does not know mba.array, so this cannot be compared with it.
+    v = VALUES[tc]
+    a = mba.array(tc, v)
+    assert (a + mba.array(tc, v)).tolist() == v + v
+    a[0:2] = mba.array(tc, v[1:3])
+    assert a.tolist()[:2] == v[1:3]
+    a += mba.array(tc, v)
+    assert len(a) == 2 * len(v)
+    assert a == mba.array(tc, a.tolist())
+
+
+def test_shared_array_is_seen_through_its_name(uri):
+    a = mba.array("d", [1.5, 2.5], uri=uri)
+    b = mba.array.attach(uri)
+    assert b.typecode == "d" and b.uri == uri and b.tolist() == [1.5, 2.5]
+    a.append(3.5)
+    assert b[2] == 3.5
+    with pytest.raises(mba.ExistsError):
+        mba.array("d", uri=uri)
+    assert mba.array("I", uri=uri, overwrite=True).typecode == "I"
+
+
+def test_errors_carry_the_library_message(uri):
+    with pytest.raises(FileNotFoundError) as e:
+        mba.array.attach(uri)
+    assert isinstance(e.value, mba.Error) and e.value.status == -5
+    assert uri in str(e.value) and "No such file or directory" in str(e.value)
+    mba.array("B", uri=uri)
+    ro = mba.array.attach(uri, readonly=True)
+    with pytest.raises(mba.Error) as e:
+        ro.append(1)
+    assert e.value.status == -4 and "read-only" in str(e.value)
+    with pytest.raises(mba.Error):
+        mba.array("B", uri="nope://x")
+
+
+def test_exclusive_lease_and_close(uri):
+    owner = mba.array("i", uri=uri, exclusive=True)
+    other = mba.array.attach(uri)
+    with pytest.raises(mba.BusyError):
+        other.append(1)
+    owner.append(1)
+    owner.close()
+    owner.close()  # twice is fine
+    with pytest.raises(ValueError):
+        len(owner)
+    other.append(2)
+    with mba.array.attach(uri) as third:
+        assert third.tolist() == [1, 2]
+
+
+def test_pickling_is_refused_with_a_reason():
+    with pytest.raises(TypeError, match="attach"):
+        pickle.dumps(mba.array("b"))
+
+
+def test_library_not_found_names_all_three_places(tmp_path):
+    import subprocess
+
+    env = {"MBA_LIBRARY": str(tmp_path / "missing.so"), "PATH": "/usr/bin:/bin", "PYTHONPATH": mba.__path__[0] + "/.."}
+    r = subprocess.run([sys.executable, "-c", "import mba"], env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and "ImportError" in r.stderr
+    for place in ["MBA_LIBRARY=", "libmba.so (not found)", "system library path"]:
+        assert place in r.stderr, r.stderr
