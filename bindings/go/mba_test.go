@@ -1,0 +1,166 @@
+package mba
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func name(t *testing.T) string {
+	uri := fmt.Sprintf("shm://mba-gotest-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))
+	t.Cleanup(func() { _ = Delete(uri) })
+	return uri
+}
+
+func status(err error) int32 {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+func TestAppendGetViewAcrossHandles(t *testing.T) {
+	uri := name(t)
+	a, err := Create[uint32](uri, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	r, err := Attach(uri, ReadOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := Append(a, uint32(0)); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := View[uint32](r) // taken at length 1, before any growth
+	for i := uint32(1); i < 100000; i++ {
+		if err := Append(a, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Extend(a, []uint32{7, 8, 9}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := View[uint32](r)
+	if err != nil || len(v) != 100003 || v[99999] != 99999 || v[100002] != 9 {
+		t.Fatalf("view: len %d err %v", len(v), err)
+	}
+	if &first[0] != &v[0] {
+		t.Fatal("the data moved while the array grew")
+	}
+	var sum uint64
+	for _, x := range v {
+		sum += uint64(x)
+	}
+	if sum != 99999*100000/2+24 {
+		t.Fatalf("sum %d", sum)
+	}
+	if x, err := Get[uint32](r, 5); err != nil || x != 5 {
+		t.Fatalf("get %d %v", x, err)
+	}
+	if err := Set(a, 0, uint32(42)); err != nil {
+		t.Fatal(err)
+	}
+	if v[0] != 42 {
+		t.Fatal("view does not see writes: it is not zero-copy")
+	}
+	if x, err := Pop[uint32](a); err != nil || x != 9 || a.Len() != 100002 {
+		t.Fatalf("pop %d %v", x, err)
+	}
+}
+
+func TestErrorsCarryStatusAndMessage(t *testing.T) {
+	uri := name(t)
+	_, err := Attach(uri, 0)
+	if status(err) != ErrNotFound || !strings.Contains(err.Error(), uri) || !strings.Contains(err.Error(), "No such file") {
+		t.Fatalf("attach missing: %v", err)
+	}
+	a, _ := Create[float64](uri, 0, 0)
+	defer a.Close()
+	if _, err := Create[float64](uri, 0, 0); status(err) != ErrExists {
+		t.Fatalf("create existing: %v", err)
+	}
+	if err := Append(a, int32(1)); status(err) != ErrInvalidArgument || !strings.Contains(err.Error(), "int32") {
+		t.Fatalf("dtype mismatch: %v", err)
+	}
+	if _, err := Get[float64](a, 0); status(err) != ErrOutOfBounds {
+		t.Fatalf("get past end: %v", err)
+	}
+	ro, _ := Attach(uri, ReadOnly)
+	defer ro.Close()
+	if err := Append(ro, 1.5); status(err) != ErrReadOnly {
+		t.Fatalf("read-only: %v", err)
+	}
+	l, err := Attach(uri, Exclusive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Append(a, 2.5); status(err) != ErrBusy {
+		t.Fatalf("lease: %v", err)
+	}
+	l.Close()
+	if err := Append(a, 2.5); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Each goroutine's error names its own array: the message is read in the failing C call.
+func TestErrorMessagesStayWithTheirGoroutine(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				uri := fmt.Sprintf("shm://mba-gotest-missing-%d-%d", g, i)
+				_, err := Attach(uri, 0)
+				if err == nil || !strings.Contains(err.Error(), uri+":") {
+					t.Errorf("goroutine %d got %v", g, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+// A Go process reads what a C program appends.
+func TestReadsWhatACProgramWrote(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	libdir := os.Getenv("MBA_LIBDIR")
+	if libdir == "" {
+		t.Fatal("MBA_LIBDIR must name the directory of the libmba.so under test")
+	}
+	worker := filepath.Join(t.TempDir(), "worker")
+	cc := exec.Command("cc", "-std=c11", "-D_DEFAULT_SOURCE", "-I"+filepath.Join(root, "include"),
+		filepath.Join(root, "tests/c/worker.c"), "-o", worker, "-L"+libdir, "-lmba", "-Wl,-rpath,"+libdir)
+	if out, err := cc.CombinedOutput(); err != nil {
+		t.Fatalf("cc: %v\n%s", err, out)
+	}
+	uri := name(t)
+	a, err := Create[uint64](uri, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if out, err := exec.Command(worker, "append", uri, "5", "20000").CombinedOutput(); err != nil {
+		t.Fatalf("worker: %v\n%s", err, out)
+	}
+	v, _ := View[uint64](a)
+	if len(v) != 20000 {
+		t.Fatalf("len %d", len(v))
+	}
+	for i, x := range v {
+		if x != 5<<32|uint64(i) {
+			t.Fatalf("element %d = %x", i, x)
+		}
+	}
+}
