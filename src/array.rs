@@ -543,46 +543,42 @@ impl Array {
     /// # Safety
     /// `dst` must be valid for writes of `itemsize()` bytes.
     pub unsafe fn pop_raw(&self, dst: *mut u8) -> Result<()> {
-        if self.read_only {
-            return Err(self.read_only_error("pop"));
-        }
-        let _g;
-        let n = if self.lease {
-            self.local_len.load(Relaxed)
-        } else {
-            _g = self.lock()?;
-            self.check_no_lease("pop")?;
-            self.len_word().load(Relaxed)
-        };
-        if n == 0 {
-            bail!(Empty, "pop {}: array is empty", self.uri);
-        }
-        self.ensure_mapped("pop", n)?;
-        copy_elem(self.elem_ptr(n - 1), dst, self.geo.itemsize);
-        self.len_word().store(n - 1, Release);
-        if self.lease {
-            self.local_len.store(n - 1, Relaxed);
-        }
-        Ok(())
+        self.shorten("pop", |n| {
+            if n == 0 {
+                bail!(Empty, "pop {}: array is empty", self.uri);
+            }
+            self.ensure_mapped("pop", n)?;
+            copy_elem(self.elem_ptr(n - 1), dst, self.geo.itemsize);
+            Ok(n - 1)
+        })
     }
 
     /// Shortens the array to `len` elements; like `pop`, under the lease or the append lock.
     /// `OutOfBounds` if `len` exceeds the current length (it never grows the array).
     pub fn truncate(&self, len: u64) -> Result<()> {
+        self.shorten("truncate", |n| {
+            if len > n {
+                bail!(OutOfBounds, "truncate {}: length {len} exceeds the current length {n}", self.uri);
+            }
+            Ok(len)
+        })
+    }
+
+    /// Runs `f` on the current length as its only changer (the lease holder, or the holder of
+    /// the append lock with no lease about), then publishes the length `f` returns.
+    fn shorten(&self, op: &str, f: impl FnOnce(u64) -> Result<u64>) -> Result<()> {
         if self.read_only {
-            return Err(self.read_only_error("truncate"));
+            return Err(self.read_only_error(op));
         }
         let _g;
         let n = if self.lease {
             self.local_len.load(Relaxed)
         } else {
             _g = self.lock()?;
-            self.check_no_lease("truncate")?;
+            self.check_no_lease(op)?;
             self.len_word().load(Relaxed)
         };
-        if len > n {
-            bail!(OutOfBounds, "truncate {}: length {len} exceeds the current length {n}", self.uri);
-        }
+        let len = f(n)?;
         self.len_word().store(len, Release);
         if self.lease {
             self.local_len.store(len, Relaxed);
