@@ -14,7 +14,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Mutex;
 
 /// Address space each handle reserves for its mapping on 64-bit systems: 1 TiB.
@@ -57,8 +57,10 @@ pub struct Array {
     pub(crate) geo: Geometry,
     pub(crate) uri: String,
     read_only: bool,
-    /// This handle's slot (see `lock.rs`); 0 when read-only.
-    pub(crate) slot: u32,
+    /// This handle's slot (see `lock.rs`); 0 until it first takes the lock, and always 0 when read-only.
+    pub(crate) slot: AtomicU32,
+    /// Serialises taking the slot.
+    pub(crate) slot_lock: Mutex<()>,
     /// Whether this handle holds the writer lease.
     pub(crate) lease: bool,
     /// The lease holder's own length, which no one else may change.
@@ -169,13 +171,13 @@ impl Array {
         if size < HEADER_SIZE as u64 {
             bail!(Corrupt, "store is {size} bytes, smaller than the {HEADER_SIZE}-byte header");
         }
-        let mut raw = [0u8; HEADER_SIZE];
-        let got = sys::pread(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
-        if got < HEADER_SIZE {
-            bail!(Corrupt, "store shrank while its header was read");
-        }
-        let geo = Header::from_bytes(&raw).validate(size)?;
+        // The header is copied out of the mapping (one system call fewer than pread), then checked.
         let map = map_reserved(&file, size, opts.read_only)?;
+        let mut raw = [0u8; HEADER_SIZE];
+        // SAFETY: the store holds at least HEADER_SIZE bytes (checked above) and the mapping starts
+        // at its offset 0; the bytes are copied, never referenced.
+        unsafe { ptr::copy_nonoverlapping(map.as_ptr(), raw.as_mut_ptr(), HEADER_SIZE) };
+        let geo = Header::from_bytes(&raw).validate(size)?;
         let known = size.min(map.len() as u64);
         let mut a = Array {
             file,
@@ -183,16 +185,16 @@ impl Array {
             geo,
             uri,
             read_only: opts.read_only,
-            slot: 0,
+            slot: AtomicU32::new(0),
+            slot_lock: Mutex::new(()),
             lease: false,
             local_len: AtomicU64::new(0),
             known: AtomicU64::new(known),
             known_elems: AtomicU64::new((known - geo.data_offset as u64) / geo.itemsize as u64),
             refresh_lock: Mutex::new(()),
         };
-        if !opts.read_only {
-            a.take_slot()?;
-        }
+        // A writable handle takes its slot when it first needs the lock (see `Array::slot`),
+        // so attaching to read or to write in place costs no lock.
         if opts.exclusive {
             a.take_lease()?;
             // Appenders may have grown the store since it was measured above: measure again.

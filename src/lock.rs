@@ -88,17 +88,31 @@ impl Array {
         unsafe { AtomicU32::from_ptr(self.base().add(OFF_LOCK_SEQ).cast()) }
     }
 
-    /// Takes a free slot for this writable handle and clears words its dead previous owner left.
-    pub(crate) fn take_slot(&mut self) -> Result<()> {
+    /// This handle's slot, taking a free one the first time (and clearing the words its dead
+    /// previous owner left).
+    pub(crate) fn slot(&self) -> Result<u32> {
+        match self.slot.load(Acquire) {
+            0 => self.take_slot(),
+            s => Ok(s),
+        }
+    }
+
+    #[cold]
+    fn take_slot(&self) -> Result<u32> {
+        let _g = self.slot_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let s @ 1.. = self.slot.load(Acquire) {
+            return Ok(s); // another thread took it meanwhile
+        }
         let fd = self.file.as_fd();
-                let pid = std::process::id() as u64; // a seed only; no need to read /proc/self/stat here
+        let pid = std::process::id() as u64; // a seed only
         let mut k = (pid ^ sys::now_ns() ^ (self as *const Self as u64 >> 4)) % SLOT_MASK + 1;
         for _ in 0..SLOT_MASK {
             if sys::ofd_try_lock(fd, SLOT_BASE + k).map_err(|e| Error::os("lock a writer slot", e))? {
-                self.slot = k as u32;
-                self.clear_dead(self.lock_word(), self.slot);
-                self.clear_dead(self.lease_word(), self.slot);
-                return Ok(());
+                let slot = k as u32;
+                self.clear_dead(self.lock_word(), slot);
+                self.clear_dead(self.lease_word(), slot);
+                self.slot.store(slot, Release);
+                return Ok(slot);
             }
             k = k % SLOT_MASK + 1;
         }
@@ -123,7 +137,7 @@ impl Array {
 
     /// Whether the handle owning `slot` is alive (its OFD lock is held).
     fn slot_alive(&self, slot: u32) -> Result<bool> {
-        if slot == self.slot {
+        if slot == self.slot.load(Relaxed) {
             return Ok(true);
         }
         sys::ofd_locked_by_other(self.file.as_fd(), SLOT_BASE + slot as u64)
@@ -133,19 +147,20 @@ impl Array {
     /// Takes the append lock, waiting for live owners and taking it over from dead ones.
     #[inline]
     pub(crate) fn lock(&self) -> Result<LockGuard<'_>> {
+        let me = self.slot()?;
         let lock = self.lock_word();
         let cur = lock.load(Relaxed);
         if slot_of(cur) == 0 {
-            let word = next(cur, self.slot);
+            let word = next(cur, me);
             if lock.compare_exchange(cur, word, Acquire, Relaxed).is_ok() {
                 return Ok(LockGuard { array: self, word });
             }
         }
-        self.lock_contended()
+        self.lock_contended(me)
     }
 
     #[cold]
-    fn lock_contended(&self) -> Result<LockGuard<'_>> {
+    fn lock_contended(&self, me: u32) -> Result<LockGuard<'_>> {
         let (lock, seq) = (self.lock_word(), self.seq_word());
         let mut spins = 0;
         let mut seen_before_wait = None;
@@ -158,7 +173,7 @@ impl Array {
                 owner == 0 || (seen_before_wait == Some(cur & !CONTENDED) && !self.slot_alive(owner)?);
             if take {
                 // Others may sleep: keep the contended flag so our release wakes one.
-                let word = next(cur, self.slot) | CONTENDED;
+                let word = next(cur, me) | CONTENDED;
                 if lock.compare_exchange(cur, word, SeqCst, Relaxed).is_ok() {
                     return Ok(LockGuard { array: self, word });
                 }
@@ -183,7 +198,7 @@ impl Array {
         let lease = self.lease_word();
         let cur = lease.load(Acquire);
         let holder = slot_of(cur);
-        if holder == 0 || holder == self.slot {
+        if holder == 0 || holder == self.slot.load(Relaxed) {
             return Ok(());
         }
         if self.slot_alive(holder)? {
@@ -202,9 +217,10 @@ impl Array {
         if !sys::ofd_try_lock(fd, LEASE_BYTE).map_err(|e| Error::os("lock the writer lease", e))? {
             return Err(Error::new(ErrorKind::Busy, "another handle holds the writer lease"));
         }
+        let me = self.slot()?;
         let lease = self.lease_word();
         let mut cur = lease.load(SeqCst);
-        while let Err(now) = lease.compare_exchange(cur, next(cur, self.slot), SeqCst, SeqCst) {
+        while let Err(now) = lease.compare_exchange(cur, next(cur, me), SeqCst, SeqCst) {
             cur = now;
         }
         // Wait out appends already inside the lock; later ones see the lease and give up.
@@ -217,7 +233,7 @@ impl Array {
     pub(crate) fn drop_lease(&mut self) {
         let lease = self.lease_word();
         let cur = lease.load(SeqCst);
-        if slot_of(cur) == self.slot {
+        if slot_of(cur) == self.slot.load(Relaxed) {
             let _ = lease.compare_exchange(cur, gen_of(cur), SeqCst, Relaxed);
         }
         let _ = sys::ofd_unlock(self.file.as_fd(), LEASE_BYTE);

@@ -79,34 +79,6 @@ pub fn pwrite_all(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> io::Result<()>
     Ok(())
 }
 
-/// Reads up to `buf.len()` bytes at `offset`; returns how many were read.
-pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: buf[done..] is a valid writable range.
-        let n = unsafe {
-            libc::pread(
-                fd.as_raw_fd(),
-                buf[done..].as_mut_ptr().cast(),
-                buf.len() - done,
-                (offset + done as u64) as libc::off_t,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            break;
-        }
-        done += n as usize;
-    }
-    Ok(done)
-}
-
 fn ofd(fd: BorrowedFd<'_>, cmd: libc::c_int, ty: libc::c_int, byte: u64) -> io::Result<libc::flock> {
     // SAFETY: flock is plain data; fcntl reads and (for GETLK) writes it.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
@@ -176,16 +148,25 @@ pub fn futex_wake(word: &AtomicU32, n: i32) {
 /// This process's id and start time in clock ticks after boot (`/proc/self/stat` field 22),
 /// which together name a process even after its pid is reused. Start time 0 if unknown.
 pub fn process_identity() -> (u64, u64) {
+    // The start time of a process never changes: read it once per pid (a fork has a new pid).
+    static CACHE: std::sync::Mutex<(u64, u64)> = std::sync::Mutex::new((0, 0));
     let pid = std::process::id() as u64;
-    let start = std::fs::read_to_string("/proc/self/stat")
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.0 != pid {
+        *cache = (pid, read_start_time());
+    }
+    *cache
+}
+
+fn read_start_time() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| {
             // Fields after the command name, which may itself hold spaces and ')'.
             let rest = &s[s.rfind(')')? + 1..];
             rest.split_whitespace().nth(19)?.parse().ok()
         })
-        .unwrap_or(0);
-    (pid, start)
+        .unwrap_or(0)
 }
 
 /// Nanoseconds since the Unix epoch.

@@ -426,6 +426,23 @@ fn anonymous_stores_cannot_be_shrunk_by_a_peer() {
 }
 
 #[test]
+fn the_header_records_the_creator_pid_and_start_time() {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start: u64 =
+        stat[stat.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().parse().unwrap();
+    for _ in 0..2 {
+        // twice: the second create uses the cached start time
+        let n = Name::new("creator");
+        let _a = Array::create(n.uri(), Dtype::U8, 0, rw()).unwrap();
+        let bytes = std::fs::read(n.path()).unwrap();
+        let field = |off: usize| u64::from_ne_bytes(bytes[off..off + 8].try_into().unwrap());
+        assert_eq!(field(48), std::process::id() as u64);
+        assert_eq!(field(56), start);
+        assert!(field(128) > 1_600_000_000_000_000_000, "created_ns is a Unix time in ns");
+    }
+}
+
+#[test]
 fn reserve_grows_without_changing_len() {
     let n = Name::new("reserve");
     let a = Array::create(n.uri(), Dtype::U8, 1, rw()).unwrap();
