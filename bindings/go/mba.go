@@ -13,22 +13,25 @@ package mba
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
 #cgo LDFLAGS: -lmba
-#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include "mba.h"
 
-// Each wrapper copies the last error into msg in the same C call, on the same OS thread.
-#define WRAP(call) { mba_status s_ = (call); if (s_ != MBA_OK) snprintf(msg, n, "%s", mba_last_error()); return s_; }
-static mba_status go_create(const char *u, uint32_t d, uint64_t c, uint32_t f, mba_array **o, char *msg, size_t n) WRAP(mba_create(u, d, c, f, o))
-static mba_status go_attach(const char *u, uint32_t f, mba_array **o, char *msg, size_t n) WRAP(mba_attach(u, f, o))
-static mba_status go_append(mba_array *a, const void *e, char *msg, size_t n) WRAP(mba_append(a, e))
-static mba_status go_extend(mba_array *a, const void *e, uint64_t k, char *msg, size_t n) WRAP(mba_extend(a, e, k))
-static mba_status go_get(const mba_array *a, uint64_t i, void *o, char *msg, size_t n) WRAP(mba_get(a, i, o))
-static mba_status go_set(mba_array *a, uint64_t i, const void *e, char *msg, size_t n) WRAP(mba_set(a, i, e))
-static mba_status go_pop(mba_array *a, void *o, char *msg, size_t n) WRAP(mba_pop(a, o))
-static mba_status go_reserve(mba_array *a, uint64_t c, char *msg, size_t n) WRAP(mba_reserve(a, c))
-static mba_status go_msync(mba_array *a, uint32_t f, char *msg, size_t n) WRAP(mba_msync(a, f))
-static mba_status go_delete(const char *u, char *msg, size_t n) WRAP(mba_delete(u))
+// Each wrapper returns its status with a copy of the last error (malloc'd, only on failure),
+// taken in the same C call on the same OS thread. Single elements pass by value as their bits
+// in a uint64 (native byte order), so the success path allocates nothing on the Go side.
+typedef struct { mba_status status; char *msg; uint64_t bits; } go_res;
+static go_res res(mba_status s) { go_res r = {s, NULL, 0}; if (s != MBA_OK) r.msg = strdup(mba_last_error()); return r; }
+static go_res go_create(const char *u, uint32_t d, uint64_t c, uint32_t f, mba_array **o) { return res(mba_create(u, d, c, f, o)); }
+static go_res go_attach(const char *u, uint32_t f, mba_array **o) { return res(mba_attach(u, f, o)); }
+static go_res go_append(mba_array *a, uint64_t bits) { return res(mba_append(a, &bits)); }
+static go_res go_extend(mba_array *a, const void *e, uint64_t k) { return res(mba_extend(a, e, k)); }
+static go_res go_get(const mba_array *a, uint64_t i) { uint64_t b = 0; go_res r = res(mba_get(a, i, &b)); r.bits = b; return r; }
+static go_res go_set(mba_array *a, uint64_t i, uint64_t bits) { return res(mba_set(a, i, &bits)); }
+static go_res go_pop(mba_array *a) { uint64_t b = 0; go_res r = res(mba_pop(a, &b)); r.bits = b; return r; }
+static go_res go_reserve(mba_array *a, uint64_t c) { return res(mba_reserve(a, c)); }
+static go_res go_msync(mba_array *a, uint32_t f) { return res(mba_msync(a, f)); }
+static go_res go_delete(const char *u) { return res(mba_delete(u)); }
 */
 import "C"
 
@@ -99,14 +102,23 @@ func dtypeOf[T Element]() uint32 {
 	}
 }
 
-// call runs f with a message buffer and turns a failed status into an *Error.
-func call(f func(msg *C.char, n C.size_t) C.mba_status) error {
-	var buf [512]byte
-	msg := (*C.char)(unsafe.Pointer(&buf[0]))
-	if s := f(msg, C.size_t(len(buf))); s != C.MBA_OK {
-		return &Error{Status: int32(s), Message: C.GoString(msg)}
+// errorOf turns a failed result into an *Error, freeing the C copy of the message.
+func errorOf(r C.go_res) error {
+	if r.status == C.MBA_OK {
+		return nil
 	}
-	return nil
+	defer C.free(unsafe.Pointer(r.msg))
+	return &Error{Status: int32(r.status), Message: C.GoString(r.msg)}
+}
+
+// bitsOf and valueOf move one element through a uint64 by value (native byte order).
+func bitsOf[T Element](v T) (bits uint64) {
+	*(*T)(unsafe.Pointer(&bits)) = v
+	return bits
+}
+
+func valueOf[T Element](bits uint64) T {
+	return *(*T)(unsafe.Pointer(&bits))
 }
 
 // Array is a handle on an mba array.
@@ -120,10 +132,7 @@ func Create[T Element](uri string, capacity uint64, flags uint32) (*Array, error
 	cu := C.CString(uri)
 	defer C.free(unsafe.Pointer(cu))
 	var h *C.mba_array
-	err := call(func(m *C.char, n C.size_t) C.mba_status {
-		return C.go_create(cu, C.uint32_t(dtypeOf[T]()), C.uint64_t(capacity), C.uint32_t(flags), &h, m, n)
-	})
-	if err != nil {
+	if err := errorOf(C.go_create(cu, C.uint32_t(dtypeOf[T]()), C.uint64_t(capacity), C.uint32_t(flags), &h)); err != nil {
 		return nil, err
 	}
 	return &Array{h: h, dtype: dtypeOf[T]()}, nil
@@ -134,7 +143,7 @@ func Attach(uri string, flags uint32) (*Array, error) {
 	cu := C.CString(uri)
 	defer C.free(unsafe.Pointer(cu))
 	var h *C.mba_array
-	if err := call(func(m *C.char, n C.size_t) C.mba_status { return C.go_attach(cu, C.uint32_t(flags), &h, m, n) }); err != nil {
+	if err := errorOf(C.go_attach(cu, C.uint32_t(flags), &h)); err != nil {
 		return nil, err
 	}
 	return &Array{h: h, dtype: uint32(C.mba_dtype(h))}, nil
@@ -144,7 +153,7 @@ func Attach(uri string, flags uint32) (*Array, error) {
 func Delete(uri string) error {
 	cu := C.CString(uri)
 	defer C.free(unsafe.Pointer(cu))
-	return call(func(m *C.char, n C.size_t) C.mba_status { return C.go_delete(cu, m, n) })
+	return errorOf(C.go_delete(cu))
 }
 
 // Close unmaps the array; slices from View become invalid. Closing twice is harmless.
@@ -167,7 +176,7 @@ func (a *Array) Dtype() uint32 { return a.dtype }
 
 // Reserve grows the store to hold at least capacity elements.
 func (a *Array) Reserve(capacity uint64) error {
-	return call(func(m *C.char, n C.size_t) C.mba_status { return C.go_reserve(a.h, C.uint64_t(capacity), m, n) })
+	return errorOf(C.go_reserve(a.h, C.uint64_t(capacity)))
 }
 
 // Sync writes the array back to its store, waiting for it when wait is true.
@@ -176,7 +185,7 @@ func (a *Array) Sync(wait bool) error {
 	if wait {
 		flags = C.MBA_SYNC
 	}
-	return call(func(m *C.char, n C.size_t) C.mba_status { return C.go_msync(a.h, flags, m, n) })
+	return errorOf(C.go_msync(a.h, flags))
 }
 
 func check[T Element](a *Array) error {
@@ -195,7 +204,7 @@ func Append[T Element](a *Array, v T) error {
 	if err := check[T](a); err != nil {
 		return err
 	}
-	return call(func(m *C.char, n C.size_t) C.mba_status { return C.go_append(a.h, unsafe.Pointer(&v), m, n) })
+	return errorOf(C.go_append(a.h, C.uint64_t(bitsOf(v))))
 }
 
 // Extend adds all of vs at the end, at once.
@@ -206,9 +215,7 @@ func Extend[T Element](a *Array, vs []T) error {
 	if len(vs) == 0 {
 		return nil
 	}
-	return call(func(m *C.char, n C.size_t) C.mba_status {
-		return C.go_extend(a.h, unsafe.Pointer(&vs[0]), C.uint64_t(len(vs)), m, n)
-	})
+	return errorOf(C.go_extend(a.h, unsafe.Pointer(&vs[0]), C.uint64_t(len(vs))))
 }
 
 // Get returns element i.
@@ -217,10 +224,11 @@ func Get[T Element](a *Array, i uint64) (T, error) {
 	if err := check[T](a); err != nil {
 		return v, err
 	}
-	err := call(func(m *C.char, n C.size_t) C.mba_status {
-		return C.go_get(a.h, C.uint64_t(i), unsafe.Pointer(&v), m, n)
-	})
-	return v, err
+	r := C.go_get(a.h, C.uint64_t(i))
+	if err := errorOf(r); err != nil {
+		return v, err
+	}
+	return valueOf[T](uint64(r.bits)), nil
 }
 
 // Set overwrites element i.
@@ -228,9 +236,7 @@ func Set[T Element](a *Array, i uint64, v T) error {
 	if err := check[T](a); err != nil {
 		return err
 	}
-	return call(func(m *C.char, n C.size_t) C.mba_status {
-		return C.go_set(a.h, C.uint64_t(i), unsafe.Pointer(&v), m, n)
-	})
+	return errorOf(C.go_set(a.h, C.uint64_t(i), C.uint64_t(bitsOf(v))))
 }
 
 // Pop removes and returns the last element.
@@ -239,8 +245,11 @@ func Pop[T Element](a *Array) (T, error) {
 	if err := check[T](a); err != nil {
 		return v, err
 	}
-	err := call(func(m *C.char, n C.size_t) C.mba_status { return C.go_pop(a.h, unsafe.Pointer(&v), m, n) })
-	return v, err
+	r := C.go_pop(a.h)
+	if err := errorOf(r); err != nil {
+		return v, err
+	}
+	return valueOf[T](uint64(r.bits)), nil
 }
 
 // View returns the elements published now as a slice over the shared memory itself: no copy.

@@ -1,0 +1,7 @@
+module mbabench
+
+go 1.18
+
+require mba v0.0.0
+
+replace mba => ../../../bindings/go
