@@ -152,15 +152,20 @@ _INT = {(True, 1): 1, (False, 1): 2, (True, 2): 3, (False, 2): 4, (True, 4): 5, 
 _TYPECODE_OF_DTYPE = {1: "b", 2: "B", 3: "h", 4: "H", 5: "i", 6: "I", 7: "q", 8: "Q", 9: "f", 10: "d"}
 
 
+def _dtype_code(typecode):
+    if typecode in "fd":
+        return 9 if typecode == "f" else 10
+    return _INT[(typecode.islower(), _stdarray.array(typecode).itemsize)]
+
+
+# Per typecode, computed once: (mba dtype code, item size).
+_INFO = {tc: (_dtype_code(tc), _stdarray.array(tc).itemsize) for tc in typecodes}
+
+
 def _dtype_of(typecode):
-    if not isinstance(typecode, str) or len(typecode) != 1 or typecode not in typecodes:
+    if not isinstance(typecode, str) or typecode not in _INFO:
         raise ValueError("bad typecode (must be b, B, h, H, i, I, l, L, q, Q, f or d)")
-    size = _stdarray.array(typecode).itemsize
-    if typecode == "f":
-        return 9
-    if typecode == "d":
-        return 10
-    return _INT[(typecode.islower(), size)]
+    return _INFO[typecode][0]
 
 
 def _np():
@@ -169,6 +174,26 @@ def _np():
     except ImportError:
         return None
     return numpy
+
+
+# numpy's type strings ('<u4'), for views through __array_interface__.
+_TYPESTR = {
+    tc: ("<" if sys.byteorder == "little" else ">") + ("f" if tc in "fd" else "i" if tc.islower() else "u")
+    + str(_INFO[tc][1])
+    for tc in typecodes
+}
+
+
+class _NumpyView:
+    """What numpy views of an mba array are made from (and keep alive): the address, length
+    and type of the elements, and the array that owns the mapping."""
+
+    __slots__ = ("__array_interface__", "owner", "__weakref__")
+
+    def __init__(self, owner, address, n, typecode, readonly):
+        self.owner = owner
+        self.__array_interface__ = {"data": (address, readonly), "shape": (n,),
+                                    "typestr": _TYPESTR[typecode], "version": 3}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +217,9 @@ class array:
         else:
             _check(_lib.mba_create_mode(_uri(uri), dtype, capacity, flags, mode, ctypes.byref(h)))
         self._setup(h, typecode, uri, False)
-        if isinstance(initializer, (bytes, bytearray)):
+        if initializer == ():
+            pass
+        elif isinstance(initializer, (bytes, bytearray)):
             self.frombytes(initializer)
         elif isinstance(initializer, str):
             raise TypeError(f"cannot use a str to initialize an array with typecode '{typecode}'")
@@ -214,8 +241,9 @@ class array:
         self._tc = typecode
         self._uri = uri
         self._ro = readonly
-        self._isz = _stdarray.array(typecode).itemsize
+        self._isz = _INFO[typecode][1]
         self._one = _stdarray.array(typecode, [0])  # validates and packs one element
+        self._view_type = (0, None)  # the ctypes type of the last view, and its length
         self._one_addr = self._one.buffer_info()[0]
         self._views = weakref.WeakSet()
 
@@ -282,7 +310,10 @@ class array:
     def _buffer(self, n=None):
         h = self._handle()
         n = _lib.mba_len(h) if n is None else n
-        kind = type("mba_view", (_ctype_of[self._tc] * n,), {"__hash__": object.__hash__})
+        if self._view_type[0] != n or self._view_type[1] is None:
+            kind = type("mba_view", (_ctype_of[self._tc] * n,), {"__hash__": object.__hash__})
+            self._view_type = (n, kind)
+        kind = self._view_type[1]
         buf = kind.from_address(_lib.mba_data(h)) if n else kind()
         buf.owner = self  # the mapping lives as long as any view of it
         self._views.add(buf)
@@ -299,10 +330,10 @@ class array:
         np = _np()
         if np is None:
             raise ImportError("numpy is not installed")
-        v = np.ctypeslib.as_array(self._buffer())
-        if self._ro:
-            v.flags.writeable = False
-        return v
+        h = self._handle()
+        view = _NumpyView(self, _lib.mba_data(h), _lib.mba_len(h), self._tc, self._ro)
+        self._views.add(view)
+        return np.asarray(view)
 
     # -- copies ------------------------------------------------------------------------------
 
