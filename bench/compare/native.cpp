@@ -106,6 +106,14 @@ static int attach_child(const std::string &kind) {
     return 0;
 }
 
+// Ends a plain-C baseline: keeps its last element alive, unmaps, closes and unlinks.
+static void raw_close(uint32_t *d, size_t bytes, int fd) {
+    sink = d[N - 1];
+    munmap(d, bytes);
+    close(fd);
+    shm_unlink(RAW);
+}
+
 // ---- append one at a time into a growing shared array ------------------------------------
 
 static double plain_append() {
@@ -124,10 +132,7 @@ static double plain_append() {
         d[i] = (uint32_t)i;
     }
     t = now() - t;
-    sink = d[N - 1];
-    munmap(d, cap * 4);
-    close(fd);
-    shm_unlink(RAW);
+    raw_close(d, cap * 4, fd);
     return t;
 }
 
@@ -197,10 +202,7 @@ static double plain_shm_fill() {
     auto *d = (uint32_t *)mmap(nullptr, N * 4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     std::memcpy(d, source.data(), N * 4);
     t = now() - t;
-    sink = d[N - 1];
-    munmap(d, N * 4);
-    close(fd);
-    shm_unlink(RAW);
+    raw_close(d, N * 4, fd);
     return t;
 }
 

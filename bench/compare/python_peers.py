@@ -155,32 +155,31 @@ import os, sys, time, numpy as np
 sys.path.insert(0, {path!r})
 import SharedArray as sa, mba
 from multiprocessing import shared_memory
+from multiprocessing import resource_tracker
 kind, name = sys.argv[1], sys.argv[2]
-t = time.perf_counter()
-if kind == "mba":
-    v = mba.array.attach(name).numpy()
-elif kind == "sa":
-    v = sa.attach(name)
-else:
+kept = []
+
+
+def attach():
+    if kind == "mba":
+        return mba.array.attach(name).numpy()
+    if kind == "sa":
+        return sa.attach(name)
     s = shared_memory.SharedMemory(name=name)
-    v = np.ndarray((s.size // 4,), dtype=np.uint32, buffer=s.buf)
+    kept.append(s)
+    return np.ndarray((s.size // 4,), dtype=np.uint32, buffer=s.buf)
+
+
+t = time.perf_counter()
+v = attach()
 attached = time.perf_counter() - t
-if kind == "mp":  # an attaching process's resource tracker would unlink the segment at exit (a known bug)
-    from multiprocessing import resource_tracker
-    resource_tracker.unregister(s._name, "shared_memory")
 total = int(v.sum(dtype=np.uint64))
 summed = time.perf_counter() - t
-t = time.perf_counter()  # the same attach again, warm: code paged in, first calls done
-if kind == "mba":
-    w = mba.array.attach(name).numpy()
-elif kind == "sa":
-    w = sa.attach(name)
-else:
-    s2 = shared_memory.SharedMemory(name=name)
-    w = np.ndarray((s2.size // 4,), dtype=np.uint32, buffer=s2.buf)
+t = time.perf_counter()
+w = attach()  # the same attach again, warm: code paged in, first calls done
 again = time.perf_counter() - t
-if kind == "mp":
-    resource_tracker.unregister(s2._name, "shared_memory")
+for s in kept:  # an attaching process's resource tracker would unlink the segment at exit (a known bug)
+    resource_tracker.unregister(s._name, "shared_memory")
 print(attached, summed, total, again)
 """
 child_src = CHILD.format(path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bindings", "python"))
