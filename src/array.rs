@@ -401,7 +401,7 @@ impl Array {
     /// # Safety
     /// As [`Array::append_raw`].
     #[inline(always)]
-    pub(crate) unsafe fn try_append_fast(&self, src: *const u8) -> bool {
+    unsafe fn try_append_fast(&self, src: *const u8) -> bool {
         if !self.lease {
             return false;
         }
@@ -420,13 +420,11 @@ impl Array {
     /// # Safety
     /// As [`Array::append_raw`].
     #[inline(never)]
-    pub(crate) unsafe fn append_slow(&self, src: *const u8) -> Result<()> {
+    unsafe fn append_slow(&self, src: *const u8) -> Result<()> {
         if self.lease {
-            let n = self.local_len.load(Relaxed);
-            self.room_for("append", n, 1)?;
-            copy_elem(src, self.elem_ptr(n), self.geo.itemsize);
-            self.len_word().store(n + 1, Release);
-            self.local_len.store(n + 1, Relaxed);
+            self.room_for("append", self.local_len.load(Relaxed), 1)?;
+            let appended = self.try_append_fast(src); // room_for made room for it
+            debug_assert!(appended);
             return Ok(());
         }
         self.extend_shared("append", src, 1)
@@ -457,8 +455,7 @@ impl Array {
             return Err(self.read_only_error(op));
         }
         let bytes = self.bytes_of(op, count)?;
-        let _g = self.lock()?;
-        self.check_no_lease(op)?;
+        let _g = self.sole_appender(op)?;
         let n = self.len_word().load(Relaxed);
         // The length is the header's: a peer may have written anything there.
         self.ensure_mapped(op, n)?;
@@ -533,10 +530,7 @@ impl Array {
         if self.read_only {
             return Err(self.read_only_error("reserve"));
         }
-        let _g = if self.lease { None } else { Some(self.lock()?) };
-        if !self.lease {
-            self.check_no_lease("reserve")?;
-        }
+        let _g = self.sole_appender("reserve")?;
         self.grow_to(capacity).map_err(|e| e.context(format_args!("reserve {}", self.uri)))
     }
 
@@ -572,14 +566,8 @@ impl Array {
         if self.read_only {
             return Err(self.read_only_error(op));
         }
-        let _g;
-        let n = if self.lease {
-            self.local_len.load(Relaxed)
-        } else {
-            _g = self.lock()?;
-            self.check_no_lease(op)?;
-            self.len_word().load(Relaxed)
-        };
+        let _g = self.sole_appender(op)?;
+        let n = if self.lease { self.local_len.load(Relaxed) } else { self.len_word().load(Relaxed) };
         let len = f(n)?;
         self.len_word().store(len, Release);
         if self.lease {
@@ -607,7 +595,7 @@ impl Array {
     /// # Safety
     /// As [`Array::get_raw`].
     #[inline(always)]
-    pub(crate) unsafe fn try_get_fast(&self, index: u64, dst: *mut u8) -> bool {
+    unsafe fn try_get_fast(&self, index: u64, dst: *mut u8) -> bool {
         if index < self.len() && index < self.known_elems.load(Relaxed) {
             copy_elem(self.elem_ptr(index), dst, self.geo.itemsize);
             return true;
@@ -620,7 +608,7 @@ impl Array {
     /// # Safety
     /// As [`Array::get_raw`].
     #[inline(never)]
-    pub(crate) unsafe fn get_slow(&self, index: u64, dst: *mut u8) -> Result<()> {
+    unsafe fn get_slow(&self, index: u64, dst: *mut u8) -> Result<()> {
         let len = self.len();
         if index >= len {
             return Err(self.out_of_bounds("get", index, 1, len));

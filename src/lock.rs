@@ -192,6 +192,18 @@ impl Array {
         }
     }
 
+    /// Makes this handle the only one changing the length, for as long as the returned guard
+    /// lives: the lease holder already is (no guard); any other handle takes the append lock
+    /// and then checks that no live handle holds the lease.
+    pub(crate) fn sole_appender(&self, op: &str) -> Result<Option<LockGuard<'_>>> {
+        if self.lease {
+            return Ok(None);
+        }
+        let guard = self.lock()?;
+        self.check_no_lease(op)?;
+        Ok(Some(guard))
+    }
+
     /// Fails with `Busy` if a live handle other than this one holds the writer lease.
     /// Called under the append lock by every length-changing call of a handle without it.
     pub(crate) fn check_no_lease(&self, op: &str) -> Result<()> {

@@ -179,11 +179,7 @@ pub extern "C" fn mba_append(a: *mut mba_array, elem: *const c_void) -> mba_stat
         let a = handle!(a);
         let elem = non_null!(elem);
         // SAFETY: elem points at itemsize readable bytes (documented contract).
-        // The lease holder's common case returns without building a Result; the rest is out of line.
-        if unsafe { a.try_append_fast(elem.cast()) } {
-            return Ok(());
-        }
-        unsafe { a.append_slow(elem.cast()) }
+        unsafe { a.append_raw(elem.cast()) }
     })
 }
 
@@ -212,10 +208,7 @@ pub extern "C" fn mba_get(a: *const mba_array, index: u64, out: *mut c_void) -> 
         let a = handle!(a);
         let out = non_null!(out);
         // SAFETY: out points at itemsize writable bytes (documented contract).
-        if unsafe { a.try_get_fast(index, out.cast()) } {
-            return Ok(());
-        }
-        unsafe { a.get_slow(index, out.cast()) }
+        unsafe { a.get_raw(index, out.cast()) }
     })
 }
 
