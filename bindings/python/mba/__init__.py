@@ -91,14 +91,7 @@ def _declare(lib, name, args, ret, required=True):
 _create = _declare(_lib, "mba_create", [ctypes.c_char_p, _u32, _u64, _u32, ctypes.POINTER(_p)], _status)
 _create_mode = _declare(_lib, "mba_create_mode", [ctypes.c_char_p, _u32, _u64, _u32, _u32, ctypes.POINTER(_p)], _status)
 _attach = _declare(_lib, "mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status)
-_append = _declare(_lib, "mba_append", [_p, ctypes.c_char_p], _status)
-_extend = _declare(_lib, "mba_extend", [_p, _p, _u64], _status)
-_extend_bytes = _declare(ctypes.CDLL(_lib._name, handle=_lib._handle), "mba_extend", [_p, ctypes.c_char_p, _u64], _status)
 _set = _declare(_lib, "mba_set", [_p, _u64, ctypes.c_char_p], _status)
-_read = _declare(_lib, "mba_read", [_p, _u64, _u64, _p], _status)
-_pop = _declare(_lib, "mba_pop", [_p, _p], _status)
-_truncate = _declare(_lib, "mba_truncate", [_p, _u64], _status)
-_reserve = _declare(_lib, "mba_reserve", [_p, _u64], _status)
 _msync = _declare(_lib, "mba_msync", [_p, _u32], _status)
 _free = _declare(_lib, "mba_free", [_p], _status)
 _delete = _declare(_lib, "mba_delete", [ctypes.c_char_p], _status)
@@ -123,6 +116,31 @@ _header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p, False)
 _set_timeout = _declare(_lib, "mba_set_timeout", [_p, _u64], _status, False)
 
 __version__ = _version().decode()
+
+
+class _Calls:
+    """The calls that change an array's length, declared on one library object."""
+
+    __slots__ = ("append", "extend", "extend_bytes", "splice", "pop", "truncate")
+
+    def __init__(self, lib):
+        self.append = _declare(lib, "mba_append", [_p, ctypes.c_char_p], _status)
+        self.extend = _declare(lib, "mba_extend", [_p, _p, _u64], _status)
+        self.extend_bytes = _declare(type(lib)(lib._name, handle=lib._handle), "mba_extend",
+                                     [_p, ctypes.c_char_p, _u64], _status)
+        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _u64], _status, False)
+        self.pop = _declare(lib, "mba_pop", [_p, _p], _status)
+        self.truncate = _declare(lib, "mba_truncate", [_p, _u64], _status)
+
+
+# A handle without MBA_EXCLUSIVE may change the array from any number of threads at once: its
+# calls release the GIL (they may wait for the append lock). An MBA_EXCLUSIVE handle's calls
+# must not run in two threads at once and never wait: they keep the GIL, which serializes
+# them, unless the interpreter has no GIL; then a lock per array does.
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
+_SHARED_CALLS = _Calls(ctypes.CDLL(_lib._name, handle=_lib._handle))
+_EXCLUSIVE_CALLS = _Calls(ctypes.PyDLL(_lib._name, handle=_lib._handle) if _GIL else
+                          ctypes.CDLL(_lib._name, handle=_lib._handle))
 
 MBA_READ_ONLY, MBA_EXCLUSIVE, MBA_OVERWRITE = 1, 2, 4
 MBA_SYNC, MBA_ASYNC = 1, 2
@@ -280,6 +298,14 @@ def _make_pack(tc):
 _PACK = {tc: _make_pack(tc) for tc in typecodes}
 
 
+def _no_fast_pack(x):
+    raise TypeError("characters are converted by array.array")
+
+
+# struct's packing where it agrees with array.array's (append tries it first, then _PACK)
+_FAST_PACK = {tc: _no_fast_pack if tc in _UNICODE else struct.Struct(tc).pack for tc in typecodes}
+
+
 class _CharView:
     """The elements of a 'u'/'w' array as characters, over a view of their code points."""
 
@@ -311,17 +337,18 @@ class _CharView:
 
 
 class _Keeper:
-    """What the finalizer of a mapping needs: the handle, the lock its library calls take, the
-    process that opened it. It never refers to the mapping, which it outlives."""
+    """What the finalizer of a mapping needs: the handle and the process that opened it. It
+    never refers to the mapping, which it outlives."""
 
-    __slots__ = ("h", "lock", "pid")
+    __slots__ = ("h", "pid")
 
 
 def _release(k):
+    """Frees a handle once nothing uses its mapping: no library call on it can be running then,
+    since every caller holds the array's state, which holds the mapping."""
     if k.pid != os.getpid() and not _FREE_IN_CHILD:
         return  # an older library would release the parent's locks: the child keeps the mapping
-    with k.lock:
-        _free(k.h)
+    _free(k.h)
 
 
 class _State:
@@ -329,7 +356,8 @@ class _State:
     slots of the array object itself)."""
 
     __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "k", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
-                 "pack", "exports", "views", "closed", "inherited", "pickle", "hdr", "__weakref__")
+                 "pack", "spack", "calls", "serial", "exports", "views", "closed", "inherited", "pickle", "hdr",
+                 "__weakref__")
 
 
 _LIVE = weakref.WeakValueDictionary()  # open arrays of this process, for the fork handler
@@ -342,10 +370,9 @@ def _after_fork_in_child():
     parent that held one does not exist here."""
     for a in list(_LIVE.values()):
         s = a._s
-        lock = threading.Lock()
-        s.lock = lock
-        if s.k is not None:
-            s.k.lock = lock
+        s.lock = threading.Lock()
+        if s.serial is not None:
+            s.serial = threading.Lock()
         if s.closed:
             continue
         if not s.inherited:
@@ -384,8 +411,8 @@ def _open(h, tc, uri, ro, exclusive):
     s.uri, s.ro = uri, ro
     s.h = h
     k = _Keeper()
-    k.h, k.lock, k.pid = h, threading.Lock(), os.getpid()
-    s.k, s.lock = k, k.lock
+    k.h, k.pid = h, os.getpid()
+    s.k, s.lock = k, threading.Lock()
     s.data = _data(h)
     s.maxn = _max_capacity(h)
     nbytes = s.maxn * s.isz
@@ -401,6 +428,9 @@ def _open(h, tc, uri, ro, exclusive):
     s.raw = raw.toreadonly() if ro else raw
     s.cv = s.raw.cast(s.fmt)
     s.pack = _PACK[tc]
+    s.spack = _FAST_PACK[tc]
+    s.calls = _EXCLUSIVE_CALLS if exclusive else _SHARED_CALLS
+    s.serial = threading.Lock() if exclusive and not _GIL else None
     s.exports = 0
     s.views = weakref.WeakSet()
     s.closed = False
@@ -806,29 +836,38 @@ class array(metaclass=_ImmutableType):
         h = s.wh
         if h is None or s.exports:
             self._resizable()
-        b = s.pack(x)
-        with s.lock:
-            st = _append(h, b)
+        try:
+            b = s.spack(x)
+        except (struct.error, OverflowError, TypeError):
+            b = s.pack(x)  # array.array's conversion, or its exception
+        if s.serial is None:
+            st = s.calls.append(h, b)
+        else:
+            with s.serial:
+                st = s.calls.append(h, b)
+        if st:
+            _raise(st)
+
+    def _call(self, fn, *args):
+        """One length-changing library call on this handle (serialized where it must be)."""
+        s = self._s
+        if s.serial is None:
+            st = fn(*args)
+        else:
+            with s.serial:
+                st = fn(*args)
         if st:
             _raise(st)
 
     def _extend_address(self, address, count):
         if count:
             h = self._resizable()
-            s = self._s
-            with s.lock:
-                st = _extend(h, address, count)
-            if st:
-                _raise(st)
+            self._call(self._s.calls.extend, h, address, count)
 
     def _extend_bytes(self, data, count):
         if count:
             h = self._resizable()
-            s = self._s
-            with s.lock:
-                st = _extend_bytes(h, data, count)
-            if st:
-                _raise(st)
+            self._call(self._s.calls.extend_bytes, h, data, count)
 
     def _room(self, more):
         """MemoryError (as array.array raises it) when `more` elements cannot be added."""
@@ -976,17 +1015,13 @@ class array(metaclass=_ImmutableType):
         s = self._s
         count = len(src) if src is not None else 0
         address = src.buffer_info()[0] if count else None
-        if _splice is not None:
-            with s.lock:
-                st = _splice(h, index, delete, address, count)
-            if st:
-                _raise(st)
+        if s.calls.splice is not None:
+            self._call(s.calls.splice, h, index, delete, address, count)
             return
         # Libraries without mba_splice: the tail is rewritten in three steps (not atomic).
         n = self._len_slow()
         tail = self._chunk(index + delete, n) if index + delete < n else _stdarray.array(s.stc)
-        with s.lock:
-            _check(_truncate(h, index))
+        self._call(s.calls.truncate, h, index)
         self._extend_array(src if src is not None else _stdarray.array(s.stc))
         self._extend_array(tail)
 
@@ -1014,10 +1049,7 @@ class array(metaclass=_ImmutableType):
         s = self._s
         if i == n - 1:
             out = ctypes.create_string_buffer(s.isz)
-            with s.lock:
-                st = _pop(h, out)
-            if st:
-                _raise(st)
+            self._call(s.calls.pop, h, out)
             v = _stdarray.array(s.stc)
             v.frombytes(out.raw)
             return v[0]
@@ -1038,11 +1070,7 @@ class array(metaclass=_ImmutableType):
 
     def clear(self):
         h = self._resizable()
-        s = self._s
-        with s.lock:
-            st = _truncate(h, 0)
-        if st:
-            _raise(st)
+        self._call(self._s.calls.truncate, h, 0)
 
     def __delitem__(self, key):
         n = self.__len__()
@@ -1130,18 +1158,18 @@ class array(metaclass=_ImmutableType):
         return i
 
     def __getitem__(self, i):
-        if i.__class__ is int:
-            n = self._hdr[8]
-            if n > self._known:
-                n = self._len_slow()
-            if i < 0:
-                i += n
+        n = self._hdr[8]
+        if n > self._known:
+            n = self._len_slow()
+        try:  # integers: straight from the mapping, below a length the library vouched for
             if 0 <= i < n:
                 return self._mv[i]
-            raise IndexError("array index out of range")
-        if isinstance(i, slice):
-            return self._slice(i)
-        return self[self._index(i, self.__len__())]
+            if -n <= i < 0:
+                return self._mv[i + n]
+        except TypeError:  # slices, and what is not an index
+            if isinstance(i, slice):
+                return self._slice(i)
+        return self._mv[self._index(i, n)]
 
     def _slice(self, key):
         s = self._s
@@ -1188,8 +1216,7 @@ class array(metaclass=_ImmutableType):
         s = self._s
         b = s.pack(value)  # array.array's exception for a bad value
         h = self._w()
-        with s.lock:
-            st = _set(h, i, b)
+        st = _set(h, i, b)
         if st:
             if st == -3:
                 raise IndexError("array assignment index out of range")
@@ -1402,12 +1429,7 @@ class array(metaclass=_ImmutableType):
 
     def sync(self, wait=True):
         """Writes the array back to its store (msync): data first, then the length."""
-        h = self._w()
-        s = self._s
-        with s.lock:
-            st = _msync(h, MBA_SYNC if wait else MBA_ASYNC)
-        if st:
-            _raise(st)
+        _check(_msync(self._w(), MBA_SYNC if wait else MBA_ASYNC))
 
 
 ArrayType = array
