@@ -267,6 +267,7 @@ _NUMPY_DTYPE = {tc: ("<" if sys.byteorder == "little" else ">")
                 for tc in typecodes}
 
 _CHUNK = 1 << 16  # elements per step of the operations that work in chunks
+_IMUL_COPY = 16 << 20  # a *= n copies up to this many bytes to add them in one extend
 _MAXSIZE = sys.maxsize
 # The header's length field as a view whose value is never trusted: every length then goes
 # through mba_len() (older libraries, other architectures, closed arrays).
@@ -1332,6 +1333,15 @@ class array(metaclass=_ImmutableType):
         if size > _MAXSIZE // s.isz // n:
             raise MemoryError()
         self._room(size * (n - 1))
+        if n == 2 or size * (n - 1) * s.isz > _IMUL_COPY:
+            # From the array's own mapping (the data never moves): no copy; for more than two
+            # copies of a large array, doubling, in a few extends.
+            done = size
+            while done < size * n:
+                c = min(done, size * n - done)
+                self._extend_address(s.data, c)
+                done += c
+            return self
         # One extend with the n - 1 copies: other processes see the array at its old size or its
         # new one, never in between.
         self._extend_array(self._chunk(0, size) * (n - 1))
