@@ -20,7 +20,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 pub use crate::growth::{GROWTH_DIVISOR, MAX_GROWTH_STEP};
 pub use crate::lock::DEFAULT_TIMEOUT_MS;
@@ -87,9 +87,8 @@ pub struct Array {
     pub(crate) region: Region,
     pub(crate) uri: String,
     read_only: bool,
-    /// Whether the store lives in memory (tmpfs, shm, memfd).
-    shmem: bool,
-    anonymous: bool,
+    /// Whether the store lives in memory (tmpfs, shm, memfd): 0 not yet asked, 1 no, 2 yes.
+    shmem: std::sync::atomic::AtomicU8,
     /// Whether this handle holds the writer lease.
     pub(crate) lease: bool,
     /// The fork handler's view of this handle, and the lease holder's own length.
@@ -103,7 +102,7 @@ pub struct Array {
     /// Serialises this handle's length-changing calls across its threads.
     pub(crate) mutex: LocalLock,
     /// Serialises the slow path that re-reads the store size.
-    refresh_lock: Mutex<()>,
+    refresh_lock: LocalLock,
 }
 
 impl std::fmt::Debug for Array {
@@ -196,14 +195,15 @@ impl Array {
             opts.ndim.max(1),
             shape,
             opts.typecode,
-            sys::process_identity(),
+            fork::identity(),
             this_pid_namespace(),
             sys::now_ns(),
         );
         sys::pwrite_all(fd, &header.to_bytes(), 0).map_err(|e| Error::os("write header", e))?;
         new.seal(&loc, mode)?;
         let file = new.publish(&loc, opts.overwrite, opts.force)?;
-        Self::from_file(file, shown.to_owned(), opts)
+        let st = sys::Stat { size, allocated: size, regular: true, uid: 0 };
+        Self::from_parts(file, shown.to_owned(), opts, st, header)
     }
 
     /// Attaches to the existing array at `uri`. A `shm://` name is opened without following a
@@ -257,21 +257,23 @@ impl Array {
         }
         let mut raw = [0u8; HEADER_SIZE];
         sys::pread_exact(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
-        let header = Header::from_bytes(&raw);
+        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw))
+    }
+
+    /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`.
+    fn from_parts(file: File, uri: String, opts: Options, st: sys::Stat, header: Header) -> Result<Array> {
         let geo = header.validate(st.size)?;
         let reserve = geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX);
         let map = Region::map(&file, reserve, opts.read_only)?;
-        let shmem = sys::is_shmem(file.as_fd()).unwrap_or(true);
         let pidns = this_pid_namespace();
         let same_namespace = pidns != 0 && pidns == header.pidns;
-        let (pid, start) = sys::process_identity();
+        let (pid, start) = fork::identity();
         let mut a = Array {
             region: Region::new(map, geo, geo.data_offset as u64),
             file,
             uri,
             read_only: opts.read_only,
-            shmem,
-            anonymous: false,
+            shmem: std::sync::atomic::AtomicU8::new(0),
             lease: false,
             fork: Box::default(),
             identity: ident::make(pid as u32, start, !same_namespace),
@@ -280,9 +282,8 @@ impl Array {
             same_namespace,
             timeout_ms: AtomicU64::new(0),
             mutex: LocalLock::default(),
-            refresh_lock: Mutex::new(()),
+            refresh_lock: LocalLock::default(),
         };
-        a.anonymous = a.fd_is_anonymous();
         a.set_timeout(opts.timeout_ms);
         a.learn(st);
         fork::register(&a.fork);
@@ -300,10 +301,16 @@ impl Array {
         Ok(a)
     }
 
-    fn fd_is_anonymous(&self) -> bool {
-        std::fs::read_link(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
-            .map(|p| p.to_string_lossy().starts_with("/memfd:"))
-            .unwrap_or(false)
+    /// Whether the store lives in memory (asked of the file system once, when first needed).
+    fn shmem(&self) -> bool {
+        match self.shmem.load(Relaxed) {
+            0 => {
+                let yes = sys::is_shmem(self.file.as_fd()).unwrap_or(true);
+                self.shmem.store(if yes { 2 } else { 1 }, Relaxed);
+                yes
+            }
+            v => v == 2,
+        }
     }
 
     #[inline]
@@ -504,7 +511,7 @@ impl Array {
     /// as a hole (or stops before it if the file system is full); a reader of a store in
     /// memory stops at the allocated part (reading a hole there allocates, and can fault).
     fn learn(&self, st: sys::Stat) {
-        let _g = self.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = self.refresh_lock.lock();
         let cur = self.region.known();
         let end = st.size.min(self.region.reserved());
         if end <= cur {
@@ -517,7 +524,7 @@ impl Array {
                 Ok(()) => end,
                 Err(_) => cur,
             }
-        } else if self.shmem {
+        } else if self.shmem() {
             end.min(st.allocated.max(cur))
         } else {
             end
@@ -721,7 +728,7 @@ impl Array {
             check_file_size(need_end)?;
             target = just_enough.min(fsize).max(need_end);
         }
-        if (self.shmem || self.anonymous) && check_memory(known, target).is_err() {
+        if self.shmem() && check_memory(known, target).is_err() {
             check_memory(known, just_enough)?;
             target = just_enough;
         }
