@@ -21,7 +21,9 @@ mod array;
 mod dtype;
 mod error;
 pub mod layout;
+pub mod list;
 mod lock;
+mod residency;
 mod store;
 mod sys;
 
@@ -33,4 +35,5 @@ pub use array::{
 };
 pub use dtype::{Dtype, Element};
 pub use error::{Error, ErrorKind, Result};
+pub use residency::Advice;
 pub use store::{MAX_SHM_NAME, SHM_DIR};
