@@ -107,7 +107,13 @@ pub fn memlock_limit() -> (Option<u64>, Option<u64>) {
     if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut rl) } != 0 {
         return (None, None);
     }
-    let f = |v: libc::rlim_t| if v == libc::RLIM_INFINITY { None } else { Some(v as u64) };
+    let f = |v: libc::rlim_t| -> Option<u64> {
+        if v == libc::RLIM_INFINITY {
+            None
+        } else {
+            Some(v)
+        }
+    };
     (f(rl.rlim_cur), f(rl.rlim_max))
 }
 
