@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Io,
     /// The wrong element type was used with a typed call.
     TypeMismatch,
+    /// A handle inherited through `fork()` was asked to change the array: attach anew.
+    WrongProcess,
 }
 
 /// An error of the mba core: what failed, on which array, and why.

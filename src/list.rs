@@ -9,7 +9,8 @@
 
 use crate::dtype::Dtype;
 use crate::error::{bail, Error, ErrorKind, Result};
-use crate::layout::{Header, HEADER_SIZE, MAGIC};
+use crate::layout::{Header, HEADER_SIZE, MAGIC, SLOTS, SLOT_TABLE_OFFSET};
+use crate::lock::{ident, Liveness as _};
 use crate::store::{Location, SHM_DIR};
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
@@ -62,6 +63,12 @@ pub struct Entry {
     pub len: u64,
     /// Capacity in elements, as the header says.
     pub capacity: u64,
+    /// The most elements the array may ever hold (fixed at create).
+    pub max_capacity: u64,
+    /// The binding's typecode hint (an ASCII character such as `'d'`; 0 for none).
+    pub typecode: u32,
+    /// The writers in the slot table: handles that have taken a slot to append (in slot order).
+    pub writers: Vec<Writer>,
     /// The store's size in bytes (`st_size`).
     pub size: u64,
     /// Bytes the store occupies in memory or on disk (`st_blocks * 512`).
@@ -87,10 +94,36 @@ pub struct Entry {
     pub creator: Liveness,
 }
 
+/// A writer handle named in an array's slot table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writer {
+    /// Its slot, 1 to 480 (what the `lock` and `lease` words name).
+    pub slot: u32,
+    /// Its process.
+    pub pid: u32,
+    /// Whether that process still runs (a dead writer's slot is taken over by the next writer).
+    pub alive: Liveness,
+}
+
 impl Entry {
     /// Whether the header holds up.
     pub fn is_valid(&self) -> bool {
         self.problem.is_none()
+    }
+
+    /// The writer in slot `slot`, if the slot table names one.
+    pub fn writer(&self, slot: u32) -> Option<&Writer> {
+        self.writers.iter().find(|w| w.slot == slot)
+    }
+
+    /// The slot named by the append lock word (0: free).
+    pub fn lock_slot(&self) -> u32 {
+        crate::lock::slot_of(self.header.lock)
+    }
+
+    /// The slot named by the writer-lease word (0: no lease).
+    pub fn lease_slot(&self) -> u32 {
+        crate::lock::slot_of(self.header.lease)
     }
 }
 
@@ -215,6 +248,16 @@ fn is_staging_name(name: &OsStr) -> bool {
 /// still runs. A zombie counts as dead; a pid now used by a process started at another time
 /// counts as dead.
 pub fn creator_liveness(pid: u64, start: u64) -> Liveness {
+    creator_liveness_in(pid, start, 0)
+}
+
+/// [`creator_liveness`] of a creator in the pid namespace `pidns` (its inode; 0 = unknown, taken
+/// as this process's): `Unknown` when that is not this process's namespace, where pids mean
+/// other processes.
+pub fn creator_liveness_in(pid: u64, start: u64, pidns: u64) -> Liveness {
+    if pidns != 0 && pidns != crate::sys::pid_namespace() {
+        return Liveness::Unknown;
+    }
     let Ok(p) = libc::pid_t::try_from(pid) else { return Liveness::Unknown };
     if p <= 0 {
         return Liveness::Unknown;
@@ -379,6 +422,7 @@ fn read_entry(path: &Path, uri: OsString) -> Read {
     };
     let dtype = Dtype::from_code(header.dtype);
     let shape = if problem.is_none() { shape_of(&header) } else { Vec::new() };
+    let writers = if problem.is_none() { writers_of(&file, &header) } else { Vec::new() };
     Read::Array(Box::new(Entry {
         uri,
         path: path.to_owned(),
@@ -387,6 +431,9 @@ fn read_entry(path: &Path, uri: OsString) -> Read {
         shape,
         len: header.len,
         capacity: header.capacity,
+        max_capacity: header.max_capacity,
+        typecode: header.typecode,
+        writers,
         size,
         bytes: (st.st_blocks.max(0) as u64).saturating_mul(512),
         uid: st.st_uid,
@@ -398,7 +445,7 @@ fn read_entry(path: &Path, uri: OsString) -> Read {
         created_ns: header.created_ns,
         creator_pid: header.creator_pid,
         creator_start: header.creator_start,
-        creator: creator_liveness(header.creator_pid, header.creator_start),
+        creator: creator_liveness_in(header.creator_pid, header.creator_start, header.pidns),
         header,
     }))
 }
@@ -411,6 +458,34 @@ fn check(h: &Header, size: u64) -> Result<()> {
         Some(end) if end <= size => Ok(()),
         _ => bail!(Corrupt, "length {} exceeds the store ({size} bytes)", h.len),
     }
+}
+
+/// The writers named in the slot table after the header (a validated header).
+fn writers_of(file: &File, h: &Header) -> Vec<Writer> {
+    let mut raw = vec![0u8; SLOTS * 8];
+    // SAFETY: raw is writable for its length.
+    let n = unsafe {
+        libc::pread(file.as_raw_fd(), raw.as_mut_ptr().cast(), raw.len(), SLOT_TABLE_OFFSET as libc::off_t)
+    };
+    if n != raw.len() as isize {
+        return Vec::new();
+    }
+    let same_ns = h.pidns == 0 || h.pidns == crate::sys::pid_namespace();
+    raw.chunks_exact(8)
+        .enumerate()
+        .filter_map(|(i, b)| {
+            let w = u64::from_ne_bytes(b.try_into().unwrap());
+            (w != 0).then(|| Writer {
+                slot: i as u32 + 1,
+                pid: ident::pid(w),
+                alive: match crate::lock::Os.alive(w, same_ns) {
+                    crate::lock::Alive::Yes => Liveness::Alive,
+                    crate::lock::Alive::No => Liveness::Dead,
+                    crate::lock::Alive::Unknown => Liveness::Unknown,
+                },
+            })
+        })
+        .collect()
 }
 
 /// Rows now, then the extents of the other axes (a validated header).

@@ -110,14 +110,17 @@ fn corrupt_and_truncated_arrays_are_listed_as_such() {
     drop(Array::create(d.uri("too-long"), Dtype::U8, 10, rw()).unwrap());
     poke(d.0.join("too-long").to_str().unwrap(), 64, &(1u64 << 40).to_ne_bytes());
     std::fs::write(d.0.join("truncated"), b"MBARRAY\0\x02\0\0\0").unwrap();
+    drop(Array::create(d.uri("v1"), Dtype::U8, 0, rw()).unwrap());
+    poke(d.0.join("v1").to_str().unwrap(), 8, &1u32.to_ne_bytes());
 
     let l = list::list(Some(&d.0)).unwrap();
-    assert_eq!(names(&l), ["bad-dtype", "bad-version", "too-long", "truncated"]);
+    assert_eq!(names(&l), ["bad-dtype", "bad-version", "too-long", "truncated", "v1"]);
     let why: Vec<&str> = l.iter().map(|e| e.problem.as_deref().expect("corrupt")).collect();
     assert!(why[0].contains("dtype code 77"), "{}", why[0]);
     assert!(why[1].contains("version 99"), "{}", why[1]);
     assert!(why[2].contains("exceeds the store"), "{}", why[2]);
     assert!(why[3].contains("smaller than the 256-byte header"), "{}", why[3]);
+    assert!(why[4].contains("unsupported format version 1"), "{}", why[4]);
     assert!(l.iter().all(|e| e.shape.is_empty()));
     // inspect() says the same of one array, and refuses a file that is not one.
     let one = list::inspect(d.uri("bad-dtype")).unwrap();
@@ -177,6 +180,18 @@ fn default_directory_is_dev_shm_with_shm_uris() {
     let l = list::list(None).unwrap();
     let e = l.iter().find(|e| e.uri.to_string_lossy() == n.uri()).expect("listed");
     assert_eq!((e.len, e.path.to_string_lossy().into_owned()), (1, n.path()));
+    // A shaped array: rows of 2 x 3, and this handle, which appended, in the slot table.
+    let m = Name::new("list-shaped");
+    let b = Array::create(m.uri(), Dtype::C64, 0, rw().shaped(&[0, 2, 3])).unwrap();
+    let zeros = [0u8; 12 * 8];
+    // SAFETY: zeros holds 12 elements of 8 bytes.
+    unsafe { b.extend_raw(zeros.as_ptr(), 12) }.unwrap();
+    let e = list::inspect(m.uri()).unwrap();
+    assert_eq!((e.shape.as_slice(), e.len, e.dtype), (&[2u64, 2, 3][..], 12, Some(Dtype::C64)));
+    let me = std::process::id();
+    assert_eq!(e.writers.iter().map(|w| (w.pid, w.alive)).collect::<Vec<_>>(), [(me, Liveness::Alive)]);
+    assert_eq!(e.lock_slot(), 0, "the lock is free between calls");
+    assert!(e.max_capacity >= e.capacity);
     let missing = list::list(Some(Path::new("/nonexistent-mba-dir"))).unwrap_err();
     assert_eq!(missing.kind(), mba::ErrorKind::NotFound);
     assert!(missing.message().contains("/nonexistent-mba-dir"), "{missing}");

@@ -4,7 +4,6 @@ use mba::Dtype;
 
 /// How the bytes of one scalar are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // Bool, Half and Complex: the dtypes of format v2
 pub enum Kind {
     Int { signed: bool },
     Float,
@@ -15,7 +14,7 @@ pub enum Kind {
 
 /// Every dtype, for messages and tests.
 pub fn all() -> Vec<Dtype> {
-    (1..=64).filter_map(Dtype::from_code).collect()
+    Dtype::ALL.to_vec()
 }
 
 pub fn kind(d: Dtype) -> Kind {
@@ -23,23 +22,15 @@ pub fn kind(d: Dtype) -> Kind {
         Dtype::I8 | Dtype::I16 | Dtype::I32 | Dtype::I64 => Kind::Int { signed: true },
         Dtype::U8 | Dtype::U16 | Dtype::U32 | Dtype::U64 => Kind::Int { signed: false },
         Dtype::F32 | Dtype::F64 => Kind::Float,
+        Dtype::Bool => Kind::Bool,
+        Dtype::F16 => Kind::Half,
+        Dtype::C64 | Dtype::C128 => Kind::Complex,
     }
 }
 
 /// numpy's name: `int8` .. `float64`, `bool`, `float16`, `complex64`, `complex128`.
 pub fn numpy_name(d: Dtype) -> &'static str {
-    match d {
-        Dtype::I8 => "int8",
-        Dtype::U8 => "uint8",
-        Dtype::I16 => "int16",
-        Dtype::U16 => "uint16",
-        Dtype::I32 => "int32",
-        Dtype::U32 => "uint32",
-        Dtype::I64 => "int64",
-        Dtype::U64 => "uint64",
-        Dtype::F32 => "float32",
-        Dtype::F64 => "float64",
-    }
+    d.numpy_name()
 }
 
 /// The type letter of numpy's type strings (`i`, `u`, `f`, `b`, `c`).
@@ -229,6 +220,10 @@ mod tests {
         assert_eq!(from_npy_descr(other), Some((Dtype::I32, true)));
         assert_eq!(from_npy_descr("|u1"), Some((Dtype::U8, false)));
         assert_eq!(from_npy_descr("<U3"), None);
+        assert_eq!(from_npy_descr("|b1"), Some((Dtype::Bool, false)));
+        assert_eq!(parse_dtype("complex"), Some(Dtype::C128));
+        assert_eq!(parse_dtype("<c8"), Some(Dtype::C64));
+        assert_eq!(parse_dtype("float16"), Some(Dtype::F16));
     }
 
     #[test]
@@ -245,6 +240,14 @@ mod tests {
         assert_eq!(s(Dtype::F64, &1e300f64.to_ne_bytes(), Style::Json), "1e300");
         assert_eq!(s(Dtype::F64, &f64::NAN.to_ne_bytes(), Style::Json), "NaN");
         assert_eq!(s(Dtype::F64, &f64::NEG_INFINITY.to_ne_bytes(), Style::Text), "-inf");
+        assert_eq!(s(Dtype::Bool, &[1], Style::Json), "true");
+        assert_eq!(s(Dtype::Bool, &[0], Style::Text), "false");
+        assert_eq!(s(Dtype::F16, &0x3e00u16.to_ne_bytes(), Style::Text), "1.5");
+        let c: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        assert_eq!(s(Dtype::C64, &c, Style::Text), "1.5-2.0j");
+        assert_eq!(s(Dtype::C64, &c, Style::Json), "[1.5, -2.0]");
+        let c: Vec<u8> = [0.0f64, 3.0].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        assert_eq!(s(Dtype::C128, &c, Style::Text), "0.0+3.0j");
     }
 
     #[test]

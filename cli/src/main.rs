@@ -305,25 +305,22 @@ fn ro() -> Options {
     Options { read_only: true, ..Options::default() }
 }
 
-// ----- shapes (one-dimensional until the core's format v2 lands) -----
+// ----- shapes -----
 
 /// Extents of every axis but the first.
-fn trailing(_a: &Array) -> Vec<u64> {
-    Vec::new()
+fn trailing(a: &Array) -> Vec<u64> {
+    a.shape()[1..].to_vec()
 }
 
 fn row_size(trailing: &[u64]) -> u64 {
     trailing.iter().product::<u64>().max(1)
 }
 
+/// Creates an array whose rows have the extents `trailing` (none: one-dimensional).
 fn create_shaped(uri: &str, dtype: Dtype, trailing: &[u64], capacity: u64, opts: Options) -> Res<Array> {
-    if !trailing.is_empty() {
-        return Err(Fail::Msg(format!(
-            "create {uri}: arrays of more than one dimension need format v2 (this build reads version {})",
-            mba::layout::FORMAT_VERSION
-        )));
-    }
-    Ok(Array::create(uri, dtype, capacity, opts)?)
+    let mut dims = vec![0];
+    dims.extend_from_slice(trailing);
+    Ok(Array::create(uri, dtype, capacity, opts.shaped(&dims))?)
 }
 
 // ----- ls -----
@@ -415,23 +412,52 @@ fn ls(dir: Option<&Path>, json: bool) -> Res {
 
 // ----- info -----
 
-fn lock_text(w: u64) -> String {
-    let slot = w & ((1 << 24) - 1);
-    let gen = w >> 25;
+/// The append lock word, with its holder's pid from the slot table.
+fn lock_text(e: &Entry) -> String {
+    let w = e.header.lock;
+    let (slot, gen) = (e.lock_slot(), w >> 25);
     if slot == 0 {
-        format!("free (generation {gen})")
-    } else {
-        let contended = if w & (1 << 24) != 0 { ", waiters" } else { "" };
-        format!("held by slot {slot} (generation {gen}{contended})")
+        return format!("free (generation {gen})");
+    }
+    let contended = if w & (1 << 24) != 0 { ", waiters" } else { "" };
+    format!("held by {} (generation {gen}{contended})", writer_text(e, slot))
+}
+
+/// The writer-lease word, with its holder's pid.
+fn lease_text(e: &Entry) -> String {
+    match e.lease_slot() {
+        0 => "none".into(),
+        slot => format!("{} (generation {})", writer_text(e, slot), e.header.lease >> 25),
     }
 }
 
-fn lease_text(w: u64) -> String {
-    let slot = w & ((1 << 24) - 1);
-    if slot == 0 {
-        "none".into()
-    } else {
-        format!("slot {slot} (generation {})", w >> 25)
+fn writer_text(e: &Entry, slot: u32) -> String {
+    match e.writer(slot) {
+        Some(w) => format!("slot {slot}, pid {} ({})", w.pid, w.alive.name()),
+        None => format!("slot {slot} (empty)"),
+    }
+}
+
+fn writers_text(e: &Entry) -> String {
+    let live = e.writers.iter().filter(|w| w.alive != Liveness::Dead).count();
+    let dead = e.writers.len() - live;
+    let pids: Vec<String> =
+        e.writers.iter().filter(|w| w.alive != Liveness::Dead).map(|w| w.pid.to_string()).collect();
+    let mut t = format!("{live} live");
+    if !pids.is_empty() {
+        t.push_str(&format!(" (pid {})", pids.join(", ")));
+    }
+    if dead > 0 {
+        t.push_str(&format!(", {dead} dead slots"));
+    }
+    t
+}
+
+fn typecode_text(t: u32) -> String {
+    match char::from_u32(t) {
+        _ if t == 0 => "none".into(),
+        Some(c) if c.is_ascii_graphic() => format!("'{c}' ({t})"),
+        _ => t.to_string(),
     }
 }
 
@@ -441,47 +467,57 @@ fn info(uri: &str, json: bool) -> Res {
     let mut o = stdout();
     let endian = if h.endian == mba::layout::ENDIAN_TAG { "native" } else { "foreign" };
     let magic = String::from_utf8_lossy(&h.magic[..7]).into_owned();
+    let nums = |v: &[u64]| format!("[{}]", v.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
     if json {
-        let shape = format!("[{}]", e.shape.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
-        let raw_shape = format!("[{}]", h.shape.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
-        writeln!(
-            o,
-            "{{\"uri\": {}, \"path\": {}, \"status\": {}, \"problem\": {}, \"magic\": {}, \"version\": {}, \
-             \"endian\": {}, \"header_size\": {}, \"dtype\": {}, \"dtype_code\": {}, \"itemsize\": {}, \"ndim\": {}, \
-             \"shape\": {shape}, \"header_shape\": {raw_shape}, \"data_offset\": {}, \"flags\": {}, \"len\": {}, \
-             \"capacity\": {}, \"lock\": {}, \"lease\": {}, \"lock_seq\": {}, \"created\": {}, \"created_ns\": {}, \
-             \"creator_pid\": {}, \"creator_start\": {}, \"creator_alive\": {}, \"size\": {}, \"bytes\": {}, \
-             \"owner\": {}, \"uid\": {}, \"mode\": {}}}",
-            json_str(&e.uri.to_string_lossy()),
-            json_str(&e.path.to_string_lossy()),
-            json_str(if e.is_valid() { "ok" } else { "corrupt" }),
-            e.problem.as_deref().map_or_else(|| "null".into(), json_str),
-            json_str(&magic),
-            h.version,
-            json_str(endian),
-            h.header_size,
-            e.dtype.map_or_else(|| "null".into(), |d| json_str(numpy_name(d))),
-            h.dtype,
-            h.itemsize,
-            h.ndim,
-            h.data_offset,
-            h.flags,
-            h.len,
-            h.capacity,
-            h.lock,
-            h.lease,
-            h.lock_seq,
-            json_str(&local_time(e.created_ns, 'T', true)),
-            e.created_ns,
-            e.creator_pid,
-            e.creator_start,
-            liveness_json(e.creator),
-            e.size,
-            e.bytes,
-            json_str(&e.owner),
-            e.uid,
-            json_str(&format!("{:04o}", e.mode)),
-        )?;
+        let writers: Vec<String> = e
+            .writers
+            .iter()
+            .map(|w| {
+                format!("{{\"slot\": {}, \"pid\": {}, \"alive\": {}}}", w.slot, w.pid, liveness_json(w.alive))
+            })
+            .collect();
+        let fields: Vec<(&str, String)> = vec![
+            ("uri", json_str(&e.uri.to_string_lossy())),
+            ("path", json_str(&e.path.to_string_lossy())),
+            ("status", json_str(if e.is_valid() { "ok" } else { "corrupt" })),
+            ("problem", e.problem.as_deref().map_or_else(|| "null".into(), json_str)),
+            ("magic", json_str(&magic)),
+            ("version", h.version.to_string()),
+            ("endian", json_str(endian)),
+            ("header_size", h.header_size.to_string()),
+            ("dtype", e.dtype.map_or_else(|| "null".into(), |d| json_str(numpy_name(d)))),
+            ("dtype_code", h.dtype.to_string()),
+            ("itemsize", h.itemsize.to_string()),
+            ("ndim", h.ndim.to_string()),
+            ("shape", if e.is_valid() { nums(&e.shape) } else { "null".into() }),
+            ("header_shape", nums(&h.shape)),
+            ("data_offset", h.data_offset.to_string()),
+            ("flags", h.flags.to_string()),
+            ("len", h.len.to_string()),
+            ("capacity", h.capacity.to_string()),
+            ("max_capacity", h.max_capacity.to_string()),
+            ("lock", h.lock.to_string()),
+            ("lock_slot", e.lock_slot().to_string()),
+            ("lease", h.lease.to_string()),
+            ("lease_slot", e.lease_slot().to_string()),
+            ("lock_seq", h.lock_seq.to_string()),
+            ("len_waiters", h.len_waiters.to_string()),
+            ("writers", format!("[{}]", writers.join(", "))),
+            ("pidns", h.pidns.to_string()),
+            ("typecode", h.typecode.to_string()),
+            ("created", json_str(&local_time(e.created_ns, 'T', true))),
+            ("created_ns", e.created_ns.to_string()),
+            ("creator_pid", e.creator_pid.to_string()),
+            ("creator_start", e.creator_start.to_string()),
+            ("creator_alive", liveness_json(e.creator).into()),
+            ("size", e.size.to_string()),
+            ("bytes", e.bytes.to_string()),
+            ("owner", json_str(&e.owner)),
+            ("uid", e.uid.to_string()),
+            ("mode", json_str(&format!("{:04o}", e.mode))),
+        ];
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}: {v}", json_str(k))).collect();
+        writeln!(o, "{{{}}}", body.join(", "))?;
         return Ok(o.flush()?);
     }
     let status = match &e.problem {
@@ -489,7 +525,11 @@ fn info(uri: &str, json: bool) -> Res {
         Some(p) => format!("corrupt: {p}"),
     };
     let dtype = format!("{} (code {}, itemsize {})", dtype_of(&e), h.dtype, h.itemsize);
-    let shape = if e.is_valid() { out::shape_text(&e.shape) } else { format!("{:?}", h.shape) };
+    let shape = if e.is_valid() {
+        format!("{} (row size {})", out::shape_text(&e.shape), row_size(&e.shape[1..]))
+    } else {
+        format!("{:?}", h.shape)
+    };
     let rows: Vec<(&str, String)> = vec![
         ("uri", e.uri.to_string_lossy().into_owned()),
         ("path", e.path.display().to_string()),
@@ -499,17 +539,22 @@ fn info(uri: &str, json: bool) -> Res {
         ("endian", format!("{:#010x} ({endian})", h.endian)),
         ("header size", h.header_size.to_string()),
         ("dtype", dtype),
+        ("typecode", typecode_text(h.typecode)),
         ("ndim", h.ndim.to_string()),
         ("shape", shape),
         ("data offset", h.data_offset.to_string()),
         ("flags", format!("{:#x}", h.flags)),
         ("len", h.len.to_string()),
         ("capacity", h.capacity.to_string()),
-        ("append lock", lock_text(h.lock)),
-        ("writer lease", lease_text(h.lease)),
+        ("max capacity", h.max_capacity.to_string()),
+        ("append lock", lock_text(&e)),
+        ("writer lease", lease_text(&e)),
+        ("writers", writers_text(&e)),
         ("lock seq", h.lock_seq.to_string()),
+        ("len waiters", h.len_waiters.to_string()),
         ("created", format!("{} ({} ns)", local_time(e.created_ns, ' ', true), e.created_ns)),
         ("creator", format!("pid {} start {} ({})", e.creator_pid, e.creator_start, e.creator.name())),
+        ("pid namespace", h.pidns.to_string()),
         ("store size", format!("{} bytes", e.size)),
         ("allocated", format!("{} bytes ({})", e.bytes, out::human_bytes(e.bytes))),
         ("owner", format!("{} (uid {})", e.owner, e.uid)),
@@ -684,7 +729,7 @@ fn rm(uris: &[String], force: bool) -> Res {
                     }
                 }
             }
-            Ok(mba::delete(&uri)?)
+            Ok(mba::delete_with(&uri, force)?)
         })();
         if let Err(Fail::Msg(m)) = r {
             eprintln!("mba: {m}");
@@ -705,14 +750,6 @@ static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 
 extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-}
-
-/// The header as the store holds it now.
-fn read_header(a: &Array) -> Option<mba::layout::Header> {
-    let mut raw = [0u8; mba::layout::HEADER_SIZE];
-    // SAFETY: raw is writable for its length.
-    let n = unsafe { libc::pread(a.fd(), raw.as_mut_ptr().cast(), raw.len(), 0) };
-    (n == raw.len() as isize).then(|| mba::layout::Header::from_bytes(&raw))
 }
 
 fn watch(uri: &str, interval: f64, count: Option<u64>) -> Res {
@@ -736,11 +773,14 @@ fn watch(uri: &str, interval: f64, count: Option<u64>) -> Res {
         let rate = if n == 0 || dt <= 0.0 { 0.0 } else { (len as f64 - prev_len as f64) / dt };
         let total = now.duration_since(start).as_secs_f64();
         let avg = if total > 0.0 { (len as f64 - first_len as f64) / total } else { 0.0 };
-        let (lock, lease) =
-            read_header(&a).map_or(("?".into(), "?".into()), |h| (lock_text(h.lock), lease_text(h.lease)));
+        // The writer state, from the header and slot table as the store holds them now.
+        let (lock, lease, writers) = match list::inspect(uri) {
+            Ok(e) => (lock_text(&e), lease_text(&e), writers_text(&e)),
+            Err(e) => (format!("? ({e})"), "?".into(), "?".into()),
+        };
         let rows = if row > 1 { format!(" ({} rows)", len / row) } else { String::new() };
         let line = format!(
-            "{uri}  len {len}{rows}  {rate:+.1}/s (avg {avg:+.1}/s)  capacity {}  lock {lock}  lease {lease}",
+            "{uri}  len {len}{rows}  {rate:+.1}/s (avg {avg:+.1}/s)  capacity {}  lock {lock}  lease {lease}  writers {writers}",
             a.capacity()
         );
         if tty {

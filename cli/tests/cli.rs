@@ -135,6 +135,19 @@ fn py(script: &str) -> String {
     stdout_of(&o)
 }
 
+/// Equal JSON, numbers compared as float32 when `single`.
+fn same_values(a: &Value, b: &Value, single: bool) -> bool {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_values(p, q, single))
+        }
+        (Value::Number(x), Value::Number(y)) if single => {
+            x.as_f64().map(|v| v as f32) == y.as_f64().map(|v| v as f32)
+        }
+        _ => a == b,
+    }
+}
+
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}):\n{s}"))
 }
@@ -356,7 +369,10 @@ fn info_shows_the_header_and_reports_corruption_in_one_line() {
         (Some(256), Some(4096), Some("ok"))
     );
     let text = ok(&["info", &n.0]);
-    assert!(text.contains("dtype         float64 (code 10, itemsize 8)"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("dtype ") && l.ends_with(" float64 (code 10, itemsize 8)")),
+        "{text}"
+    );
     // Corrupt the dtype: info still shows the header, and says what is wrong; cat refuses in one line.
     let path = format!("/dev/shm/{}", n.0);
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
@@ -507,4 +523,62 @@ fn gc_finds_dead_creators_spares_held_arrays_and_removes_only_with_yes() {
     // Once nobody holds it, `held` goes too; `live`'s creator has exited now as well.
     let again = ok(&["gc", dir, "--yes"]);
     assert_eq!(again.lines().filter(|l| l.starts_with("removed ")).count(), 2, "{again}");
+}
+
+#[test]
+fn shaped_arrays_and_new_dtypes_round_trip_bit_exactly_through_numpy() {
+    let d = TempDir::new("shaped");
+    let f = |s: &str| d.0.join(s).to_str().unwrap().to_owned();
+    py(&format!(
+        "rng = np.random.default_rng(7)\n\
+         np.save('{}', (rng.standard_normal((4, 2, 3)) + 1j * rng.standard_normal((4, 2, 3))).astype(np.complex64))\n\
+         np.save('{}', rng.standard_normal((3, 5)).astype(np.float16))\n\
+         np.save('{}', rng.integers(0, 2, 7).astype(bool))\n\
+         np.save('{}', np.array([[1 + 2j, -0.5 - 1e300j]], dtype='>c16'))",
+        f("c64.npy"),
+        f("f16.npy"),
+        f("bool.npy"),
+        f("c128be.npy")
+    ));
+    for (npy, shape, dtype) in [
+        ("c64.npy", "[4,2,3]", "complex64"),
+        ("f16.npy", "[3,5]", "float16"),
+        ("bool.npy", "[7]", "bool"),
+        ("c128be.npy", "[1,2]", "complex128"),
+    ] {
+        let n = Name::new("shaped");
+        ok(&["import", &f(npy), &n.0]);
+        let v = json(&ok(&["info", &n.0, "--json"]));
+        assert_eq!((v["shape"].to_string(), v["dtype"].as_str()), (shape.to_owned(), Some(dtype)), "{npy}");
+        let back = f(&format!("back-{npy}"));
+        ok(&["export", &n.0, &back]);
+        let same = py(&format!(
+            "a, b = np.load('{}'), np.load('{}')\n\
+             print(a.shape == b.shape, a.dtype.newbyteorder('=') == b.dtype, \
+             a.astype(b.dtype).tobytes() == b.tobytes())",
+            f(npy),
+            back
+        ));
+        assert_eq!(same.trim(), "True True True", "{npy}");
+        // JSON: nested rows; complex as [re, im]; bool as true/false.
+        let got = json(&ok(&["cat", &n.0, "--format", "json"]));
+        let want = json(&py(&format!(
+            "a = np.load('{}')\n\
+             a = np.stack([a.real, a.imag], -1) if a.dtype.kind == 'c' else a\n\
+             print(json.dumps(a.astype(float).tolist() if a.dtype.kind == 'f' and a.itemsize == 2 else a.tolist()))",
+            f(npy)
+        )));
+        // Single-precision values are printed as the shortest text of the same float32.
+        let single = matches!(dtype, "float16" | "complex64");
+        assert!(same_values(&got, &want, single), "{npy}:\n{got}\n{want}");
+    }
+    // Rows of a shaped array: --head counts rows; text prints one row per line.
+    let n = Name::new("shaped-rows");
+    ok(&["create", &n.0, "--dtype", "int32", "--shape", "3,2"]);
+    assert_eq!(ok(&["cat", &n.0, "--head", "2"]), "0 0\n0 0\n");
+    assert_eq!(
+        json(&ok(&["ls", "--json"])).as_array().unwrap().iter().find(|e| e["uri"] == n.uri()).unwrap()
+            ["shape"],
+        json("[3, 2]")
+    );
 }

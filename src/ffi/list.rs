@@ -31,7 +31,7 @@ struct Item {
 /// One array of an mba_list. The strings belong to the list and stay valid until mba_list_free.
 ///
 /// For a corrupt array (`status` MBA_ERR_CORRUPT), `problem` says why, and the fields that
-/// come from its header (dtype .. capacity, created_ns, creator_*) are as read, or 0.
+/// come from its header (dtype .. capacity, created_ns, creator_*, typecode, max_capacity) are as read, or 0.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy)]
@@ -75,11 +75,17 @@ pub struct mba_list_entry {
     pub creator_start: u64,
     /// MBA_CREATOR_ALIVE, MBA_CREATOR_DEAD or MBA_CREATOR_UNKNOWN.
     pub creator_alive: i32,
-    /// Reserved; 0.
-    pub reserved: u32,
+    /// The binding's typecode hint stored at create (an ASCII character such as 'd'; 0 for none).
+    pub typecode: u32,
     /// The store's device and inode numbers (as in /proc/PID/maps and stat(2)).
     pub dev: u64,
     pub ino: u64,
+    /// The most elements the array may ever hold (fixed at create).
+    pub max_capacity: u64,
+    /// Writer handles in the slot table whose process still runs (or cannot be checked).
+    pub writers: u32,
+    /// Reserved; 0.
+    pub reserved: u32,
 }
 
 fn cstring(b: &[u8]) -> CString {
@@ -123,9 +129,12 @@ fn item(e: &Entry) -> Item {
             Liveness::Dead => MBA_CREATOR_DEAD,
             Liveness::Unknown => MBA_CREATOR_UNKNOWN,
         },
-        reserved: 0,
+        typecode: e.typecode,
         dev: e.dev,
         ino: e.ino,
+        max_capacity: e.max_capacity,
+        writers: e.writers.iter().filter(|w| w.alive != Liveness::Dead).count() as u32,
+        reserved: 0,
     };
     Item { entry, _strings: strings }
 }

@@ -24,8 +24,7 @@ pub const MBA_ADVICE_HUGEPAGE: u32 = 5;
 /// The lock belongs to this handle's mapping; mba_munlock or mba_free ends it.
 ///
 /// Errors: MBA_ERR_PERMISSION when RLIMIT_MEMLOCK forbids it (the message names the limit,
-/// its value and what is locked already), MBA_ERR_NO_SPACE when memory is short,
-/// MBA_ERR_CORRUPT if a peer published a length the store does not hold.
+/// its value and what is locked already), MBA_ERR_NO_SPACE when memory is short.
 /// Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_mlock(a: *const mba_array) -> mba_status {
