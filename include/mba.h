@@ -703,8 +703,9 @@ mba_status mba_munlock(const mba_array *a);
 // MBA_ADVICE_NORMAL, _SEQUENTIAL, _RANDOM, _WILLNEED, _DONTNEED, _HUGEPAGE. DONTNEED never
 // loses data: the pages come back from the store on the next access.
 //
-// Errors: MBA_ERR_INVALID_ARGUMENT for an unknown advice, or one the system does not support
-// for this store (HUGEPAGE without transparent huge pages); MBA_ERR_IO. Threads: any.
+// Errors: MBA_ERR_INVALID_ARGUMENT for an unknown advice, one the system does not support for
+// this store (HUGEPAGE without transparent huge pages), or DONTNEED while mba_mlock holds pages;
+// MBA_ERR_IO. Threads: any.
 mba_status mba_madvise(const mba_array *a, uint32_t advice);
 
 #ifdef __cplusplus

@@ -154,21 +154,27 @@ impl Array {
         // SAFETY: the range lies in this handle's mapping; munlock only changes page flags.
         if unsafe { libc::munlock(start as *const libc::c_void, len) } != 0 {
             let e = std::io::Error::last_os_error();
-            return Err(Error::os(format_args!("munlock {}", self.uri()), e));
+            return Err(Error::os(format_args!("munlock {}", self.label()), e));
         }
         Ok(())
     }
 
     /// Advises the system how the handle's data mapping will be used (`madvise(2)`), for the
     /// elements there are and those to come. Errors: `InvalidArgument` when the system does not
-    /// support `advice` for this store (`HugePage` without transparent huge pages), `Io`.
+    /// support `advice` for this store (`HugePage` without transparent huge pages), or for
+    /// `DontNeed` while pages are locked by [`Array::mlock`]; `Io`.
     pub fn madvise(&self, advice: Advice) -> Result<()> {
         let (start, len) = self.data_pages();
         // SAFETY: the range lies in this handle's mapping; no advice here makes pages beyond
         // the store resident (WILLNEED reads ahead only what the store holds).
         if unsafe { libc::madvise(start as *mut libc::c_void, len, advice.raw()) } != 0 {
             let e = std::io::Error::last_os_error();
-            return Err(Error::os(format_args!("madvise {} {}", self.uri(), advice.name()), e));
+            let hint = if advice == Advice::DontNeed && e.raw_os_error() == Some(libc::EINVAL) {
+                " (locked pages cannot be dropped: munlock first)"
+            } else {
+                ""
+            };
+            return Err(Error::os(format_args!("madvise {} {}{hint}", self.label(), advice.name()), e));
         }
         Ok(())
     }
@@ -178,7 +184,7 @@ impl Array {
     fn published_pages(&self) -> Result<(usize, usize)> {
         let n = self.len();
         let Some(bytes) = usize::try_from(n).ok().and_then(|n| n.checked_mul(self.itemsize())) else {
-            bail!(InvalidArgument, "mlock {}: length {n} overflows", self.uri());
+            bail!(InvalidArgument, "mlock {}: length {n} overflows", self.label());
         };
         Ok(pages(self.data_ptr() as usize, bytes))
     }
@@ -191,9 +197,18 @@ impl Array {
         (start, len)
     }
 
+    /// The URI for messages; anonymous arrays have none.
+    fn label(&self) -> &str {
+        if self.uri().is_empty() {
+            "(anonymous array)"
+        } else {
+            self.uri()
+        }
+    }
+
     #[cold]
     fn mlock_error(&self, len: usize, e: std::io::Error) -> Error {
-        let uri = self.uri();
+        let uri = self.label();
         let errno = e.raw_os_error().unwrap_or(0);
         if errno != libc::ENOMEM && errno != libc::EPERM && errno != libc::EAGAIN {
             return Error::os(format_args!("mlock {uri}"), e);

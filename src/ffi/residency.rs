@@ -49,8 +49,9 @@ pub extern "C" fn mba_munlock(a: *const mba_array) -> mba_status {
 /// MBA_ADVICE_NORMAL, _SEQUENTIAL, _RANDOM, _WILLNEED, _DONTNEED, _HUGEPAGE. DONTNEED never
 /// loses data: the pages come back from the store on the next access.
 ///
-/// Errors: MBA_ERR_INVALID_ARGUMENT for an unknown advice, or one the system does not support
-/// for this store (HUGEPAGE without transparent huge pages); MBA_ERR_IO. Threads: any.
+/// Errors: MBA_ERR_INVALID_ARGUMENT for an unknown advice, one the system does not support for
+/// this store (HUGEPAGE without transparent huge pages), or DONTNEED while mba_mlock holds pages;
+/// MBA_ERR_IO. Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_madvise(a: *const mba_array, advice: u32) -> mba_status {
     ffi_status!("mba_madvise", {
