@@ -67,3 +67,15 @@ fn c_list_and_residency_arguments_are_checked() {
     let prog = build("tests/c/list_residency.c");
     assert_eq!(run_ok(&prog, &["args"]).trim(), "args ok");
 }
+
+#[test]
+fn cplusplus_list_shapes_new_dtypes_and_residency() {
+    let prog = common::cprog::build_with(
+        "tests/cpp/list_residency_test.cpp",
+        "cpp_list_residency_test",
+        &["-xc++", "-std=c++17"],
+        false,
+    );
+    let d = TempDir::new("cpp-list");
+    assert_eq!(run_ok(&prog, &[d.0.to_str().unwrap()]), "cpp list ok\n");
+}
