@@ -38,6 +38,16 @@ impl Region {
         o.len(len);
         let r = if read_only { o.map_raw_read_only(file) } else { o.map_raw(file) };
         r.map_err(|e| match e.raw_os_error() {
+            // With mlockall(MCL_FUTURE) every new mapping is locked, and one past RLIMIT_MEMLOCK fails.
+            Some(libc::EAGAIN) => Error::new(
+                crate::ErrorKind::NoSpace,
+                format!(
+                    "cannot map {reserve} bytes locked in memory: this process locks every new mapping \
+                     (mlockall MCL_FUTURE) and the memory-lock limit (RLIMIT_MEMLOCK, ulimit -l) is {} bytes; \
+                     raise it, or create the array with a smaller maximum capacity",
+                    crate::sys::memlock_limit()
+                ),
+            ),
             Some(libc::ENOMEM) | Some(libc::EINVAL) | Some(libc::EOVERFLOW) => Error::new(
                 crate::ErrorKind::NoSpace,
                 format!(

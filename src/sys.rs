@@ -79,6 +79,16 @@ pub fn file_size_limit() -> u64 {
     rl.rlim_cur as u64
 }
 
+/// The memory-lock limit (`RLIMIT_MEMLOCK`) in bytes; `u64::MAX` if unlimited.
+pub fn memlock_limit() -> u64 {
+    // SAFETY: rl is written by getrlimit before it is read.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut rl) } != 0 || rl.rlim_cur == libc::RLIM_INFINITY {
+        return u64::MAX;
+    }
+    rl.rlim_cur as u64
+}
+
 /// `MemTotal` and `MemAvailable` of `/proc/meminfo`, in bytes.
 pub fn memory() -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
