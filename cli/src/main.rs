@@ -966,8 +966,8 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
     let mut o = stdout();
     if in_use.uninspected > 0 {
         eprintln!(
-            "mba: gc: {} processes could not be inspected (other users'; run as root to see them): \
-             arrays only they hold may be listed",
+            "mba: gc: {} processes could not be inspected (their /proc entries are not readable to this user; \
+             run as root to see other users' processes): arrays only they hold may be listed",
             in_use.uninspected
         );
     }

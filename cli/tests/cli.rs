@@ -582,3 +582,28 @@ fn shaped_arrays_and_new_dtypes_round_trip_bit_exactly_through_numpy() {
         json("[3, 2]")
     );
 }
+
+#[test]
+fn make_install_files_installs_the_command() {
+    let d = TempDir::new("install");
+    let prefix = d.0.join("prefix");
+    let o = Command::new("make")
+        .current_dir(root())
+        .args(["-s", "install-files"])
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("LIBSRC={}", lib_dir().display()))
+        .arg(format!("MBA_BIN={MBA}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout_of(&o), stderr_of(&o));
+    let installed = prefix.join("bin/mba");
+    let v = Command::new(&installed).arg("--version").output().unwrap();
+    assert_eq!(stdout_of(&v).trim(), format!("mba {}", env!("CARGO_PKG_VERSION")));
+    let o = Command::new("make")
+        .current_dir(root())
+        .args(["-s", "uninstall"])
+        .arg(format!("PREFIX={}", prefix.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success() && !installed.exists());
+}
