@@ -15,12 +15,12 @@ use crate::lock::{ident, Coord, Os};
 use crate::region::{self, Region};
 use crate::store::{self, Location};
 use crate::sys;
+use crate::writer::LocalLock;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 pub use crate::growth::{GROWTH_DIVISOR, MAX_GROWTH_STEP};
 pub use crate::lock::DEFAULT_TIMEOUT_MS;
@@ -92,8 +92,8 @@ pub struct Array {
     anonymous: bool,
     /// Whether this handle holds the writer lease.
     pub(crate) lease: bool,
-    /// The fork handler's view of this handle.
-    fork: Box<ForkState>,
+    /// The fork handler's view of this handle, and the lease holder's own length.
+    pub(crate) fork: Box<ForkState>,
     /// This process's slot identity, and the slot (0 until first needed; always 0 read-only).
     identity: u64,
     slot: AtomicU32,
@@ -101,9 +101,7 @@ pub struct Array {
     same_namespace: bool,
     timeout_ms: AtomicU64,
     /// Serialises this handle's length-changing calls across its threads.
-    pub(crate) mutex: Mutex<()>,
-    /// The lease holder's own length, which no one else may change.
-    pub(crate) local_len: AtomicU64,
+    pub(crate) mutex: LocalLock,
     /// Serialises the slow path that re-reads the store size.
     refresh_lock: Mutex<()>,
 }
@@ -281,8 +279,7 @@ impl Array {
             owner_pid: pid as u32,
             same_namespace,
             timeout_ms: AtomicU64::new(0),
-            mutex: Mutex::new(()),
-            local_len: AtomicU64::new(0),
+            mutex: LocalLock::default(),
             refresh_lock: Mutex::new(()),
         };
         a.anonymous = a.fd_is_anonymous();
@@ -297,7 +294,7 @@ impl Array {
             a.lease = true;
             let len = a.region.len_word().load(Acquire);
             a.ensure_mapped("attach", len)?;
-            a.local_len.store(len, Relaxed);
+            a.fork.local_len.store(len, Relaxed);
             a.update_lease_room();
         }
         Ok(a)
@@ -309,45 +306,55 @@ impl Array {
             .unwrap_or(false)
     }
 
+    #[inline]
     pub(crate) fn coord(&self) -> Coord<'_, Os> {
-        let ms = self.timeout_ms.load(Relaxed);
         Coord {
             region: &self.region,
             uri: &self.uri,
             same_namespace: self.same_namespace,
-            timeout: Duration::from_millis(ms),
+            timeout_ms: self.timeout_ms.load(Relaxed),
             live: Os,
         }
     }
 
     /// This handle's slot, taken the first time; the caller holds `self.mutex`.
+    #[inline]
     pub(crate) fn slot_locked(&self) -> Result<u32> {
         match self.slot.load(Acquire) {
-            0 => {
-                let seed = sys::now_ns() ^ (self as *const Self as u64 >> 4) ^ self.owner_pid as u64;
-                let s = self.coord().take_slot(self.identity, seed)?;
-                self.slot.store(s, Release);
-                Ok(s)
-            }
+            0 => self.take_slot(),
             s => Ok(s),
         }
     }
 
+    #[cold]
+    fn take_slot(&self) -> Result<u32> {
+        let seed = sys::now_ns() ^ (self as *const Self as u64 >> 4) ^ self.owner_pid as u64;
+        let s = self.coord().take_slot(self.identity, seed)?;
+        self.slot.store(s, Release);
+        Ok(s)
+    }
+
+    #[inline]
     pub(crate) fn check_writable(&self, op: &str) -> Result<()> {
-        if self.read_only {
-            return Err(self.read_only_error(op));
-        }
-        if self.fork.inherited.load(Relaxed) {
-            return Err(Error::new(
-                ErrorKind::WrongProcess,
-                format!(
-                    "{op} {}: this handle belongs to process {}, and this process inherited it through \
-                     fork(); attach the array anew here",
-                    self.uri, self.owner_pid
-                ),
-            ));
+        if self.read_only || self.fork.inherited.load(Relaxed) {
+            return Err(self.not_writable(op));
         }
         Ok(())
+    }
+
+    #[cold]
+    fn not_writable(&self, op: &str) -> Error {
+        if self.read_only {
+            return self.read_only_error(op);
+        }
+        Error::new(
+            ErrorKind::WrongProcess,
+            format!(
+                "{op} {}: this handle belongs to process {}, and this process inherited it through \
+                     fork(); attach the array anew here",
+                self.uri, self.owner_pid
+            ),
+        )
     }
 
     /// Sets the bound of every lock wait of this handle (0: [`DEFAULT_TIMEOUT_MS`]). A wait
@@ -560,9 +567,10 @@ impl Array {
     }
 
     /// Fails unless `count` is a whole number of rows.
+    #[inline(always)]
     fn check_rows(&self, op: &str, what: &str, count: u64) -> Result<()> {
         let row = self.region.geo.row_size;
-        if count % row != 0 {
+        if row != 1 && count % row != 0 {
             bail!(
                 InvalidArgument,
                 "{op} {}: {what} {count} is not a whole number of rows of {row} elements",
@@ -592,8 +600,10 @@ impl Array {
     /// # Safety
     /// `src` must be valid for reads of `itemsize()` bytes.
     pub unsafe fn append_raw(&self, src: *const u8) -> Result<()> {
-        if self.lease {
-            let _m = self.mutex.lock().unwrap_or_else(|p| p.into_inner());
+        // (An inherited handle's lock may have been held by a thread of the parent at the fork:
+        // never take it there; `writer` refuses such a handle first.)
+        if self.lease && !self.fork.inherited.load(Relaxed) {
+            let _m = self.mutex.lock();
             if self.try_append_fast(src) {
                 return Ok(());
             }
@@ -619,13 +629,14 @@ impl Array {
     /// build. `false` when it does not apply (no lease, no room, an inherited handle, rows).
     #[inline(always)]
     unsafe fn try_append_fast(&self, src: *const u8) -> bool {
-        let n = self.local_len.load(Relaxed);
-        if n >= self.fork.lease_room.load(Relaxed) {
+        let f = &*self.fork;
+        let n = f.local_len.load(Relaxed);
+        if n >= f.lease_room.load(Relaxed) {
             return false;
         }
         region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
         self.region.len_word().store(n + 1, Release);
-        self.local_len.store(n + 1, Relaxed);
+        f.local_len.store(n + 1, Relaxed);
         true
     }
 
@@ -658,12 +669,17 @@ impl Array {
         // Without the lease the length is the header's: a peer may have written anything there.
         self.ensure_mapped(op, n)?;
         self.room_for(op, n, count)?;
-        region::store_elems(src, self.region.elem_ptr(n), count as usize, self.region.geo.itemsize);
+        if count == 1 {
+            region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
+        } else {
+            region::store_elems(src, self.region.elem_ptr(n), count as usize, self.region.geo.itemsize);
+        }
         w.publish(n + count);
         Ok(())
     }
 
     /// Makes room for `count` more elements after `n`, growing the store if needed.
+    #[inline]
     fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
         match n.checked_add(count) {
             Some(m) if m <= self.region.known_elems() && m <= self.max_capacity() => Ok(()),
@@ -933,9 +949,12 @@ impl Array {
     /// publish a length whose data was not written first.
     pub fn msync(&self, sync: bool, invalidate: bool) -> Result<()> {
         let run = || -> Result<()> {
-            let _local = self.mutex.lock().unwrap_or_else(|p| p.into_inner());
+            if self.read_only || self.fork.inherited.load(Relaxed) {
+                return self.msync_ranges(sync, invalidate);
+            }
+            let _local = self.mutex.lock();
             let mut held = None;
-            if !self.read_only && !self.lease && !self.fork.inherited.load(Relaxed) {
+            if !self.lease {
                 let me = self.slot_locked()?;
                 held = Some(self.coord().lock(me)?);
             }

@@ -12,14 +12,17 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::Once;
 
-/// The per-handle state the fork handler changes; at a stable address (boxed) for its life.
+/// The per-handle state the fork handler changes, with the lease holder's length beside it so
+/// that the lock-free append reads one cache line; at a stable address (boxed) for its life.
 #[derive(Debug, Default)]
 pub(crate) struct ForkState {
-    /// Set in the child of a fork.
-    pub(crate) inherited: AtomicBool,
     /// The lease holder's lock-free room (elements it may fill without a call); the child
     /// handler zeroes it so the lock-free path can never run in a child.
     pub(crate) lease_room: AtomicU64,
+    /// The lease holder's own length, which no one else may change.
+    pub(crate) local_len: AtomicU64,
+    /// Set in the child of a fork.
+    pub(crate) inherited: AtomicBool,
 }
 
 struct Registry {
