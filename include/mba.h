@@ -115,9 +115,41 @@
 // Flag of mba_msync, with MBA_SYNC or MBA_ASYNC: also invalidate other cached copies.
 #define MBA_INVALIDATE 4
 
+// `mba_list_entry.creator_alive`: the creator process still runs.
+#define MBA_CREATOR_ALIVE 1
+
+// `mba_list_entry.creator_alive`: the creator has exited (its pid is free, reused by a
+// process started at another time, or a zombie).
+#define MBA_CREATOR_DEAD 0
+
+// `mba_list_entry.creator_alive`: cannot tell (no pid recorded, or hidden by /proc).
+#define MBA_CREATOR_UNKNOWN -1
+
+// mba_madvise: no special treatment (MADV_NORMAL).
+#define MBA_ADVICE_NORMAL 0
+
+// mba_madvise: accessed in order; read ahead, free behind (MADV_SEQUENTIAL).
+#define MBA_ADVICE_SEQUENTIAL 1
+
+// mba_madvise: accessed in random order; no read-ahead (MADV_RANDOM).
+#define MBA_ADVICE_RANDOM 2
+
+// mba_madvise: needed soon; start bringing the pages in (MADV_WILLNEED).
+#define MBA_ADVICE_WILLNEED 3
+
+// mba_madvise: not needed soon; drop this mapping's pages, the data stays in the store (MADV_DONTNEED).
+#define MBA_ADVICE_DONTNEED 4
+
+// mba_madvise: use transparent huge pages where the system allows (MADV_HUGEPAGE).
+#define MBA_ADVICE_HUGEPAGE 5
+
 // An open handle on an mba array. Opaque: create it with mba_create, mba_attach or
 // mba_attach_fd, and give it back with mba_free.
 typedef struct mba_array mba_array;
+
+// A snapshot of the arrays in a directory, taken by mba_list_open. Opaque: read it with
+// mba_list_count and mba_list_get, give it back with mba_list_free.
+typedef struct mba_list mba_list;
 
 // Everything mba_create_ex and mba_attach_ex can be told. Fill it with mba_options_init, then
 // set the fields you need: the fields a call does not use must stay as mba_options_init left
@@ -214,6 +246,65 @@ typedef struct {
     // Reserved; 0.
     uint8_t reserved[56];
 } mba_header;
+
+// One array of an mba_list. The strings belong to the list and stay valid until mba_list_free.
+//
+// For a corrupt array (`status` MBA_ERR_CORRUPT), `problem` says why, and the fields that
+// come from its header (dtype .. capacity, created_ns, creator_*, typecode, max_capacity) are as read, or 0.
+typedef struct {
+    // `"shm://NAME"` for /dev/shm, else `"file://DIR/NAME"` with DIR as passed to mba_list_open.
+    const char *uri;
+    // The file's path.
+    const char *path;
+    // The owner's user name, or the uid in decimal.
+    const char *owner;
+    // `""` for a valid array; else why its header does not hold up.
+    const char *problem;
+    // MBA_OK, or MBA_ERR_CORRUPT (a damaged, truncated or unsupported-version array).
+    mba_status status;
+    // Element type code (MBA_I8 ...); 0 if the header holds an unknown one.
+    uint32_t dtype;
+    // Bytes per element (one scalar).
+    uint32_t itemsize;
+    // Number of dimensions (1 ..= 8).
+    uint32_t ndim;
+    // shape[0]: rows now (len / row size); shape[1 .. ndim]: extents of the other axes; rest 0.
+    uint64_t shape[8];
+    // Published length in elements (scalars).
+    uint64_t len;
+    // Capacity in elements, as the header says.
+    uint64_t capacity;
+    // The store's size in bytes.
+    uint64_t size;
+    // Bytes the store occupies in memory or on disk (st_blocks * 512).
+    uint64_t bytes;
+    // The owner's user id.
+    uint32_t uid;
+    // Permission bits (st_mode & 07777).
+    uint32_t mode;
+    // Creation time (header), nanoseconds since the Unix epoch.
+    uint64_t created_ns;
+    // Last modification of the store's size or metadata, nanoseconds since the Unix epoch.
+    uint64_t mtime_ns;
+    // The creator's pid and start time (clock ticks after boot), from the header.
+    uint64_t creator_pid;
+    uint64_t creator_start;
+    // MBA_CREATOR_ALIVE, MBA_CREATOR_DEAD or MBA_CREATOR_UNKNOWN.
+    int32_t creator_alive;
+    // The binding's typecode hint stored at create (an ASCII character such as 'd'; 0 for none).
+    uint32_t typecode;
+    // The store's device and inode numbers (as in /proc/PID/maps and stat(2)).
+    uint64_t dev;
+    uint64_t ino;
+    // The most elements the array may ever hold (fixed at create).
+    uint64_t max_capacity;
+    // Writer handles in the slot table whose process still runs (or cannot be checked).
+    uint32_t writers;
+    // Reserved; 0.
+    uint32_t reserved;
+} mba_list_entry;
+
+
 
 
 
@@ -557,6 +648,65 @@ const char *mba_last_error(void);
 //
 // Ownership: a static string; never free it. Never NULL. Threads: any thread.
 const char *mba_status_str(mba_status status);
+
+// Lists the mba arrays in the directory `dir`, or in /dev/shm (as `shm://` URIs) when `dir`
+// is NULL, sorted by name, and returns the snapshot in `*out`.
+//
+// Nothing is mapped or opened for writing: each regular file is opened read-only without
+// following links and its header read. Files that are not mba arrays, are not regular files,
+// or cannot be opened (permissions) are skipped and never make the call fail; an array whose
+// header does not hold up is listed with status MBA_ERR_CORRUPT. Staging files of unfinished
+// creates (`.NAME.mba-new.PID.*`) are not listed.
+//
+// - `flags`: 0 (reserved).
+//
+// Errors: MBA_ERR_NOT_FOUND / MBA_ERR_PERMISSION / MBA_ERR_INVALID_ARGUMENT when `dir`
+// cannot be read as a directory; MBA_ERR_INVALID_ARGUMENT for unknown flags.
+// Ownership: on MBA_OK, `*out` is a new list the caller owns and passes to mba_list_free;
+// on failure `*out` is untouched. Threads: any; a list may be read from several threads.
+mba_status mba_list_open(const char *dir, uint32_t flags, mba_list **out);
+
+// The number of arrays in the list. 0 for NULL. Threads: any.
+uint64_t mba_list_count(const mba_list *l);
+
+// Copies entry `index` (0 .. mba_list_count) of the list to `*out`.
+//
+// - `size`: `sizeof(mba_list_entry)` as the caller was compiled with; at least the size of
+//   this version's struct. Later versions may add fields at the end and write only `size` bytes.
+//
+// The strings `*out` points to belong to the list and stay valid until mba_list_free.
+// Errors: MBA_ERR_OUT_OF_BOUNDS (index past the count), MBA_ERR_INVALID_ARGUMENT (size too
+// small), MBA_ERR_NULL_POINTER. `*out` is written only on MBA_OK. Threads: any.
+mba_status mba_list_get(const mba_list *l, uint64_t index, mba_list_entry *out, size_t size);
+
+// Frees a list and its strings. NULL is a no-op returning MBA_OK.
+// Ownership: `l` and every string its entries pointed to are invalid afterwards.
+// Threads: no other call may be using `l`.
+mba_status mba_list_free(mba_list *l);
+
+// Locks into RAM the pages of the elements published now (`mlock(2)`, elements
+// `0 .. mba_len()` rounded out to whole pages): they are faulted in and never paged out
+// while the lock holds. Elements appended later are not covered: call again to cover them.
+// The lock belongs to this handle's mapping; mba_munlock or mba_free ends it.
+//
+// Errors: MBA_ERR_PERMISSION when RLIMIT_MEMLOCK forbids it (the message names the limit,
+// its value and what is locked already), MBA_ERR_NO_SPACE when memory is short.
+// Threads: any.
+mba_status mba_mlock(const mba_array *a);
+
+// Unlocks the handle's whole data mapping (`munlock(2)`), undoing every mba_mlock of this
+// handle. Not an error when nothing is locked. Errors: MBA_ERR_IO. Threads: any.
+mba_status mba_munlock(const mba_array *a);
+
+// Advises the system how the handle's data will be accessed (`madvise(2)`), over its whole
+// data mapping, so the advice holds for elements appended later too. `advice`: one of
+// MBA_ADVICE_NORMAL, _SEQUENTIAL, _RANDOM, _WILLNEED, _DONTNEED, _HUGEPAGE. DONTNEED never
+// loses data: the pages come back from the store on the next access.
+//
+// Errors: MBA_ERR_INVALID_ARGUMENT for an unknown advice, one the system does not support for
+// this store (HUGEPAGE without transparent huge pages), or DONTNEED while mba_mlock holds pages;
+// MBA_ERR_IO. Threads: any.
+mba_status mba_madvise(const mba_array *a, uint32_t advice);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,12 +15,12 @@ use crate::lock::{ident, Coord, Os};
 use crate::region::{self, Region};
 use crate::store::{self, Location};
 use crate::sys;
+use crate::writer::LocalLock;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
 
 pub use crate::growth::{GROWTH_DIVISOR, MAX_GROWTH_STEP};
 pub use crate::lock::DEFAULT_TIMEOUT_MS;
@@ -87,13 +87,12 @@ pub struct Array {
     pub(crate) region: Region,
     pub(crate) uri: String,
     read_only: bool,
-    /// Whether the store lives in memory (tmpfs, shm, memfd).
-    shmem: bool,
-    anonymous: bool,
+    /// Whether the store lives in memory (tmpfs, shm, memfd): 0 not yet asked, 1 no, 2 yes.
+    shmem: std::sync::atomic::AtomicU8,
     /// Whether this handle holds the writer lease.
     pub(crate) lease: bool,
-    /// The fork handler's view of this handle.
-    fork: Box<ForkState>,
+    /// The fork handler's view of this handle, and the lease holder's own length.
+    pub(crate) fork: Box<ForkState>,
     /// This process's slot identity, and the slot (0 until first needed; always 0 read-only).
     identity: u64,
     slot: AtomicU32,
@@ -101,11 +100,9 @@ pub struct Array {
     same_namespace: bool,
     timeout_ms: AtomicU64,
     /// Serialises this handle's length-changing calls across its threads.
-    pub(crate) mutex: Mutex<()>,
-    /// The lease holder's own length, which no one else may change.
-    pub(crate) local_len: AtomicU64,
+    pub(crate) mutex: LocalLock,
     /// Serialises the slow path that re-reads the store size.
-    refresh_lock: Mutex<()>,
+    refresh_lock: LocalLock,
 }
 
 impl std::fmt::Debug for Array {
@@ -198,14 +195,15 @@ impl Array {
             opts.ndim.max(1),
             shape,
             opts.typecode,
-            sys::process_identity(),
+            fork::identity(),
             this_pid_namespace(),
             sys::now_ns(),
         );
         sys::pwrite_all(fd, &header.to_bytes(), 0).map_err(|e| Error::os("write header", e))?;
         new.seal(&loc, mode)?;
         let file = new.publish(&loc, opts.overwrite, opts.force)?;
-        Self::from_file(file, shown.to_owned(), opts)
+        let st = sys::Stat { size, allocated: size, regular: true, uid: 0 };
+        Self::from_parts(file, shown.to_owned(), opts, st, header)
     }
 
     /// Attaches to the existing array at `uri`. A `shm://` name is opened without following a
@@ -259,21 +257,23 @@ impl Array {
         }
         let mut raw = [0u8; HEADER_SIZE];
         sys::pread_exact(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
-        let header = Header::from_bytes(&raw);
+        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw))
+    }
+
+    /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`.
+    fn from_parts(file: File, uri: String, opts: Options, st: sys::Stat, header: Header) -> Result<Array> {
         let geo = header.validate(st.size)?;
         let reserve = geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX);
         let map = Region::map(&file, reserve, opts.read_only)?;
-        let shmem = sys::is_shmem(file.as_fd()).unwrap_or(true);
         let pidns = this_pid_namespace();
         let same_namespace = pidns != 0 && pidns == header.pidns;
-        let (pid, start) = sys::process_identity();
+        let (pid, start) = fork::identity();
         let mut a = Array {
             region: Region::new(map, geo, geo.data_offset as u64),
             file,
             uri,
             read_only: opts.read_only,
-            shmem,
-            anonymous: false,
+            shmem: std::sync::atomic::AtomicU8::new(0),
             lease: false,
             fork: Box::default(),
             identity: ident::make(pid as u32, start, !same_namespace),
@@ -281,11 +281,9 @@ impl Array {
             owner_pid: pid as u32,
             same_namespace,
             timeout_ms: AtomicU64::new(0),
-            mutex: Mutex::new(()),
-            local_len: AtomicU64::new(0),
-            refresh_lock: Mutex::new(()),
+            mutex: LocalLock::default(),
+            refresh_lock: LocalLock::default(),
         };
-        a.anonymous = a.fd_is_anonymous();
         a.set_timeout(opts.timeout_ms);
         a.learn(st);
         fork::register(&a.fork);
@@ -297,57 +295,73 @@ impl Array {
             a.lease = true;
             let len = a.region.len_word().load(Acquire);
             a.ensure_mapped("attach", len)?;
-            a.local_len.store(len, Relaxed);
+            a.fork.local_len.store(len, Relaxed);
             a.update_lease_room();
         }
         Ok(a)
     }
 
-    fn fd_is_anonymous(&self) -> bool {
-        std::fs::read_link(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
-            .map(|p| p.to_string_lossy().starts_with("/memfd:"))
-            .unwrap_or(false)
+    /// Whether the store lives in memory (asked of the file system once, when first needed).
+    fn shmem(&self) -> bool {
+        match self.shmem.load(Relaxed) {
+            0 => {
+                let yes = sys::is_shmem(self.file.as_fd()).unwrap_or(true);
+                self.shmem.store(if yes { 2 } else { 1 }, Relaxed);
+                yes
+            }
+            v => v == 2,
+        }
     }
 
+    #[inline]
     pub(crate) fn coord(&self) -> Coord<'_, Os> {
-        let ms = self.timeout_ms.load(Relaxed);
         Coord {
             region: &self.region,
             uri: &self.uri,
             same_namespace: self.same_namespace,
-            timeout: Duration::from_millis(ms),
+            timeout_ms: self.timeout_ms.load(Relaxed),
             live: Os,
         }
     }
 
     /// This handle's slot, taken the first time; the caller holds `self.mutex`.
+    #[inline]
     pub(crate) fn slot_locked(&self) -> Result<u32> {
         match self.slot.load(Acquire) {
-            0 => {
-                let seed = sys::now_ns() ^ (self as *const Self as u64 >> 4) ^ self.owner_pid as u64;
-                let s = self.coord().take_slot(self.identity, seed)?;
-                self.slot.store(s, Release);
-                Ok(s)
-            }
+            0 => self.take_slot(),
             s => Ok(s),
         }
     }
 
+    #[cold]
+    fn take_slot(&self) -> Result<u32> {
+        let seed = sys::now_ns() ^ (self as *const Self as u64 >> 4) ^ self.owner_pid as u64;
+        let s = self.coord().take_slot(self.identity, seed)?;
+        self.slot.store(s, Release);
+        Ok(s)
+    }
+
+    #[inline]
     pub(crate) fn check_writable(&self, op: &str) -> Result<()> {
-        if self.read_only {
-            return Err(self.read_only_error(op));
-        }
-        if self.fork.inherited.load(Relaxed) {
-            return Err(Error::new(
-                ErrorKind::WrongProcess,
-                format!(
-                    "{op} {}: this handle belongs to process {}, and this process inherited it through \
-                     fork(); attach the array anew here",
-                    self.uri, self.owner_pid
-                ),
-            ));
+        if self.read_only || self.fork.inherited.load(Relaxed) {
+            return Err(self.not_writable(op));
         }
         Ok(())
+    }
+
+    #[cold]
+    fn not_writable(&self, op: &str) -> Error {
+        if self.read_only {
+            return self.read_only_error(op);
+        }
+        Error::new(
+            ErrorKind::WrongProcess,
+            format!(
+                "{op} {}: this handle belongs to process {}, and this process inherited it through \
+                     fork(); attach the array anew here",
+                self.uri, self.owner_pid
+            ),
+        )
     }
 
     /// Sets the bound of every lock wait of this handle (0: [`DEFAULT_TIMEOUT_MS`]). A wait
@@ -497,7 +511,7 @@ impl Array {
     /// as a hole (or stops before it if the file system is full); a reader of a store in
     /// memory stops at the allocated part (reading a hole there allocates, and can fault).
     fn learn(&self, st: sys::Stat) {
-        let _g = self.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = self.refresh_lock.lock();
         let cur = self.region.known();
         let end = st.size.min(self.region.reserved());
         if end <= cur {
@@ -510,7 +524,7 @@ impl Array {
                 Ok(()) => end,
                 Err(_) => cur,
             }
-        } else if self.shmem {
+        } else if self.shmem() {
             end.min(st.allocated.max(cur))
         } else {
             end
@@ -560,9 +574,10 @@ impl Array {
     }
 
     /// Fails unless `count` is a whole number of rows.
+    #[inline(always)]
     fn check_rows(&self, op: &str, what: &str, count: u64) -> Result<()> {
         let row = self.region.geo.row_size;
-        if count % row != 0 {
+        if row != 1 && count % row != 0 {
             bail!(
                 InvalidArgument,
                 "{op} {}: {what} {count} is not a whole number of rows of {row} elements",
@@ -592,8 +607,10 @@ impl Array {
     /// # Safety
     /// `src` must be valid for reads of `itemsize()` bytes.
     pub unsafe fn append_raw(&self, src: *const u8) -> Result<()> {
-        if self.lease {
-            let _m = self.mutex.lock().unwrap_or_else(|p| p.into_inner());
+        // (An inherited handle's lock may have been held by a thread of the parent at the fork:
+        // never take it there; `writer` refuses such a handle first.)
+        if self.lease && !self.fork.inherited.load(Relaxed) {
+            let _m = self.mutex.lock();
             if self.try_append_fast(src) {
                 return Ok(());
             }
@@ -619,13 +636,14 @@ impl Array {
     /// build. `false` when it does not apply (no lease, no room, an inherited handle, rows).
     #[inline(always)]
     unsafe fn try_append_fast(&self, src: *const u8) -> bool {
-        let n = self.local_len.load(Relaxed);
-        if n >= self.fork.lease_room.load(Relaxed) {
+        let f = &*self.fork;
+        let n = f.local_len.load(Relaxed);
+        if n >= f.lease_room.load(Relaxed) {
             return false;
         }
         region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
         self.region.len_word().store(n + 1, Release);
-        self.local_len.store(n + 1, Relaxed);
+        f.local_len.store(n + 1, Relaxed);
         true
     }
 
@@ -658,12 +676,17 @@ impl Array {
         // Without the lease the length is the header's: a peer may have written anything there.
         self.ensure_mapped(op, n)?;
         self.room_for(op, n, count)?;
-        region::store_elems(src, self.region.elem_ptr(n), count as usize, self.region.geo.itemsize);
+        if count == 1 {
+            region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
+        } else {
+            region::store_elems(src, self.region.elem_ptr(n), count as usize, self.region.geo.itemsize);
+        }
         w.publish(n + count);
         Ok(())
     }
 
     /// Makes room for `count` more elements after `n`, growing the store if needed.
+    #[inline]
     fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
         match n.checked_add(count) {
             Some(m) if m <= self.region.known_elems() && m <= self.max_capacity() => Ok(()),
@@ -705,7 +728,7 @@ impl Array {
             check_file_size(need_end)?;
             target = just_enough.min(fsize).max(need_end);
         }
-        if (self.shmem || self.anonymous) && check_memory(known, target).is_err() {
+        if self.shmem() && check_memory(known, target).is_err() {
             check_memory(known, just_enough)?;
             target = just_enough;
         }
@@ -933,9 +956,12 @@ impl Array {
     /// publish a length whose data was not written first.
     pub fn msync(&self, sync: bool, invalidate: bool) -> Result<()> {
         let run = || -> Result<()> {
-            let _local = self.mutex.lock().unwrap_or_else(|p| p.into_inner());
+            if self.read_only || self.fork.inherited.load(Relaxed) {
+                return self.msync_ranges(sync, invalidate);
+            }
+            let _local = self.mutex.lock();
             let mut held = None;
-            if !self.read_only && !self.lease && !self.fork.inherited.load(Relaxed) {
+            if !self.lease {
                 let me = self.slot_locked()?;
                 held = Some(self.coord().lock(me)?);
             }

@@ -23,8 +23,10 @@ mod error;
 mod fork;
 mod growth;
 pub mod layout;
+pub mod list;
 mod lock;
 mod region;
+mod residency;
 mod store;
 mod sys;
 mod writer;
@@ -37,4 +39,5 @@ pub use array::{
 };
 pub use dtype::{Bool, Dtype, Element, F16};
 pub use error::{Error, ErrorKind, Result};
+pub use residency::Advice;
 pub use store::{MAX_SHM_NAME, SHM_DIR};

@@ -106,7 +106,8 @@ pub(crate) struct Coord<'a, L: Liveness = Os> {
     pub(crate) uri: &'a str,
     /// Whether this process's pid namespace is the array's (so it can check other writers).
     pub(crate) same_namespace: bool,
-    pub(crate) timeout: Duration,
+    /// The bound of every wait, in milliseconds.
+    pub(crate) timeout_ms: u64,
     pub(crate) live: L,
 }
 
@@ -131,6 +132,7 @@ impl<L: Liveness> Coord<'_, L> {
 
     /// Takes a slot for `me` (an identity), preferring free ones, then those of dead owners.
     /// Clears any lock or lease word still naming the slot taken.
+    #[cold]
     pub(crate) fn take_slot(&self, me: u64, seed: u64) -> Result<u32> {
         let n = SLOTS as u64;
         for pass in 0..2 {
@@ -192,7 +194,8 @@ impl<L: Liveness> Coord<'_, L> {
     #[cold]
     fn lock_contended(&self, me: u32) -> Result<u64> {
         let (lock, seq) = (self.region.lock_word(), self.region.lock_seq());
-        let deadline = Instant::now() + self.timeout;
+        let timeout = Duration::from_millis(self.timeout_ms);
+        let deadline = Instant::now() + timeout;
         let mut spins = 0;
         let mut seen_before_wait = None;
         loop {
@@ -224,7 +227,7 @@ impl<L: Liveness> Coord<'_, L> {
                         "{}: the append lock is held by {} and was not released within {} ms",
                         self.uri,
                         self.describe(owner),
-                        self.timeout.as_millis()
+                        self.timeout_ms
                     ),
                 ));
             }
@@ -237,6 +240,7 @@ impl<L: Liveness> Coord<'_, L> {
     }
 
     /// Releases the lock taken as `word`, unless a peer has rewritten it since.
+    #[inline]
     pub(crate) fn unlock(&self, word: u64) {
         let lock = self.region.lock_word();
         let mut cur = lock.load(Relaxed);
@@ -257,6 +261,7 @@ impl<L: Liveness> Coord<'_, L> {
 
     /// Fails with `Busy` if a live handle other than slot `me` holds the writer lease, and
     /// clears a lease left by a dead one. Called under the append lock.
+    #[inline]
     pub(crate) fn check_no_lease(&self, op: &str, me: u32) -> Result<()> {
         let lease = self.region.lease_word();
         let cur = lease.load(Acquire);
@@ -264,6 +269,12 @@ impl<L: Liveness> Coord<'_, L> {
         if holder == 0 || holder == me {
             return Ok(());
         }
+        self.check_lease_holder(op, cur, holder)
+    }
+
+    #[cold]
+    fn check_lease_holder(&self, op: &str, cur: u64, holder: u32) -> Result<()> {
+        let lease = self.region.lease_word();
         if holder as usize > SLOTS || self.alive(holder) == Alive::No {
             let _ = lease.compare_exchange(cur, gen_of(cur), SeqCst, Relaxed);
             return Ok(());

@@ -143,11 +143,12 @@ impl Region {
 /// `src` must lie in a live mapping, `dst` be writable for `size` bytes.
 #[inline(always)]
 pub(crate) unsafe fn load_elem(src: *const u8, dst: *mut u8, size: usize) {
+    // Three sizes and a default, so that the common sizes cost a compare each, as in a
+    // hand-written copy (four or more cases become a jump table). 8 and 16 bytes go by halves.
     match size {
         1 => *dst = AtomicU8::from_ptr(src as *mut u8).load(Relaxed),
         2 => dst.cast::<u16>().write_unaligned(AtomicU16::from_ptr(src as *mut u16).load(Relaxed)),
         4 => dst.cast::<u32>().write_unaligned(AtomicU32::from_ptr(src as *mut u32).load(Relaxed)),
-        8 => dst.cast::<u64>().write_unaligned(AtomicU64::from_ptr(src as *mut u64).load(Relaxed)),
         _ => {
             for half in 0..size / 8 {
                 let v = AtomicU64::from_ptr((src as *mut u64).add(half)).load(Relaxed);
@@ -168,7 +169,6 @@ pub(crate) unsafe fn store_elem(src: *const u8, dst: *mut u8, size: usize) {
         1 => AtomicU8::from_ptr(dst).store(*src, Relaxed),
         2 => AtomicU16::from_ptr(dst.cast()).store(src.cast::<u16>().read_unaligned(), Relaxed),
         4 => AtomicU32::from_ptr(dst.cast()).store(src.cast::<u32>().read_unaligned(), Relaxed),
-        8 => AtomicU64::from_ptr(dst.cast()).store(src.cast::<u64>().read_unaligned(), Relaxed),
         _ => {
             for half in 0..size / 8 {
                 let v = src.cast::<u64>().add(half).read_unaligned();

@@ -138,14 +138,11 @@ pub fn process_alive(pid: u32, start: u64, start_bits: u32) -> Option<bool> {
 }
 
 /// Allocates real storage for bytes `offset..offset+len`, growing the file if needed, so
-/// later writes through a mapping cannot fault for want of space. Fails with `EFBIG` instead of
-/// raising SIGXFSZ when the end lies past the file-size limit (`RLIMIT_FSIZE`).
+/// later writes through a mapping cannot fault for want of space. Growing a file past the
+/// file-size limit raises SIGXFSZ: callers that extend a file check [`file_size_limit`] first.
 pub fn allocate(fd: BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
-    }
-    if offset.checked_add(len).is_none_or(|end| end > file_size_limit()) {
-        return Err(io::Error::from_raw_os_error(libc::EFBIG));
     }
     let (Ok(off), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
         return Err(io::Error::from_raw_os_error(libc::EFBIG));
@@ -247,15 +244,9 @@ pub fn futex_wake(word: &AtomicU32, n: i32) {
 
 /// This process's id and start time in clock ticks after boot (`/proc/self/stat` field 22),
 /// which together name a process even after its pid is reused. Start time 0 if unknown.
+/// (Read anew each call: `fork::identity` caches it until a fork.)
 pub fn process_identity() -> (u64, u64) {
-    // The start time of a process never changes: read it once per pid (a fork has a new pid).
-    static CACHE: std::sync::Mutex<(u64, u64)> = std::sync::Mutex::new((0, 0));
-    let pid = std::process::id() as u64;
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if cache.0 != pid {
-        *cache = (pid, read_start_time());
-    }
-    *cache
+    (std::process::id() as u64, read_start_time())
 }
 
 fn read_start_time() -> u64 {

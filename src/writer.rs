@@ -5,15 +5,53 @@
 
 use crate::array::Array;
 use crate::error::Result;
-use std::sync::atomic::Ordering::*;
-use std::sync::MutexGuard;
+use crate::sys;
+use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::time::Duration;
+
+/// A handle's own lock, serialising its threads' length-changing calls: a compare-and-swap to
+/// take, a swap to give back, a futex to sleep. (No poisoning: nothing it guards can be left
+/// half-done by a panic, and `std::sync::Mutex`'s poison checks read thread-local state, a
+/// function call in a shared library, on every append.)
+#[derive(Debug, Default)]
+pub(crate) struct LocalLock(AtomicU32);
+
+/// Holds a [`LocalLock`]; releases it on drop.
+pub(crate) struct LocalGuard<'a>(&'a LocalLock);
+
+impl LocalLock {
+    #[inline]
+    pub(crate) fn lock(&self) -> LocalGuard<'_> {
+        if self.0.compare_exchange(0, 1, Acquire, Relaxed).is_err() {
+            self.lock_contended();
+        }
+        LocalGuard(self)
+    }
+
+    #[cold]
+    fn lock_contended(&self) {
+        // 0 free, 1 held, 2 held with sleepers.
+        while self.0.swap(2, Acquire) != 0 {
+            sys::futex_wait(&self.0, 2, Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for LocalGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0 .0.swap(0, Release) == 2 {
+            sys::futex_wake(&self.0 .0, 1);
+        }
+    }
+}
 
 /// The right to change an array's length, for one call.
 pub(crate) struct Writer<'a> {
     pub(crate) array: &'a Array,
     /// This handle's own mutex, serialising its threads (absent for an unsynchronised call of
     /// the lease holder, whose caller promised one thread at a time).
-    pub(crate) _local: Option<MutexGuard<'a, ()>>,
+    pub(crate) _local: Option<LocalGuard<'a>>,
     /// The append-lock word this call holds, released on drop (absent for the lease holder).
     pub(crate) lock: Option<u64>,
 }
@@ -23,7 +61,7 @@ impl Writer<'_> {
     #[inline(always)]
     pub(crate) fn len(&self) -> u64 {
         if self.lock.is_none() {
-            self.array.local_len.load(Relaxed)
+            self.array.fork.local_len.load(Relaxed)
         } else {
             self.array.region.len_word().load(Relaxed)
         }
@@ -34,7 +72,7 @@ impl Writer<'_> {
     pub(crate) fn publish(&self, n: u64) {
         self.array.region.len_word().store(n, Release);
         if self.lock.is_none() {
-            self.array.local_len.store(n, Relaxed);
+            self.array.fork.local_len.store(n, Relaxed);
         }
     }
 }
@@ -54,10 +92,10 @@ impl Array {
     pub(crate) fn writer(&self, op: &str, sync: bool) -> Result<Writer<'_>> {
         self.check_writable(op)?;
         if self.lease {
-            let local = sync.then(|| self.mutex.lock().unwrap_or_else(|p| p.into_inner()));
+            let local = sync.then(|| self.mutex.lock());
             return Ok(Writer { array: self, _local: local, lock: None });
         }
-        let local = self.mutex.lock().unwrap_or_else(|p| p.into_inner());
+        let local = self.mutex.lock();
         let me = self.slot_locked().map_err(|e| e.context(format_args!("{op}")))?;
         let coord = self.coord();
         let word = coord.lock(me).map_err(|e| e.context(format_args!("{op}")))?;

@@ -266,3 +266,45 @@ fn handles_in_other_processes_see_the_new_protocol_words_only_in_the_header_page
     let bytes = std::fs::read(n.path()).unwrap();
     assert!(bytes[256..4096].iter().all(|&b| b == 0), "a freed handle gives its slot back");
 }
+
+#[test]
+fn msync_flushes_the_data_up_to_the_published_length_then_the_header() {
+    let prog = build("tests/c/lifecycle.c");
+    let spy = common::cprog::build_with(
+        "tests/c/msync_spy.c",
+        "libmsync_spy.so",
+        &["-shared", "-fPIC", "-std=c11", "-ldl"],
+        false,
+    );
+    let dir = common::TempDir::new("msync");
+    let log = dir.0.join("msync.log");
+    let uri = dir.uri("durable.mba");
+    let o = Command::new(&prog)
+        .args(["msync", &uri])
+        .env("LD_PRELOAD", &spy)
+        .env("MSYNC_LOG", &log)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let field = |k: &str| -> u64 {
+        out.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse().ok()).unwrap()
+    };
+    let (base, data, len) = (field("base="), field("data="), field("len="));
+    assert_eq!(len, 1 << 20);
+    let ranges: Vec<(u64, u64)> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace().map(|x| x.parse::<u64>().unwrap());
+            (it.next().unwrap(), it.next().unwrap())
+        })
+        .collect();
+    // The handle attached at capacity 4 flushes everything the other handle appended, first...
+    let data_page = data / 4096 * 4096;
+    let covers = ranges.iter().position(|&(a, l)| a <= data_page && a + l >= data + len);
+    let covers = covers.unwrap_or_else(|| panic!("no msync range covers the data up to len: {ranges:?}"));
+    // ...and the header page holding the length after it.
+    let header = ranges.iter().rposition(|&(a, _)| a == base);
+    assert!(header.is_some_and(|h| h > covers), "the header is flushed after the data: {ranges:?}");
+}

@@ -13,6 +13,10 @@
  *                                   (no path permission needed), writes 42 in place and frees it; then
  *                                   the lease is still the parent's
  *   lifecycle scm-recv URI SOCKFD   the receiving side of scm
+ *   lifecycle msync URI             attach a second handle to a file array at capacity 4, let the first
+ *                                   append 1 MiB, msync through the second; print its data and header
+ *                                   addresses and the length it made durable (tests/c/msync_spy.c logs
+ *                                   the ranges)
  *   lifecycle pin URI               become nobody, open the store read-only and hold read locks over all
  *                                   of it (OFD, POSIX and flock), print "ready", sleep */
 #define _GNU_SOURCE
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -199,6 +204,15 @@ int main(int argc, char **argv) {
         a = NULL;
         close(fd);
         printf("ok scm-recv\n");
+    } else if (!strcmp(mode, "msync")) {
+        static uint8_t block[1 << 20];
+        EXPECT(mba_create(uri, MBA_U8, 4, 0, &a), MBA_OK, "create");
+        EXPECT(mba_attach(uri, 0, &b), MBA_OK, "attach");
+        EXPECT(mba_extend(a, block, sizeof block), MBA_OK, "extend");
+        EXPECT(mba_msync(b, MBA_SYNC), MBA_OK, "msync");
+        printf("base=%lu data=%lu len=%" PRIu64 "\n", (unsigned long)mba_header_ptr(b),
+               (unsigned long)mba_data(b), mba_len(b));
+        mba_free(b);
     } else if (!strcmp(mode, "pin")) {
         if (setgid(65534) != 0 || setuid(65534) != 0) return printf("FAIL setuid\n"), 1;
         int fd = open(uri, O_RDONLY);
