@@ -30,7 +30,7 @@ import types
 import warnings
 import weakref
 
-__all__ = ["array", "attach", "create", "delete", "Error", "typecodes", "ArrayType"]
+__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list"]
 
 # ---------------------------------------------------------------------------------------------
 # The library
@@ -64,6 +64,8 @@ _lib = _load()
 # made this way (lengths, pointers, sizes): they cost less, and a handle cannot be freed by
 # another thread while one of them runs.
 _plib = ctypes.PyDLL(_lib._name, handle=_lib._handle)
+# This module's own function objects: other modules of the package declare theirs on _lib.
+_own = ctypes.CDLL(_lib._name, handle=_lib._handle)
 _p = ctypes.c_void_p
 _u64 = ctypes.c_uint64
 _u32 = ctypes.c_uint32
@@ -88,13 +90,13 @@ def _declare(lib, name, args, ret, required=True):
     return f
 
 
-_create = _declare(_lib, "mba_create", [ctypes.c_char_p, _u32, _u64, _u32, ctypes.POINTER(_p)], _status)
-_create_mode = _declare(_lib, "mba_create_mode", [ctypes.c_char_p, _u32, _u64, _u32, _u32, ctypes.POINTER(_p)], _status)
-_attach = _declare(_lib, "mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status)
-_set = _declare(_lib, "mba_set", [_p, _u64, ctypes.c_char_p], _status)
-_msync = _declare(_lib, "mba_msync", [_p, _u32], _status)
-_free = _declare(_lib, "mba_free", [_p], _status)
-_delete = _declare(_lib, "mba_delete", [ctypes.c_char_p], _status)
+_create = _declare(_own, "mba_create", [ctypes.c_char_p, _u32, _u64, _u32, ctypes.POINTER(_p)], _status)
+_create_mode = _declare(_own, "mba_create_mode", [ctypes.c_char_p, _u32, _u64, _u32, _u32, ctypes.POINTER(_p)], _status)
+_attach = _declare(_own, "mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status)
+_set = _declare(_own, "mba_set", [_p, _u64, ctypes.c_char_p], _status)
+_msync = _declare(_own, "mba_msync", [_p, _u32], _status)
+_free = _declare(_own, "mba_free", [_p], _status)
+_delete = _declare(_own, "mba_delete", [ctypes.c_char_p], _status)
 _len = _declare(_plib, "mba_len", [_p], _u64)
 _capacity = _declare(_plib, "mba_capacity", [_p], _u64)
 _max_capacity = _declare(_plib, "mba_max_capacity", [_p], _u64)
@@ -106,14 +108,14 @@ _last_error = _declare(_plib, "mba_last_error", [], ctypes.c_char_p)
 _version = _declare(_plib, "mba_version", [], ctypes.c_char_p)
 # Format v2 (include/mba.h); absent from older libraries, which get the older paths below.
 _options_init = _declare(_plib, "mba_options_init", [ctypes.POINTER(_Options)], None, False)
-_create_ex = _declare(_lib, "mba_create_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
+_create_ex = _declare(_own, "mba_create_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
                       _status, False)
-_attach_ex = _declare(_lib, "mba_attach_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
+_attach_ex = _declare(_own, "mba_attach_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
                       _status, False)
-_splice = _declare(_lib, "mba_splice", [_p, _u64, _u64, _p, _u64], _status, False)
+_splice = _declare(_own, "mba_splice", [_p, _u64, _u64, _p, _u64], _status, False)
 _typecode_of = _declare(_plib, "mba_typecode", [_p], _u32, False)
 _header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p, False)
-_set_timeout = _declare(_lib, "mba_set_timeout", [_p, _u64], _status, False)
+_set_timeout = _declare(_own, "mba_set_timeout", [_p, _u64], _status, False)
 
 __version__ = _version().decode()
 
@@ -1564,47 +1566,20 @@ def _restore_iterator(arr, pos):
 
 
 # ---------------------------------------------------------------------------------------------
-# SharedArray-style functions: numpy arrays backed by shared memory
+# SharedArray's API (mba/_sharedarray.py): numpy arrays of any shape in shared memory.
+# `import mba as sa` works in place of `import SharedArray as sa`.
 
-
-def _typecode_of_numpy(dtype):
-    np = _np()
-    dt = np.dtype(dtype)
-    for tc in "bBhHiIqQfd":
-        if np.dtype(_NUMPY_DTYPE[tc]) == dt:
-            return tc
-    raise TypeError(f"mba has no element type for numpy dtype {dt}")
-
-
-def create(uri, shape, dtype=float):
-    """Creates a zero-filled array of ``shape`` (the product of its dimensions elements; mba
-    stores it flat) at ``uri`` and returns a numpy view of it, like SharedArray.create."""
-    np = _np()
-    if np is None:
-        raise ImportError("numpy is not installed")
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    n = 1
-    for d in shape:
-        n *= d
-    a = array(_typecode_of_numpy(dtype), uri=uri, capacity=max(n, 1))
-    zeros = bytes(min(n, 1 << 18) * a.itemsize)
-    while len(a) < n:
-        a.frombytes(zeros[: (n - len(a)) * a.itemsize])
-    return a.numpy().reshape(shape)
-
-
-def attach(uri, readonly=False):
-    """Attaches to the array at ``uri`` and returns a numpy view of it (flat), like SharedArray.attach."""
-    return array.attach(uri, readonly=readonly).numpy()
-
-
-def delete(uri):
-    """Removes the name ``uri``; attached arrays and views keep working."""
-    _check(_delete(_uri(uri)))
+from . import _sharedarray  # noqa: E402  (it uses _lib above)
+from ._sharedarray import (  # noqa: E402
+    ADVICE_DONTNEED, ADVICE_HUGEPAGE, ADVICE_NORMAL, ADVICE_RANDOM, ADVICE_SEQUENTIAL, ADVICE_WILLNEED,
+    MS_ASYNC, MS_INVALIDATE, MS_SYNC, ArrayDesc, attach, create, delete)
 
 
 def __getattr__(name):
-    """Submodules other parts of the package add (mba.smmap, say) load on first use."""
+    """``mba.list`` (SharedArray's list(); not a global here, where list is the builtin), and the
+    submodules other parts of the package add, loaded on first use."""
+    if name == "list":
+        return _sharedarray.list
     import importlib
 
     try:
