@@ -2,8 +2,9 @@
 
 `pip install ./bindings/python` and `pip wheel ./bindings/python` run `cargo build --release --lib`
 in the repository (two directories up, or MBA_SOURCE_DIR) and put target/release/libmba.so into
-the package as mba/libmba.so, so `import mba` needs no environment variable. The wheel is tagged
-py3-none-<platform>: the library is not a Python extension, so one wheel serves every Python 3.
+the package as mba/libmba.so, so `import mba` needs no environment variable. They also compile
+mba/_speedups.c (optional, stable ABI), so the wheel is tagged cp310-abi3-<platform>: one wheel
+for every Python from 3.10.
 
 MBA_LIBRARY=system at build time builds no library: the package then uses the system's libmba
 (found on the library path) at run time. CARGO names the cargo program (default: cargo on PATH,
@@ -15,7 +16,7 @@ import shutil
 import subprocess
 import sysconfig
 
-from setuptools import Distribution, setup
+from setuptools import Distribution, Extension, setup
 from setuptools.command.build_py import build_py
 
 try:
@@ -72,14 +73,15 @@ class build_with_library(build_py):
 
 
 class platform_wheel(bdist_wheel):
-    """A wheel for this platform (it carries a shared library) and any Python 3."""
+    """A wheel for this platform (it carries a shared library) and every Python from 3.10 (the
+    optional extension uses the stable ABI)."""
 
     def finalize_options(self):
         super().finalize_options()
         self.root_is_pure = False
 
     def get_tag(self):
-        return "py3", "none", sysconfig.get_platform().replace("-", "_").replace(".", "_")
+        return "cp310", "abi3", sysconfig.get_platform().replace("-", "_").replace(".", "_")
 
 
 class BinaryDistribution(Distribution):
@@ -89,4 +91,10 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(distclass=BinaryDistribution, cmdclass={"build_py": build_with_library, "bdist_wheel": platform_wheel})
+# The per-element call without ctypes; optional: without a C compiler or Python's headers the
+# package works through ctypes alone.
+speedups = Extension("mba._speedups", ["mba/_speedups.c"], py_limited_api=True,
+                     define_macros=[("Py_LIMITED_API", "0x030A0000")], optional=True)
+
+setup(distclass=BinaryDistribution, ext_modules=[speedups],
+      cmdclass={"build_py": build_with_library, "bdist_wheel": platform_wheel})

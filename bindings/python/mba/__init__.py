@@ -141,6 +141,15 @@ class _Calls:
 # them, unless the interpreter has no GIL; then a lock per array does.
 _GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 _SHARED_CALLS = _Calls(ctypes.CDLL(_lib._name, handle=_lib._handle))
+# The per-element call without ctypes (mba/_speedups.c), when it was built; MBA_NO_SPEEDUPS=1
+# keeps to ctypes.
+_fast_append = None
+if not os.environ.get("MBA_NO_SPEEDUPS"):
+    try:
+        from ._speedups import append as _fast_append
+    except ImportError:
+        pass
+_APPEND_ADDRESS = ctypes.cast(_own.mba_append, ctypes.c_void_p).value
 _EXCLUSIVE_CALLS = _Calls(ctypes.PyDLL(_lib._name, handle=_lib._handle) if _GIL else
                           ctypes.CDLL(_lib._name, handle=_lib._handle))
 
@@ -305,8 +314,17 @@ def _no_fast_pack(x):
     raise TypeError("characters are converted by array.array")
 
 
+def _standard(tc):
+    """struct's standard-size code of the same size and signedness: packs twice as fast as its
+    native mode ('l' is 'q' where a C long has 8 bytes)."""
+    for code in (tc, {"l": "q", "L": "Q"}.get(tc, tc)):
+        if struct.calcsize("=" + code) == _ITEMSIZE[tc]:
+            return "=" + code
+    return tc
+
+
 # struct's packing where it agrees with array.array's (append tries it first, then _PACK)
-_FAST_PACK = {tc: _no_fast_pack if tc in _UNICODE else struct.Struct(tc).pack for tc in typecodes}
+_FAST_PACK = {tc: _no_fast_pack if tc in _UNICODE else struct.Struct(_standard(tc)).pack for tc in typecodes}
 
 
 class _CharView:
@@ -359,7 +377,7 @@ class _State:
     slots of the array object itself)."""
 
     __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "k", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
-                 "pack", "spack", "calls", "serial", "exports", "views", "closed", "inherited", "pickle", "hdr",
+                 "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr",
                  "__weakref__")
 
 
@@ -434,6 +452,9 @@ def _open(h, tc, uri, ro, exclusive):
     s.spack = _FAST_PACK[tc]
     s.calls = _EXCLUSIVE_CALLS if exclusive else _SHARED_CALLS
     s.serial = threading.Lock() if exclusive and not _GIL else None
+    # (function, handle, item size, release the GIL): shared handles release it, exclusive ones
+    # keep it, which serializes their calls.
+    s.fast = (_APPEND_ADDRESS, h.value, s.isz, not exclusive) if _fast_append and s.serial is None else None
     s.exports = 0
     s.views = weakref.WeakSet()
     s.closed = False
@@ -843,7 +864,9 @@ class array(metaclass=_ImmutableType):
             b = s.spack(x)
         except (struct.error, OverflowError, TypeError):
             b = s.pack(x)  # array.array's conversion, or its exception
-        if s.serial is None:
+        if s.fast is not None:
+            st = _fast_append(s.fast, b)
+        elif s.serial is None:
             st = s.calls.append(h, b)
         else:
             with s.serial:

@@ -355,3 +355,32 @@ def test_library_is_found_where_asked(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import mba; print(mba._lib._name)"], env=env, capture_output=True,
                        text=True)
     assert r.returncode == 0 and r.stdout.strip() == "libmba.so.0", r.stderr
+
+
+PURE = """
+import threading, mba
+assert mba._fast_append is None
+for exclusive in (False, True):
+    a = mba.array("Q", exclusive=exclusive)
+    ts = [threading.Thread(target=lambda w=w: [a.append(w << 32 | i) for i in range(3000)]) for w in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert sorted(a) == sorted(w << 32 | i for w in range(4) for i in range(3000))
+    a.append(2**64 - 1)
+    try:
+        a.append(-1)
+    except OverflowError:
+        pass
+    assert a[-1] == 2**64 - 1 and len(a) == 12001
+print("ok")
+"""
+
+
+def test_without_speedups_everything_goes_through_ctypes():
+    # mba/_speedups is optional: with MBA_NO_SPEEDUPS (or without a compiler at install) appends
+    # take the ctypes path, with the same results from any number of threads.
+    env = dict(os.environ, MBA_NO_SPEEDUPS="1", PYTHONPATH=os.path.dirname(mba.__path__[0]))
+    r = subprocess.run([sys.executable, "-c", PURE], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    built = [f for f in os.listdir(mba.__path__[0]) if f.startswith("_speedups") and f.endswith(".so")]
+    assert (mba._fast_append is not None) == bool(built and not os.environ.get("MBA_NO_SPEEDUPS"))
