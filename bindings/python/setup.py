@@ -22,7 +22,10 @@ from setuptools.command.build_py import build_py
 try:
     from setuptools.command.bdist_wheel import bdist_wheel
 except ImportError:  # setuptools < 70.1
-    from wheel.bdist_wheel import bdist_wheel
+    try:
+        from wheel.bdist_wheel import bdist_wheel
+    except ImportError:  # neither: building in place (build_ext --inplace) needs no wheel
+        bdist_wheel = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -72,7 +75,7 @@ class build_with_library(build_py):
         os.chmod(dest, 0o755)
 
 
-class platform_wheel(bdist_wheel):
+class platform_wheel(bdist_wheel or object):
     """A wheel for this platform (it carries a shared library) and every Python from 3.10 (the
     optional extension uses the stable ABI)."""
 
@@ -96,5 +99,7 @@ class BinaryDistribution(Distribution):
 speedups = Extension("mba._speedups", ["mba/_speedups.c"], py_limited_api=True,
                      define_macros=[("Py_LIMITED_API", "0x030A0000")], optional=True)
 
-setup(distclass=BinaryDistribution, ext_modules=[speedups],
-      cmdclass={"build_py": build_with_library, "bdist_wheel": platform_wheel})
+commands = {"build_py": build_with_library}
+if bdist_wheel is not None:
+    commands["bdist_wheel"] = platform_wheel
+setup(distclass=BinaryDistribution, ext_modules=[speedups], cmdclass=commands)

@@ -1334,7 +1334,7 @@ class array(metaclass=_ImmutableType):
         if size > _MAXSIZE // s.isz // n:
             raise MemoryError()
         out = array._anonymous(s.tc, size * n)
-        out._room(size * n - size)
+        out._room(size * n)
         out._extend_address(s.data, size)
         done = size
         while done < size * n:  # doubling, from the result's own mapping: no other copy
