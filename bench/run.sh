@@ -24,9 +24,10 @@ fi
 venv=bench/out/venv
 mkdir -p bench/out
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check numpy matplotlib SharedArray mmap_backed_array
+"$venv/bin/pip" install --quiet --disable-pip-version-check numpy matplotlib SharedArray mmap_backed_array setuptools
 
 cargo build --release --lib
+(cd bindings/python && "../../$venv/bin/python" setup.py -q build_ext --inplace)   # mba/_speedups beside the sources
 ln -sf libmba.so target/release/libmba.so.0   # the SONAME programs ask for
 lib=(-Ltarget/release -lmba -Wl,-rpath,"$PWD/target/release")
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/bench.c -o bench/out/bench "${lib[@]}"
