@@ -509,11 +509,13 @@ mba_status mba_truncate(mba_array *a, uint64_t len);
 mba_status mba_reserve(mba_array *a, uint64_t capacity);
 
 // Replaces the `delete_count` elements at `index` with the `insert_count` elements at `elems`,
-// in one step under the append lock (or the lease): the tail moves, the new elements are
-// written, and the new length is published once. The room is made before anything moves, so
-// a failure leaves the array as it was. Insert is `delete_count` 0, delete is `insert_count`
-// 0. Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
-// `insert_count` is 0, and must not point into this array.
+// in one step under the append lock (or the lease): the removed elements are copied to
+// `removed` (if it is not NULL; delete_count * mba_itemsize bytes), the tail moves, the new
+// elements are written, and the new length is published once. The room is made before anything
+// moves, so a failure leaves the array as it was and writes nothing to `removed`. Insert is
+// `delete_count` 0, delete is `insert_count` 0, and `pop(i)` is a delete of one with `removed`.
+// Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
+// `insert_count` is 0; neither buffer may point into this array.
 //
 // Readers see the length change once; elements from `index` on change in place during the
 // call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len),
@@ -522,6 +524,7 @@ mba_status mba_reserve(mba_array *a, uint64_t capacity);
 mba_status mba_splice(mba_array *a,
                       uint64_t index,
                       uint64_t delete_count,
+                      void *removed,
                       const void *elems,
                       uint64_t insert_count);
 

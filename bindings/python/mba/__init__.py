@@ -112,7 +112,7 @@ _create_ex = _declare(_own, "mba_create_ex", [ctypes.c_char_p, ctypes.POINTER(_O
                       _status, False)
 _attach_ex = _declare(_own, "mba_attach_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
                       _status, False)
-_splice = _declare(_own, "mba_splice", [_p, _u64, _u64, _p, _u64], _status, False)
+_splice = _declare(_own, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status, False)
 _typecode_of = _declare(_plib, "mba_typecode", [_p], _u32, False)
 _header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p, False)
 _set_timeout = _declare(_own, "mba_set_timeout", [_p, _u64], _status, False)
@@ -130,7 +130,7 @@ class _Calls:
         self.extend = _declare(lib, "mba_extend", [_p, _p, _u64], _status)
         self.extend_bytes = _declare(type(lib)(lib._name, handle=lib._handle), "mba_extend",
                                      [_p, ctypes.c_char_p, _u64], _status)
-        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _u64], _status, False)
+        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status, False)
         self.pop = _declare(lib, "mba_pop", [_p, _p], _status)
         self.truncate = _declare(lib, "mba_truncate", [_p, _u64], _status)
 
@@ -1042,7 +1042,7 @@ class array(metaclass=_ImmutableType):
         count = len(src) if src is not None else 0
         address = src.buffer_info()[0] if count else None
         if s.calls.splice is not None:
-            self._call(s.calls.splice, h, index, delete, address, count)
+            self._call(s.calls.splice, h, index, delete, None, address, count)
             return
         # Libraries without mba_splice: the tail is rewritten in three steps (not atomic).
         n = self._len_slow()
