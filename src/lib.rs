@@ -22,8 +22,10 @@ mod dtype;
 mod error;
 pub mod layout;
 mod lock;
+pub mod npy;
 mod store;
 mod sys;
+pub mod window;
 
 pub mod ffi;
 

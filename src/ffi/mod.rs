@@ -13,6 +13,8 @@
 mod macros;
 pub mod array;
 pub mod error;
+pub mod window;
 
 pub use array::*;
 pub use error::*;
+pub use window::*;
