@@ -141,6 +141,9 @@ typedef struct {
 typedef struct {
     // Bytes mapped now: counted before mmap, uncounted after munmap, so never below the truth.
     uint64_t mapped_bytes;
+    // Of those, bytes inside the files when their windows were mapped (the rest is the tail of
+    // each file's last page).
+    uint64_t mapped_file_bytes;
     // Windows mapped now (including evicted ones a cursor still pins).
     uint64_t windows;
     // Windows some cursor pins now.

@@ -68,6 +68,9 @@ pub struct mba_window_config {
 pub struct mba_window_stats {
     /// Bytes mapped now: counted before mmap, uncounted after munmap, so never below the truth.
     pub mapped_bytes: u64,
+    /// Of those, bytes inside the files when their windows were mapped (the rest is the tail of
+    /// each file's last page).
+    pub mapped_file_bytes: u64,
     /// Windows mapped now (including evicted ones a cursor still pins).
     pub windows: u64,
     /// Windows some cursor pins now.
@@ -343,6 +346,7 @@ pub extern "C" fn mba_window_manager_stats(
         let s = manager!(m).stats();
         let v = mba_window_stats {
             mapped_bytes: s.mapped_bytes,
+            mapped_file_bytes: s.mapped_file_bytes,
             windows: s.windows,
             pinned_windows: s.pinned_windows,
             open_files: s.open_files,

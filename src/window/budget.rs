@@ -117,6 +117,9 @@ impl Budgets {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub mapped_bytes: AtomicU64,
+    /// Bytes of the files inside the mapped windows (what smmap calls mapped memory):
+    /// `mapped_bytes` less the part of each file's last page past its end.
+    pub mapped_file_bytes: AtomicU64,
     pub windows: AtomicU64,
     pub open_files: AtomicU64,
     pub peak_mapped_bytes: AtomicU64,
@@ -131,16 +134,18 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Counts a window of `len` bytes about to be mapped.
-    pub fn add_window(&self, len: u64) {
+    /// Counts a window of `len` bytes, `file_bytes` of them inside the file, about to be mapped.
+    pub fn add_window(&self, len: u64, file_bytes: u64) {
+        self.mapped_file_bytes.fetch_add(file_bytes, Relaxed);
         let b = self.mapped_bytes.fetch_add(len, Relaxed) + len;
         let w = self.windows.fetch_add(1, Relaxed) + 1;
         self.peak_mapped_bytes.fetch_max(b, Relaxed);
         self.peak_windows.fetch_max(w, Relaxed);
     }
 
-    /// Uncounts a window of `len` bytes that is no longer mapped (or failed to map).
-    pub fn remove_window(&self, len: u64) {
+    /// Uncounts a window that is no longer mapped (or failed to map).
+    pub fn remove_window(&self, len: u64, file_bytes: u64) {
+        self.mapped_file_bytes.fetch_sub(file_bytes, Relaxed);
         self.mapped_bytes.fetch_sub(len, Relaxed);
         self.windows.fetch_sub(1, Relaxed);
     }
@@ -192,11 +197,11 @@ mod tests {
         let b = Budgets::new(&cfg, 4096).unwrap();
         let c = Counters::default();
         assert!(b.window_fits(&c, 8192) && !b.window_fits(&c, 8193) && b.file_fits(&c));
-        c.add_window(4096);
+        c.add_window(4096, 4000);
         c.add_file();
         assert!(!b.window_fits(&c, 1), "the window count is full");
         assert!(!b.file_fits(&c));
-        c.remove_window(4096);
+        c.remove_window(4096, 4000);
         c.remove_file();
         assert!(b.window_fits(&c, 4096) && b.file_fits(&c));
         assert_eq!(c.peak_mapped_bytes.load(Relaxed), 4096);

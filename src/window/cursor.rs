@@ -146,6 +146,10 @@ impl Cursor {
         Ok(self.len)
     }
 
+    pub(crate) fn set_len_from_size(&mut self, size: u64) {
+        self.len = size.saturating_sub(self.geo.data_offset) / self.geo.itemsize;
+    }
+
     /// The file's size in bytes: as last seen, or re-read with `refresh`.
     pub fn file_size(&mut self, refresh: bool) -> Result<u64> {
         if refresh {

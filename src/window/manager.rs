@@ -32,6 +32,8 @@ pub struct WindowManager {
 pub struct Stats {
     /// Bytes mapped now (an upper bound: counted before `mmap`, uncounted after `munmap`).
     pub mapped_bytes: u64,
+    /// Of those, bytes inside the files when their windows were mapped (smmap's "mapped memory").
+    pub mapped_file_bytes: u64,
     /// Windows mapped now, including ones already evicted from the table that a cursor still pins.
     pub windows: u64,
     /// Windows that some cursor pins now.
@@ -342,7 +344,9 @@ impl Shared {
         if !fits {
             return Ok((st, None));
         }
-        let map = match Mapping::new(fd.as_fd(), start, len as usize, &self.counters) {
+        let size = st.files[fid].as_ref().expect("file").node.size.load(Relaxed);
+        let file_bytes = size.saturating_sub(start).min(len);
+        let map = match Mapping::new(fd.as_fd(), start, len as usize, file_bytes, &self.counters) {
             Ok(m) => m,
             Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => return Ok((st, None)),
             Err(e) => {
@@ -507,14 +511,17 @@ impl WindowManager {
         };
         // From here the cursor's Drop gives the slot back on every error path.
         let mut c = Cursor::new(sh.clone(), node, geo.unwrap_or(Geometry::raw(2, 0)?));
-        if !raw {
+        if raw {
+            // Raw files are not opened until read: the size from stat gives the length.
+            c.set_len_from_size(stat.size);
+        } else {
             let g = {
                 let fd = sh.use_fd(c.node.slot)?;
                 Geometry::probe(fd.fd(), kind, dtype, offset, &c.node.name)?
             };
             c.geo = g;
+            c.refresh()?;
         }
-        c.refresh()?;
         Ok(c)
     }
 
@@ -534,6 +541,7 @@ impl WindowManager {
         };
         Stats {
             mapped_bytes: c.mapped_bytes.load(Relaxed),
+            mapped_file_bytes: c.mapped_file_bytes.load(Relaxed),
             windows: c.windows.load(Relaxed),
             pinned_windows: pinned,
             open_files: c.open_files.load(Relaxed),

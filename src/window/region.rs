@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub(crate) struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
+    file_bytes: u64,
     counters: Arc<Counters>,
 }
 
@@ -25,17 +26,19 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// Maps `len` bytes of `fd` from `offset` (a page multiple). The caller has checked the
-    /// budget; the window is counted here before `mmap` and uncounted if it fails.
+    /// Maps `len` bytes of `fd` from `offset` (a page multiple), `file_bytes` of which lie
+    /// inside the file. The caller has checked the budget; the window is counted here before
+    /// `mmap` and uncounted if it fails.
     pub fn new(
         fd: BorrowedFd<'_>,
         offset: u64,
         len: usize,
+        file_bytes: u64,
         counters: &Arc<Counters>,
     ) -> std::io::Result<Mapping> {
-        counters.add_window(len as u64);
+        counters.add_window(len as u64, file_bytes);
         let Ok(off) = libc::off_t::try_from(offset) else {
-            counters.remove_window(len as u64);
+            counters.remove_window(len as u64, file_bytes);
             return Err(std::io::Error::from_raw_os_error(libc::EOVERFLOW));
         };
         // SAFETY: a fresh mapping chosen by the kernel; no existing memory is affected.
@@ -44,13 +47,14 @@ impl Mapping {
         };
         if p == libc::MAP_FAILED {
             let e = std::io::Error::last_os_error();
-            counters.remove_window(len as u64);
+            counters.remove_window(len as u64, file_bytes);
             return Err(e);
         }
         counters.maps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Mapping {
             ptr: NonNull::new(p.cast()).expect("mmap returned NULL"),
             len,
+            file_bytes,
             counters: counters.clone(),
         })
     }
@@ -69,7 +73,7 @@ impl Drop for Mapping {
         // SAFETY: ptr/len are exactly what mmap returned; nothing uses the mapping any more
         // (every user held an Arc of this value).
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-        self.counters.remove_window(self.len as u64);
+        self.counters.remove_window(self.len as u64, self.file_bytes);
         self.counters.unmaps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
@@ -224,7 +228,7 @@ mod tests {
     fn lru_order_follows_touches_and_skips_pinned_windows() {
         let counters = Arc::new(Counters::default());
         let f = std::fs::File::open("/proc/self/exe").unwrap();
-        let m = || Arc::new(Mapping::new(f.as_fd(), 0, 4096, &counters).unwrap());
+        let m = || Arc::new(Mapping::new(f.as_fd(), 0, 4096, 4096, &counters).unwrap());
         let mut t = Table::new();
         let a = t.insert(0, 0, m());
         let b = t.insert(0, 4096, m());
