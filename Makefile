@@ -26,7 +26,7 @@ install-files:
 	ln -sf libmba.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmba.so.$(MAJOR)
 	ln -sf libmba.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libmba.so
 	install -m 0644 $(LIBSRC)/libmba.a $(DESTDIR)$(LIBDIR)/libmba.a
-	install -m 0644 include/mba.h include/mba.hpp $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/mba.h include/mba.hpp include/mba_window.hpp $(DESTDIR)$(INCLUDEDIR)/
 	for f in mba.pc:pkgconfig/mba.pc mba-config.cmake:cmake/mba/mba-config.cmake \
 	         mba-config-version.cmake:cmake/mba/mba-config-version.cmake; do \
 	  sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
@@ -37,5 +37,5 @@ install-files:
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libmba.so $(DESTDIR)$(LIBDIR)/libmba.so.$(MAJOR) \
 	      $(DESTDIR)$(LIBDIR)/libmba.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmba.a \
-	      $(DESTDIR)$(INCLUDEDIR)/mba.h $(DESTDIR)$(INCLUDEDIR)/mba.hpp $(DESTDIR)$(LIBDIR)/pkgconfig/mba.pc
+	      $(DESTDIR)$(INCLUDEDIR)/mba.h $(DESTDIR)$(INCLUDEDIR)/mba.hpp $(DESTDIR)$(INCLUDEDIR)/mba_window.hpp $(DESTDIR)$(LIBDIR)/pkgconfig/mba.pc
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/mba

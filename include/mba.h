@@ -185,7 +185,7 @@ typedef struct {
     uint64_t pins;
 } mba_window_region;
 
-// What a cursor reads (mba_window_info).
+// What a cursor reads (filled by mba_window_info).
 typedef struct {
     // MBA_WINDOW_RAW, MBA_WINDOW_NPY or MBA_WINDOW_MBA (never AUTO).
     uint32_t kind;
@@ -209,7 +209,7 @@ typedef struct {
     uint64_t file_size;
     // shape[0] = rows (len / row size), then the trailing extents; unused entries 0.
     uint64_t shape[8];
-} mba_window_info;
+} mba_window_cursor_info;
 
 // A zero-copy borrow (mba_window_pin).
 typedef struct {
@@ -597,7 +597,7 @@ mba_status mba_window_cursor_free(mba_window_cursor *c);
 
 // Writes what `c` reads to `*out`: kind, dtype, shape, length and file size as last seen.
 // Threads: not while another thread moves `c`.
-mba_status mba_window_info(const mba_window_cursor *c, mba_window_info *out);
+mba_status mba_window_info(const mba_window_cursor *c, mba_window_cursor_info *out);
 
 // Elements visible as of the cursor's last refresh; 0 for NULL. Reads past it refresh by
 // themselves. Threads: not while another thread moves `c`.
@@ -631,7 +631,7 @@ mba_status mba_window_read(mba_window_cursor *c, uint64_t index, uint64_t count,
 // as many as the window holds). The cursor's previous window is let go of.
 //
 // The pointer is valid until the cursor's next read, pin, unpin or free. The bytes are the
-// file's (its byte order: see mba_window_info.byteswapped), and other processes may change
+// file's (its byte order: see mba_window_cursor_info.byteswapped), and other processes may change
 // them. Before lending, the file's size is re-read (fstat) unless reads are mapped, so only
 // bytes inside the file are lent. Contract: if the file is then shrunk below the borrowed
 // bytes while the borrow is held, touching them raises SIGBUS, as with any mapping; deleting

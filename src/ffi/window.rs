@@ -98,11 +98,11 @@ pub struct mba_window_stats {
     pub max_windows: u64,
 }
 
-/// What a cursor reads (mba_window_info).
+/// What a cursor reads (filled by mba_window_info).
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct mba_window_info {
+pub struct mba_window_cursor_info {
     /// MBA_WINDOW_RAW, MBA_WINDOW_NPY or MBA_WINDOW_MBA (never AUTO).
     pub kind: u32,
     /// dtype code: MBA_I8 .. MBA_F64, or 11 bool, 12 f16, 13 complex64, 14 complex128.
@@ -164,8 +164,8 @@ fn region_of(w: WindowInfo) -> mba_window_region {
     mba_window_region { id: w.id, offset: w.offset, len: w.len, valid: w.valid, pins: w.pins }
 }
 
-fn info_of(i: CursorInfo) -> mba_window_info {
-    mba_window_info {
+fn info_of(i: CursorInfo) -> mba_window_cursor_info {
+    mba_window_cursor_info {
         kind: i.kind as u32,
         dtype: i.dtype,
         itemsize: i.itemsize as u32,
@@ -476,7 +476,7 @@ pub extern "C" fn mba_window_cursor_free(c: *mut mba_window_cursor) -> mba_statu
 /// Writes what `c` reads to `*out`: kind, dtype, shape, length and file size as last seen.
 /// Threads: not while another thread moves `c`.
 #[no_mangle]
-pub extern "C" fn mba_window_info(c: *const mba_window_cursor, out: *mut mba_window_info) -> mba_status {
+pub extern "C" fn mba_window_info(c: *const mba_window_cursor, out: *mut mba_window_cursor_info) -> mba_status {
     ffi_status!("mba_window_info", {
         let out = non_null!(out);
         let i = handle!(c).info();
@@ -555,7 +555,7 @@ pub extern "C" fn mba_window_read(
 /// as many as the window holds). The cursor's previous window is let go of.
 ///
 /// The pointer is valid until the cursor's next read, pin, unpin or free. The bytes are the
-/// file's (its byte order: see mba_window_info.byteswapped), and other processes may change
+/// file's (its byte order: see mba_window_cursor_info.byteswapped), and other processes may change
 /// them. Before lending, the file's size is re-read (fstat) unless reads are mapped, so only
 /// bytes inside the file are lent. Contract: if the file is then shrunk below the borrowed
 /// bytes while the borrow is held, touching them raises SIGBUS, as with any mapping; deleting
