@@ -476,7 +476,10 @@ pub extern "C" fn mba_window_cursor_free(c: *mut mba_window_cursor) -> mba_statu
 /// Writes what `c` reads to `*out`: kind, dtype, shape, length and file size as last seen.
 /// Threads: not while another thread moves `c`.
 #[no_mangle]
-pub extern "C" fn mba_window_info(c: *const mba_window_cursor, out: *mut mba_window_cursor_info) -> mba_status {
+pub extern "C" fn mba_window_info(
+    c: *const mba_window_cursor,
+    out: *mut mba_window_cursor_info,
+) -> mba_status {
     ffi_status!("mba_window_info", {
         let out = non_null!(out);
         let i = handle!(c).info();

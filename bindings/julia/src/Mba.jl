@@ -124,4 +124,6 @@ end
 "Removes the name `uri`; attached arrays keep working."
 delete(uri::AbstractString) = check(ccall((:mba_delete, libmba), Int32, (Cstring,), uri))
 
+include("Window.jl")
+
 end # module
