@@ -3,14 +3,14 @@
 //! out one pinned window at a time.
 
 use super::file::{self, Geometry, Kind};
-use super::manager::{FileNode, Shared, State, WindowInfo};
+use super::manager::{Fd, FdUse, FileNode, Shared, WindowInfo};
 use super::region::Mapping;
 use crate::dtype::Element;
 use crate::error::{bail, Error, ErrorKind, Result};
 use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// A reader of one file through a [`WindowManager`](super::WindowManager).
 ///
@@ -22,10 +22,33 @@ pub struct Cursor {
     pub(crate) node: Arc<FileNode>,
     pub(crate) geo: Geometry,
     len: u64,
+    /// The window lent out by the last `pin` (a pin: it cannot be unmapped meanwhile).
     pin: Option<Pin>,
+    /// The windows recent reads went through, not pinned, by window-grid cell (direct-mapped):
+    /// a read upgrades its cell's window without the manager's lock if it is still mapped.
+    cache: Vec<Option<Cached>>,
+    /// The descriptor the last `pread` used, likewise.
+    fd_cache: Option<Weak<Fd>>,
     /// End (file offset) of the window this cursor used last: a read that needs the window
     /// starting there is a sequential scan, which may evict to map it.
     last_end: u64,
+}
+
+/// A window held for a caller: its mapping, file offset, table index and id.
+struct Held {
+    map: Arc<Mapping>,
+    start: u64,
+    slot: usize,
+    id: u64,
+}
+
+/// Cells of a cursor's cache of windows: enough for a working set of 64 windows read at random.
+const CACHE_CELLS: usize = 64;
+
+struct Cached {
+    map: Weak<Mapping>,
+    start: u64,
+    end: u64,
 }
 
 struct Pin {
@@ -91,7 +114,7 @@ fn out_of_bounds(what: String) -> Error {
 
 impl Cursor {
     pub(crate) fn new(shared: Arc<Shared>, node: Arc<FileNode>, geo: Geometry) -> Cursor {
-        Cursor { shared, node, geo, len: 0, pin: None, last_end: u64::MAX }
+        Cursor { shared, node, geo, len: 0, pin: None, cache: Vec::new(), fd_cache: None, last_end: u64::MAX }
     }
 
     fn fid(&self) -> usize {
@@ -138,12 +161,24 @@ impl Cursor {
     /// seen; returns the element count now visible.
     pub fn refresh(&mut self) -> Result<u64> {
         self.shared.check_open()?;
-        let fd = self.shared.use_fd(self.fid())?;
+        let fd = Self::use_fd(&self.shared, &mut self.fd_cache, self.node.slot)?;
         let st = file::stat_fd(fd.fd().as_raw_fd())
             .map_err(|e| Error::os(format_args!("fstat {}", self.node.name), e))?;
         self.node.size.store(st.size, Relaxed);
         self.len = self.geo.count(Some(fd.fd()), st.size, &self.node.name)?;
         Ok(self.len)
+    }
+
+    /// A descriptor of the cursor's file: the one it used last if it is still open (no lock),
+    /// else one from the manager.
+    fn use_fd<'s>(sh: &'s Shared, cache: &mut Option<Weak<Fd>>, fid: usize) -> Result<FdUse<'s>> {
+        if let Some(fd) = cache.as_ref().and_then(Weak::upgrade) {
+            fd.last_use.fetch_max(sh.tick(), Relaxed);
+            return Ok(FdUse::new(fd, sh));
+        }
+        let u = sh.use_fd(fid)?;
+        *cache = Some(Arc::downgrade(u.arc()));
+        Ok(u)
     }
 
     pub(crate) fn set_len_from_size(&mut self, size: u64) {
@@ -256,7 +291,7 @@ impl Cursor {
     unsafe fn pread(&mut self, b: u64, e: u64, out: *mut u8) -> Result<()> {
         let n = (e - b) as usize;
         let got = {
-            let fd = self.shared.use_fd(self.fid())?;
+            let fd = Self::use_fd(&self.shared, &mut self.fd_cache, self.node.slot)?;
             self.shared.counters.preads.fetch_add(1, Relaxed);
             file::pread_raw(fd.fd(), out, n, b)
                 .map_err(|e| Error::os(format_args!("read {}", self.node.name), e))?
@@ -271,39 +306,50 @@ impl Cursor {
         Ok(())
     }
 
-    /// Copies bytes `[b, e)` through mapped windows. The window of a borrow the cursor holds
-    /// is used as it is; other windows are pinned only while they are copied from, so a read
-    /// never leaves a window pinned (idle cursors hold no budget).
+    /// Copies bytes `[b, e)` through mapped windows: the cursor's borrowed window, the window
+    /// it read through last (upgraded without the lock), or another found or mapped under the
+    /// lock. Windows are held only while copied from, so a read leaves nothing pinned (idle
+    /// cursors hold no budget).
     unsafe fn read_mapped(&mut self, b: u64, e: u64, out: *mut u8) -> Result<()> {
         let mut pos = b;
-        let mut took = false;
-        let r = loop {
-            if pos >= e {
-                break Ok(());
-            }
+        while pos < e {
             if let Some(p) = &self.pin {
                 if p.start <= pos && pos < p.end() {
                     let n = e.min(p.end()) - pos;
-                    std::ptr::copy_nonoverlapping(
-                        p.map.ptr().add((pos - p.start) as usize),
-                        out.add((pos - b) as usize),
-                        n as usize,
-                    );
+                    p.map.last_use.fetch_max(self.shared.tick(), Relaxed);
+                    copy(&p.map, p.start, pos, n, out.add((pos - b) as usize));
                     pos += n;
                     continue;
                 }
             }
-            match self.pin_window(pos, pos + 1, false) {
-                Ok(true) => took = true,
-                // No room without churning mappings: the rest with pread.
-                Ok(false) => break self.pread(pos, e, out.add((pos - b) as usize)),
-                Err(err) => break Err(err),
-            }
-        };
-        if took {
-            self.unpin();
+            let cell = (pos / self.shared.b.window) as usize % CACHE_CELLS;
+            let cached = match self.cache.get(cell) {
+                Some(Some(c)) if c.start <= pos && pos < c.end => c.map.upgrade().map(|m| (m, c.start)),
+                _ => None,
+            };
+            let (map, start) = match cached {
+                Some(hit) => {
+                    hit.0.last_use.store(self.shared.tick(), Relaxed);
+                    hit
+                }
+                None => match self.find_or_map(pos, pos + 1, false)? {
+                    Some(Held { map, start, .. }) => {
+                        if self.cache.is_empty() {
+                            self.cache.resize_with(CACHE_CELLS, || None);
+                        }
+                        self.cache[cell] =
+                            Some(Cached { map: Arc::downgrade(&map), start, end: start + map.len() });
+                        (map, start)
+                    }
+                    // No room without churning mappings: the rest with pread.
+                    None => return self.pread(pos, e, out.add((pos - b) as usize)),
+                },
+            };
+            let n = e.min(start + map.len()) - pos;
+            copy(&map, start, pos, n, out.add((pos - b) as usize));
+            pos += n;
         }
-        r
+        Ok(())
     }
 
     /// Where a window holding bytes `[b, e)` starts and how long it is: the window grid
@@ -323,23 +369,15 @@ impl Cursor {
         (start, len)
     }
 
-    fn release(st: &mut State, pin: &mut Option<Pin>) {
-        if let Some(p) = pin.take() {
-            if st.windows.get(p.slot).is_some_and(|w| w.id == p.id) {
-                st.windows.touch(p.slot);
-            }
-        }
-    }
-
-    /// Pins a window holding bytes `[b, e)`: a mapped one, or a new one. A new window may
-    /// evict others when `evict` is set or when it continues this cursor's last window (a
-    /// sequential scan); otherwise it is mapped only into free room. False when not mapped.
-    fn pin_window(&mut self, b: u64, e: u64, evict: bool) -> Result<bool> {
+    /// A window holding bytes `[b, e)`, held for the caller: one mapped already, or a new one.
+    /// A new window may evict others when `evict` is set or when it continues this cursor's
+    /// last window (a sequential scan); otherwise it is mapped only into free room. `None` when
+    /// not mapped. Returns the window with its start, table index and id.
+    fn find_or_map(&mut self, b: u64, e: u64, evict: bool) -> Result<Option<Held>> {
         let (start, len) = self.window_for(b, e);
         let sh = &*self.shared;
         let fid = self.node.slot;
         let mut st = sh.lock();
-        Self::release(&mut st, &mut self.pin);
         let found = match sh.find_window(&st, fid, b, e) {
             Some(i) => Some(i),
             None => {
@@ -349,11 +387,19 @@ impl Cursor {
                 got
             }
         };
-        let Some(i) = found else { return Ok(false) };
-        st.windows.touch(i);
+        let Some(i) = found else { return Ok(None) };
+        st.windows.touch(i, sh.tick());
         let w = st.windows.get(i).expect("window");
-        self.pin = Some(Pin { map: w.map.clone(), slot: i, id: w.id, start: w.start });
         self.last_end = w.end();
+        Ok(Some(Held { map: w.map.clone(), start: w.start, slot: i, id: w.id }))
+    }
+
+    /// Pins a window holding bytes `[b, e)` (see [`find_or_map`](Self::find_or_map)) as the
+    /// cursor's borrow, letting go of the previous one. False when none could be mapped.
+    fn pin_window(&mut self, b: u64, e: u64, evict: bool) -> Result<bool> {
+        self.unpin();
+        let Some(Held { map, start, slot, id }) = self.find_or_map(b, e, evict)? else { return Ok(false) };
+        self.pin = Some(Pin { map, slot, id, start });
         Ok(true)
     }
 
@@ -406,9 +452,8 @@ impl Cursor {
 
     /// Lets go of the cursor's window, if it pins one (it stays mapped until evicted).
     pub fn unpin(&mut self) {
-        if self.pin.is_some() {
-            let mut st = self.shared.lock();
-            Self::release(&mut st, &mut self.pin);
+        if let Some(p) = self.pin.take() {
+            p.map.last_use.fetch_max(self.shared.tick(), Relaxed);
         }
     }
 
@@ -444,6 +489,8 @@ impl Cursor {
             geo: self.geo.clone(),
             len: self.len,
             pin,
+            cache: Vec::new(),
+            fd_cache: None,
             last_end: self.last_end,
         })
     }
@@ -451,15 +498,29 @@ impl Cursor {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
+        self.unpin();
+        self.cache.clear();
+        self.fd_cache = None;
         let sh = self.shared.clone();
         let mut st = sh.lock();
-        Self::release(&mut st, &mut self.pin);
         let fid = self.node.slot;
         if let Some(f) = st.files[fid].as_mut() {
             f.cursors -= 1;
         }
         sh.maybe_drop_file(&mut st, fid);
     }
+}
+
+/// Copies `n` bytes of the file from offset `pos` out of `map`, which starts at file offset
+/// `start` and covers `[pos, pos + n)`.
+///
+/// # Safety
+/// `dst` must be valid for `n` bytes of writes.
+unsafe fn copy(map: &Mapping, start: u64, pos: u64, n: u64, dst: *mut u8) {
+    debug_assert!(start <= pos && pos + n <= start + map.len());
+    // The mapping is foreign memory other processes may write: copied as bytes through raw
+    // pointers, never seen as a Rust reference.
+    std::ptr::copy_nonoverlapping(map.ptr().add((pos - start) as usize), dst, n as usize);
 }
 
 impl std::fmt::Debug for Cursor {

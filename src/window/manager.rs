@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     fd_idle: Condvar,
     fd_waiters: AtomicUsize,
     pub closed: AtomicBool,
+    /// The clock of least-recently-used: every use of a window or descriptor takes a tick.
+    clock: AtomicU64,
 }
 
 pub(crate) struct State {
@@ -90,7 +92,6 @@ pub(crate) struct State {
     pub files: Vec<Option<FileSlot>>,
     free_files: Vec<usize>,
     by_ident: HashMap<Identity, usize>,
-    tick: u64,
 }
 
 /// What the table keeps per file.
@@ -98,7 +99,6 @@ pub(crate) struct FileSlot {
     pub node: Arc<FileNode>,
     sources: Vec<Source>,
     fd: Option<Arc<Fd>>,
-    fd_tick: u64,
     /// Windows of this file by start offset.
     pub windows: BTreeMap<u64, usize>,
     pub cursors: usize,
@@ -123,6 +123,8 @@ pub(crate) struct FileNode {
 /// An open descriptor of a file, uncounted when closed.
 pub(crate) struct Fd {
     fd: RawFd,
+    /// Tick of the last use: the least recently used idle descriptor is closed first.
+    pub last_use: AtomicU64,
     counters: Arc<Counters>,
 }
 
@@ -137,8 +139,8 @@ impl Drop for Fd {
 }
 
 impl Fd {
-    fn new(fd: OwnedFd, counters: Arc<Counters>) -> Fd {
-        Fd { fd: fd.into_raw_fd(), counters }
+    fn new(fd: OwnedFd, counters: Arc<Counters>, tick: u64) -> Fd {
+        Fd { fd: fd.into_raw_fd(), last_use: AtomicU64::new(tick), counters }
     }
 
     pub fn as_fd(&self) -> BorrowedFd<'_> {
@@ -154,7 +156,15 @@ pub(crate) struct FdUse<'a> {
     shared: &'a Shared,
 }
 
-impl FdUse<'_> {
+impl<'a> FdUse<'a> {
+    pub fn new(fd: Arc<Fd>, shared: &'a Shared) -> FdUse<'a> {
+        FdUse { fd: Some(fd), shared }
+    }
+
+    pub fn arc(&self) -> &Arc<Fd> {
+        self.fd.as_ref().expect("descriptor in use")
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_ref().expect("descriptor in use").as_fd()
     }
@@ -184,6 +194,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A fresh tick of the least-recently-used clock.
+    pub fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Relaxed) + 1
+    }
+
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Acquire) {
             return Err(closed_error());
@@ -203,11 +218,10 @@ impl Shared {
             if self.closed.load(Acquire) {
                 return Err(closed_error());
             }
-            st.tick += 1;
-            let tick = st.tick;
+            let tick = self.tick();
             let slot = st.files[fid].as_mut().expect("cursor's file slot");
             if let Some(fd) = &slot.fd {
-                slot.fd_tick = tick;
+                fd.last_use.fetch_max(tick, Relaxed);
                 let fd = fd.clone();
                 return Ok((st, fd));
             }
@@ -220,7 +234,7 @@ impl Shared {
                     .enumerate()
                     .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
                     .filter(|(_, s)| s.fd.as_ref().is_some_and(|f| Arc::strong_count(f) == 1))
-                    .min_by_key(|(_, s)| s.fd_tick)
+                    .min_by_key(|(_, s)| s.fd.as_ref().map_or(0, |f| f.last_use.load(Relaxed)))
                     .map(|(i, _)| i);
                 match victim {
                     Some(v) => {
@@ -280,9 +294,8 @@ impl Shared {
             if file::cannot_shrink(fd.as_fd()) {
                 slot.node.no_shrink.store(true, Relaxed);
             }
-            let fd = Arc::new(Fd::new(fd, self.counters.clone()));
+            let fd = Arc::new(Fd::new(fd, self.counters.clone(), tick));
             slot.fd = Some(fd.clone());
-            slot.fd_tick = tick;
             return Ok((st, fd));
         }
     }
@@ -354,7 +367,7 @@ impl Shared {
                 return Err(Error::os(format_args!("mmap {len} bytes at {start} of {name}"), e));
             }
         };
-        let i = st.windows.insert(fid, start, Arc::new(map));
+        let i = st.windows.insert(fid, start, Arc::new(map), self.tick());
         st.files[fid].as_mut().expect("file").windows.insert(start, i);
         Ok((st, Some(i)))
     }
@@ -415,11 +428,11 @@ impl WindowManager {
                     files: Vec::new(),
                     free_files: Vec::new(),
                     by_ident: HashMap::new(),
-                    tick: 0,
                 }),
                 fd_idle: Condvar::new(),
                 fd_waiters: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
+                clock: AtomicU64::new(0),
             }),
         })
     }
@@ -488,7 +501,6 @@ impl WindowManager {
                         node: node(fid),
                         sources: Vec::new(),
                         fd: None,
-                        fd_tick: 0,
                         windows: BTreeMap::new(),
                         cursors: 0,
                     };

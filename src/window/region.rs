@@ -2,18 +2,27 @@
 //! all windows of a manager with its least-recently-used order.
 //!
 //! A window is pinned while anything besides the table holds its [`Mapping`] (an `Arc`): a
-//! cursor that reads through it or lends it out. Pins are taken only under the manager's
-//! lock, so a window the table alone holds (strong count 1) can be unmapped there without a
-//! race. A pin may be dropped anywhere; if the table had let go of the window meanwhile
-//! (evicted as stale, or the manager closed), the last pin unmaps it.
+//! cursor that lends it out, or a read copying from it. A window is unmapped when the last
+//! `Arc` goes, wherever that happens; the counters follow the real `munmap`, so the budgets
+//! stay exact. Cursors also keep a `Weak` of the window they last read through, and upgrade
+//! it without the lock on their next read: if that races with an eviction, the mapping simply
+//! lives (and stays counted) until the read is done.
+//!
+//! Least recently used is exact: every use stores a fresh tick in the window's `last_use`
+//! (an atomic, so reads need no lock), and the table's order, keyed by the tick it last saw,
+//! is corrected lazily when it looks for a victim (see [`Table::lru_unpinned`]).
 
 use super::budget::Counters;
+use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// A read-only `MAP_SHARED` mapping, unmapped (and uncounted) when dropped.
 pub(crate) struct Mapping {
+    /// Tick of the last use (see [`Table`]).
+    pub last_use: AtomicU64,
     ptr: NonNull<u8>,
     len: usize,
     file_bytes: u64,
@@ -52,6 +61,7 @@ impl Mapping {
         }
         counters.maps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Mapping {
+            last_use: AtomicU64::new(0),
             ptr: NonNull::new(p.cast()).expect("mmap returned NULL"),
             len,
             file_bytes,
@@ -78,8 +88,6 @@ impl Drop for Mapping {
     }
 }
 
-const NIL: usize = usize::MAX;
-
 /// One window in the table.
 pub(crate) struct Slot {
     /// Unique for the manager's life, never reused: what bindings compare windows by.
@@ -89,8 +97,8 @@ pub(crate) struct Slot {
     /// File offset of its first byte (a page multiple).
     pub start: u64,
     pub map: Arc<Mapping>,
-    prev: usize,
-    next: usize,
+    /// The tick this slot is filed under in `Table::order` (at most its `last_use`).
+    key: u64,
 }
 
 impl Slot {
@@ -104,30 +112,29 @@ impl Slot {
     }
 }
 
-/// All windows of a manager, in a slab, with an intrusive doubly-linked list from the most
-/// (head) to the least (tail) recently used.
+/// All windows of a manager, in a slab, ordered by the tick of their last use as last seen.
 pub(crate) struct Table {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    head: usize,
-    tail: usize,
+    order: BTreeSet<(u64, usize)>,
     next_id: u64,
 }
 
 impl Table {
     pub fn new() -> Table {
-        Table { slots: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, next_id: 1 }
+        Table { slots: Vec::new(), free: Vec::new(), order: BTreeSet::new(), next_id: 1 }
     }
 
     pub fn get(&self, i: usize) -> Option<&Slot> {
         self.slots.get(i).and_then(Option::as_ref)
     }
 
-    /// Adds a window as the most recently used; returns its index.
-    pub fn insert(&mut self, file: usize, start: u64, map: Arc<Mapping>) -> usize {
+    /// Adds a window used at `tick`; returns its index.
+    pub fn insert(&mut self, file: usize, start: u64, map: Arc<Mapping>, tick: u64) -> usize {
         let id = self.next_id;
         self.next_id += 1;
-        let slot = Slot { id, file, start, map, prev: NIL, next: NIL };
+        map.last_use.store(tick, Relaxed);
+        let slot = Slot { id, file, start, map, key: tick };
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i] = Some(slot);
@@ -138,84 +145,68 @@ impl Table {
                 self.slots.len() - 1
             }
         };
-        self.link_front(i);
+        self.order.insert((tick, i));
         i
     }
 
     /// Takes a window out of the table (the caller drops it, or a pin outlives it).
     pub fn remove(&mut self, i: usize) -> Slot {
-        self.unlink(i);
         let s = self.slots[i].take().expect("removing a free window slot");
+        self.order.remove(&(s.key, i));
         self.free.push(i);
         s
     }
 
-    /// Makes `i` the most recently used.
-    pub fn touch(&mut self, i: usize) {
-        if self.head != i {
-            self.unlink(i);
-            self.link_front(i);
-        }
+    /// Records a use of `i` at `tick` (the order catches up in `lru_unpinned`).
+    pub fn touch(&self, i: usize, tick: u64) {
+        self.slots[i].as_ref().expect("touching a free slot").map.last_use.fetch_max(tick, Relaxed);
     }
 
     /// The least recently used window that nothing pins.
-    pub fn lru_unpinned(&self) -> Option<usize> {
-        let mut i = self.tail;
-        while i != NIL {
-            let s = self.slots[i].as_ref().expect("listed slot is free");
-            if !s.pinned() {
-                return Some(i);
+    ///
+    /// Walks the order from the oldest key. A window used since it was filed (its `last_use`
+    /// is past its key) is refiled under its real tick, and the walk starts again, since it
+    /// may have been older than the candidate found after it. Each restart refiles a window
+    /// to a later tick, so the walk ends; the window it returns has no older unpinned one.
+    pub fn lru_unpinned(&mut self) -> Option<usize> {
+        loop {
+            let mut refile = Vec::new();
+            let mut victim = None;
+            for &(key, i) in &self.order {
+                let s = self.slots[i].as_ref().expect("filed slot is free");
+                let used = s.map.last_use.load(Relaxed);
+                if used != key {
+                    refile.push((key, i, used));
+                } else if !s.pinned() {
+                    victim = Some(i);
+                    break;
+                }
             }
-            i = s.prev;
+            if refile.is_empty() {
+                return victim;
+            }
+            for (key, i, used) in refile {
+                self.order.remove(&(key, i));
+                self.order.insert((used, i));
+                self.slots[i].as_mut().expect("refiled slot").key = used;
+            }
         }
-        None
     }
 
     /// Indices of every window, least recently used first.
     pub fn lru_order(&self) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut i = self.tail;
-        while i != NIL {
-            out.push(i);
-            i = self.slots[i].as_ref().expect("listed slot is free").prev;
-        }
-        out
+        let mut v: Vec<(u64, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s.map.last_use.load(Relaxed), i)))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, i)| i).collect()
     }
 
     pub fn find_id(&self, id: u64) -> Option<usize> {
         self.slots.iter().position(|s| s.as_ref().is_some_and(|s| s.id == id))
-    }
-
-    fn link_front(&mut self, i: usize) {
-        let old = self.head;
-        {
-            let s = self.slots[i].as_mut().expect("linking a free slot");
-            s.prev = NIL;
-            s.next = old;
-        }
-        if old != NIL {
-            self.slots[old].as_mut().expect("head is free").prev = i;
-        } else {
-            self.tail = i;
-        }
-        self.head = i;
-    }
-
-    fn unlink(&mut self, i: usize) {
-        let (p, n) = {
-            let s = self.slots[i].as_ref().expect("unlinking a free slot");
-            (s.prev, s.next)
-        };
-        if p != NIL {
-            self.slots[p].as_mut().expect("prev is free").next = n;
-        } else {
-            self.head = n;
-        }
-        if n != NIL {
-            self.slots[n].as_mut().expect("next is free").prev = p;
-        } else {
-            self.tail = p;
-        }
     }
 }
 
@@ -225,26 +216,30 @@ mod tests {
     use std::os::fd::AsFd;
 
     #[test]
-    fn lru_order_follows_touches_and_skips_pinned_windows() {
+    fn lru_follows_uses_and_skips_pinned_windows() {
         let counters = Arc::new(Counters::default());
         let f = std::fs::File::open("/proc/self/exe").unwrap();
         let m = || Arc::new(Mapping::new(f.as_fd(), 0, 4096, 4096, &counters).unwrap());
         let mut t = Table::new();
-        let a = t.insert(0, 0, m());
-        let b = t.insert(0, 4096, m());
-        let c = t.insert(0, 8192, m());
+        let a = t.insert(0, 0, m(), 1);
+        let b = t.insert(0, 4096, m(), 2);
+        let c = t.insert(0, 8192, m(), 3);
         assert_eq!(t.lru_order(), vec![a, b, c]);
-        t.touch(a);
+        t.touch(a, 4);
         assert_eq!(t.lru_order(), vec![b, c, a]);
         let pin = t.get(b).unwrap().map.clone();
         assert_eq!(t.lru_unpinned(), Some(c), "b is pinned");
         drop(pin);
         assert_eq!(t.lru_unpinned(), Some(b));
-        assert_eq!(counters.windows.load(std::sync::atomic::Ordering::Relaxed), 3);
+        // A use recorded without the lock (a stale key) is honoured: c, used last, is kept.
+        t.touch(b, 5);
+        t.get(c).unwrap().map.last_use.store(6, Relaxed);
+        assert_eq!(t.lru_unpinned(), Some(a));
+        assert_eq!(counters.windows.load(Relaxed), 3);
         drop(t.remove(b));
-        assert_eq!(t.lru_order(), vec![c, a]);
-        assert_eq!(counters.mapped_bytes.load(std::sync::atomic::Ordering::Relaxed), 8192);
-        let d = t.insert(0, 0, m());
+        assert_eq!(t.lru_order(), vec![a, c]);
+        assert_eq!(counters.mapped_bytes.load(Relaxed), 8192);
+        let d = t.insert(0, 0, m(), 7);
         assert_eq!(d, b, "the slot is reused");
         assert_ne!(t.get(d).unwrap().id, t.get(a).unwrap().id);
         assert_eq!(t.find_id(t.get(d).unwrap().id), Some(d));

@@ -42,6 +42,7 @@ import mmap as _mmap
 import os
 import sys
 import threading
+import weakref
 
 from . import _lib as _parent_lib  # noqa: F401  (the library mba found)
 from . import Error as _Error
@@ -409,6 +410,7 @@ class StaticWindowMapManager:
         self._max_handle_count = max_open_handles
         self._lock = threading.Lock()
         self._borrows = 0
+        self._cursors = weakref.WeakSet()
         self._h = None
         cfg = _Config()
         _lib.mba_window_config_init(ctypes.byref(cfg))
@@ -469,7 +471,7 @@ class StaticWindowMapManager:
         s = self._stats
         _check(_lib.mba_window_manager_stats(self._handle(), ctypes.byref(s)))
         d = {name: getattr(s, name) for name, _ in _Stats._fields_}
-        d["borrows"] = self._borrows
+        d["borrows"] = self.num_borrows()
         return d
 
     def _stat(self, field):
@@ -487,8 +489,10 @@ class StaticWindowMapManager:
         return self._stat("open_files")
 
     def num_borrows(self):
-        """``buffer()`` and ``view()`` results still alive (each pins its window)."""
-        return self._borrows
+        """Windows that live ``buffer()``, ``map()`` and ``view()`` results keep pinned now (the
+        buffers of one window from one cursor count once)."""
+        held = sum(1 for c in list(self._cursors) if c._warr is not None and c._warr() is not None)
+        return self._borrows + held
 
     def window_size(self):
         return self._window_size
@@ -511,8 +515,8 @@ class StaticWindowMapManager:
         as ``mmap.close`` does. Closing twice is allowed."""
         if self._h is None:
             return
-        if self._borrows:
-            raise BufferError(f"cannot close: {self._borrows} buffers or views of its windows are alive")
+        if self.num_borrows():
+            raise BufferError(f"cannot close: buffers or views of {self.num_borrows()} windows are alive")
         status = _lib.mba_window_manager_close(self._h)
         if status not in (0, _BUSY):  # BUSY: cursors still pinned windows; they let go as they go
             raise _error(status)
@@ -541,7 +545,7 @@ class WindowCursor:
     One thread at a time per cursor. ``close()`` (or ``with``) releases it at once."""
 
     __slots__ = ("_manager", "_rlist", "_c", "_vw", "_vwp", "_valid", "_ofs", "_size", "_isz", "_code",
-                 "_kind", "_offset", "_data_off", "__weakref__")
+                 "_kind", "_offset", "_data_off", "_warr", "_warr_id", "__weakref__")
 
     def __init__(self, manager=None, regions=None, *, dtype=None, kind="raw", offset=0):
         self._manager = manager
@@ -559,6 +563,14 @@ class WindowCursor:
         self._kind = kind
         self._offset = offset
         self._data_off = offset
+        # The ctypes array over the window the cursor pins that its buffer()s export (a weak
+        # reference: it lives while they do). While it is the cursor's window, the cursor's own
+        # pin holds the window; before the cursor lets go of it, _detach gives the live buffers
+        # a pin of their own.
+        self._warr = None
+        self._warr_id = 0
+        if manager is not None:
+            manager._cursors.add(self)
         if manager is not None and regions is not None:
             self._native()
 
@@ -596,6 +608,8 @@ class WindowCursor:
     def _destroy(self):
         """Releases the native cursor (and its window) now; the cursor stays associated and
         reopens on its next use."""
+        if getattr(self, "_warr", None) is not None and _lib is not None:
+            self._detach()
         c, self._c = getattr(self, "_c", None), None
         self._valid = False
         if c is not None and _lib is not None:
@@ -631,25 +645,29 @@ class WindowCursor:
         typed cursor) from it (0: as many as the window holds). Returns self; query
         ``is_valid()``: False when ``offset`` is at or past the end of the file. ``flags`` is
         accepted for compatibility and ignored."""
-        c = self._native()
+        c = self._c or self._native()
         if offset < 0:
             self.unuse_region()
             return self
+        if self._warr is not None:
+            self._detach()
         status = _lib.mba_window_pin(c, offset, size if size > 0 else 0, self._vwp)
         if status == 0:
             self._valid = True
             self._ofs = offset
             self._size = self._vw.count
-        elif status == _OUT_OF_BOUNDS:
-            _lib.mba_window_unpin(c)
-            self._valid = False
         else:
             self._valid = False
-            raise _error(status, "use_region")
+            if status == _OUT_OF_BOUNDS:
+                _lib.mba_window_unpin(c)
+            else:
+                raise _error(status, "use_region")
         return self
 
     def unuse_region(self):
         """Lets go of the window (it stays mapped until the manager needs the room)."""
+        if self._warr is not None:
+            self._detach()
         if self._valid:
             self._valid = False
             if self._c is not None:
@@ -664,22 +682,45 @@ class WindowCursor:
         arr._mba_borrow = _Borrow(h, self._manager)
         return memoryview(arr).cast("B").toreadonly()
 
+    def _detach(self):
+        """Before the cursor lets go of its window: buffers of it that are still alive get a pin
+        of their own (a clone of the cursor, freed with the last of them)."""
+        ref, self._warr = self._warr, None
+        arr = ref() if ref is not None else None
+        if arr is not None and self._valid and self._c is not None and self._vw.window_id == self._warr_id:
+            h = _p()
+            _check(_lib.mba_window_cursor_clone(self._c, ctypes.byref(h)))
+            arr._mba_borrow = _Borrow(h, self._manager)
+
+    def _window_view(self):
+        """A read-only memoryview of the whole pinned window, and the address of its first byte."""
+        vw = self._vw
+        start = vw.data - (self._data_off + self._ofs * self._isz - vw.window_offset)
+        arr = self._warr() if self._warr is not None and self._warr_id == vw.window_id else None
+        if arr is None or len(arr) < vw.window_valid:
+            if self._warr is not None:
+                self._detach()
+            arr = (ctypes.c_ubyte * vw.window_valid).from_address(start)
+            self._warr = weakref.ref(arr)
+            self._warr_id = vw.window_id
+        return memoryview(arr).cast("B").toreadonly(), start
+
     def buffer(self):
         """A read-only memoryview of the bytes the cursor points at. It pins the window while it
         lives (the manager counts it and never unmaps under it); release it or drop it to let go.
         Only while ``is_valid()``."""
         if not self._valid:
             raise ValueError("the cursor has no region in use (call use_region first)")
-        return self._borrow(self._vw.data, self._size * self._isz)
+        whole, start = self._window_view()
+        off = self._vw.data - start
+        return whole[off:off + self._size * self._isz]
 
     def map(self):
         """A read-only memoryview of the whole pinned window, counted like ``buffer()`` (smmap
         returns its mmap object)."""
         if not self._valid:
             raise ValueError("the cursor has no region in use (call use_region first)")
-        vw = self._vw
-        start = vw.data - (self._data_off + self._ofs * self._isz - vw.window_offset)
-        return self._borrow(start, vw.window_valid)
+        return self._window_view()[0]
 
     def is_valid(self):
         """Whether a window is pinned (``use_region`` succeeded and was not undone)."""
@@ -799,6 +840,8 @@ class WindowCursor:
         pins its window while it lives, like ``buffer()``. May hold fewer elements than asked:
         check its length."""
         c = self._native()
+        if self._warr is not None:
+            self._detach()
         vw = _View()
         status = _lib.mba_window_pin(c, start, count, ctypes.byref(vw))
         if status != 0:
