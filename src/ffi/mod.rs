@@ -13,8 +13,12 @@
 mod macros;
 pub mod array;
 pub mod error;
+pub mod list;
+pub mod residency;
 pub mod window;
 
 pub use array::*;
 pub use error::*;
+pub use list::*;
+pub use residency::*;
 pub use window::*;
