@@ -169,6 +169,10 @@ typedef struct mba_array mba_array;
 // mba_list_count and mba_list_get, give it back with mba_list_free.
 typedef struct mba_list mba_list;
 
+// A `.npy` file being appended to. Opaque: make it with mba_npy_create or mba_npy_open,
+// give it back with mba_npy_close.
+typedef struct mba_npy_writer mba_npy_writer;
+
 // A reader of one file through a manager. Opaque: make it with mba_window_open,
 // mba_window_open_fd or mba_window_cursor_clone, give it back with mba_window_cursor_free.
 typedef struct mba_window_cursor mba_window_cursor;
@@ -814,6 +818,45 @@ mba_status mba_list_get(const mba_list *l, uint64_t index, mba_list_entry *out, 
 // Ownership: `l` and every string its entries pointed to are invalid afterwards.
 // Threads: no other call may be using `l`.
 mba_status mba_list_free(mba_list *l);
+
+// Creates the `.npy` file `path` holding zero rows: a vector when `ndim` is 1 (or 0), else
+// rows of `trailing[0] x ... x trailing[ndim - 2]` elements of `dtype` (MBA_I8 .. MBA_C128),
+// in this machine's byte order, C order. `flags`: 0, or MBA_OVERWRITE to replace an existing
+// file. The header has room for the row count to reach any uint64_t.
+//
+// Errors: MBA_ERR_EXISTS, MBA_ERR_INVALID_ARGUMENT (dtype, ndim over 8, an extent of 0, flags),
+// MBA_ERR_PERMISSION, MBA_ERR_IO. Ownership: close `*out` with mba_npy_close. Threads: any;
+// one writer per file.
+mba_status mba_npy_create(const char *path,
+                          uint32_t dtype,
+                          uint32_t ndim,
+                          const uint64_t *trailing,
+                          uint32_t flags,
+                          mba_npy_writer **out);
+
+// Reopens the `.npy` file `path` to append rows to it. It must be in this machine's byte
+// order and C order, with at least one dimension. Bytes past the rows its header describes
+// (appended, never synced) are cut off. Ownership and threads as mba_npy_create.
+mba_status mba_npy_open(const char *path, mba_npy_writer **out);
+
+// Appends `nrows` rows from `rows` (nrows times the row's bytes). They are on file at once
+// and described by the header after the next mba_npy_sync.
+mba_status mba_npy_append(mba_npy_writer *w, const void *rows, uint64_t nrows);
+
+// Makes every appended row durable (fdatasync), then rewrites the header's shape to describe
+// them, durably too. After it returns, numpy.load of the file sees every row appended so far.
+mba_status mba_npy_sync(mba_npy_writer *w);
+
+// Rows appended so far (`*appended`) and rows the header describes (`*synced`); either
+// pointer may be NULL.
+mba_status mba_npy_rows(const mba_npy_writer *w, uint64_t *appended, uint64_t *synced);
+
+// Bytes per row; 0 for NULL. Threads: any.
+uint64_t mba_npy_row_bytes(const mba_npy_writer *w);
+
+// Syncs (as mba_npy_sync) and frees the writer; it is freed even when the sync fails (the
+// status says so). NULL is allowed.
+mba_status mba_npy_close(mba_npy_writer *w);
 
 // Locks into RAM the pages of the elements published now (`mlock(2)`, elements
 // `0 .. mba_len()` rounded out to whole pages): they are faulted in and never paged out

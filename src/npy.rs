@@ -599,3 +599,162 @@ mod tests {
         }
     }
 }
+
+/// A `.npy` file that grows by whole rows: created (or reopened) with room in its header for
+/// the first axis to reach any `u64`, appended to, and synced: [`NpyWriter::sync`] makes the
+/// rows durable and only then rewrites the header's shape, so a reader that loads the file
+/// (`numpy.load`, with or without `mmap_mode`) after a sync sees every row appended before it.
+///
+/// Limits: one writer at a time (nothing locks the file); a reader that reads the header while
+/// a sync rewrites it may, rarely, see a garbled shape, which numpy then refuses (the shape's
+/// digits change in place); rows appended but not synced when the writer dies are not
+/// described by the header, and [`NpyWriter::open`] cuts them off.
+#[derive(Debug)]
+pub struct NpyWriter {
+    file: std::fs::File,
+    header: Vec<u8>,
+    shape: Vec<u64>,
+    row_bytes: u64,
+    rows: u64,
+}
+
+fn io_err(what: &str, path: &std::path::Path, e: std::io::Error) -> crate::Error {
+    crate::Error::os(format_args!("{what} {}", path.display()), e)
+}
+
+impl NpyWriter {
+    /// Creates `path` holding zero rows of `trailing`-shaped elements of mba dtype `code`
+    /// (an empty `trailing` makes a vector). Refuses an existing file unless `overwrite`.
+    pub fn create(path: &std::path::Path, code: u32, trailing: &[u64], overwrite: bool) -> Result<NpyWriter> {
+        let Some(itemsize) = dtype_itemsize(code) else {
+            bail!(InvalidArgument, "unknown dtype code {code}");
+        };
+        if trailing.len() + 1 > MAX_DIMS || trailing.contains(&0) {
+            bail!(InvalidArgument, "trailing shape {trailing:?}: at most {} extents, none 0", MAX_DIMS - 1);
+        }
+        let mut row = itemsize as u64;
+        for &d in trailing {
+            row = match row.checked_mul(d) {
+                Some(r) => r,
+                None => bail!(InvalidArgument, "trailing shape {trailing:?} overflows"),
+            };
+        }
+        let mut shape = vec![0];
+        shape.extend_from_slice(trailing);
+        let header = write_header(code, &shape, true)?;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).read(true);
+        if overwrite {
+            o.create(true).truncate(true);
+        } else {
+            o.create_new(true);
+        }
+        let file = o.open(path).map_err(|e| io_err("create", path, e))?;
+        std::os::unix::fs::FileExt::write_all_at(&file, &header, 0).map_err(|e| io_err("write", path, e))?;
+        Ok(NpyWriter { file, header, shape, row_bytes: row, rows: 0 })
+    }
+
+    /// Reopens a `.npy` file to append to it: C order, this machine's byte order, at least one
+    /// dimension. Bytes past the rows its header describes (appended but never synced) are cut
+    /// off. Whether the header has room for more rows shows at the next sync.
+    pub fn open(path: &std::path::Path) -> Result<NpyWriter> {
+        use std::os::unix::fs::FileExt;
+        let file =
+            std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(|e| io_err("open", path, e))?;
+        let mut prefix = [0u8; PREFIX_LEN];
+        let n = file.read_at(&mut prefix, 0).map_err(|e| io_err("read", path, e))?;
+        let (_, total) = header_len(&prefix[..n])?;
+        let mut header = vec![0u8; total];
+        file.read_exact_at(&mut header, 0).map_err(|e| io_err("read", path, e))?;
+        let h = parse(&header)?;
+        if h.shape.is_empty() {
+            bail!(InvalidArgument, "{}: a 0-dimensional npy array has no rows to append to", path.display());
+        }
+        if h.needs_swap() {
+            bail!(InvalidArgument, "{}: the npy data is in the other byte order; append only to native-order files", path.display());
+        }
+        if h.fortran_order && h.shape.len() > 1 {
+            bail!(InvalidArgument, "{}: npy array in Fortran order", path.display());
+        }
+        let row_bytes = h.itemsize as u64 * h.shape[1..].iter().product::<u64>();
+        if row_bytes == 0 {
+            bail!(InvalidArgument, "{}: rows of the npy array are empty", path.display());
+        }
+        let rows = h.shape[0];
+        let end = h.data_offset + h.data_len()?;
+        let size = file.metadata().map_err(|e| io_err("stat", path, e))?.len();
+        if size < end {
+            bail!(Corrupt, "{}: the npy header describes {end} bytes but the file holds {size}", path.display());
+        }
+        file.set_len(end).map_err(|e| io_err("truncate", path, e))?;
+        Ok(NpyWriter { file, header, shape: h.shape, row_bytes, rows })
+    }
+
+    /// Appends whole rows (`data.len()` a multiple of the row's bytes), in this machine's byte
+    /// order. They are described by the header after the next [`sync`](Self::sync).
+    pub fn append(&mut self, data: &[u8]) -> Result<()> {
+        if data.len() as u64 % self.row_bytes != 0 {
+            bail!(InvalidArgument, "{} bytes are not whole rows of {} bytes", data.len(), self.row_bytes);
+        }
+        let at = self.header.len() as u64 + self.rows * self.row_bytes;
+        std::os::unix::fs::FileExt::write_all_at(&self.file, data, at)
+            .map_err(|e| crate::Error::os("append to npy file", e))?;
+        self.rows += data.len() as u64 / self.row_bytes;
+        Ok(())
+    }
+
+    /// Makes every appended row durable, then records them in the header's shape (and makes
+    /// that durable too).
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.sync_data().map_err(|e| crate::Error::os("sync npy data", e))?;
+        if self.shape[0] != self.rows {
+            let mut shape = self.shape.clone();
+            shape[0] = self.rows;
+            let header = rewrite_shape(&self.header, &shape)?;
+            std::os::unix::fs::FileExt::write_all_at(&self.file, &header, 0)
+                .map_err(|e| crate::Error::os("rewrite npy header", e))?;
+            self.file.sync_data().map_err(|e| crate::Error::os("sync npy header", e))?;
+            self.header = header;
+            self.shape = shape;
+        }
+        Ok(())
+    }
+
+    /// Rows appended so far, and rows the header describes (as of the last sync).
+    pub fn rows(&self) -> (u64, u64) {
+        (self.rows, self.shape[0])
+    }
+
+    /// Bytes per row.
+    pub fn row_bytes(&self) -> u64 {
+        self.row_bytes
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+
+    #[test]
+    fn rows_appended_are_described_after_a_sync_and_unsynced_ones_cut_on_reopen() {
+        let dir = std::env::temp_dir().join(format!("mba-npy-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.npy");
+        let mut w = NpyWriter::create(&p, 6, &[3], false).unwrap();
+        assert_eq!(NpyWriter::create(&p, 6, &[3], false).unwrap_err().kind(), crate::ErrorKind::Exists);
+        let row: Vec<u8> = [1u32, 2, 3].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        w.append(&row).unwrap();
+        assert_eq!(w.append(&row[..4]).unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
+        assert_eq!(w.rows(), (1, 0));
+        w.sync().unwrap();
+        w.append(&row).unwrap();
+        drop(w);
+        let bytes = std::fs::read(&p).unwrap();
+        let h = parse(&bytes).unwrap();
+        assert_eq!(h.shape, vec![1, 3], "the unsynced row is not described");
+        let w = NpyWriter::open(&p).unwrap();
+        assert_eq!(w.rows(), (1, 1));
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), h.data_offset + 12, "the unsynced row was cut off");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
