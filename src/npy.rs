@@ -14,6 +14,7 @@
 //! The parser takes untrusted bytes: every length is checked, nesting is bounded, and no input
 //! makes it panic or allocate more than the header's own size.
 
+use crate::dtype::Dtype;
 use crate::error::{bail, Result};
 
 /// The magic bytes at the start of every `.npy` file.
@@ -25,52 +26,44 @@ pub(crate) const MAX_DIMS: usize = 8;
 /// How many bytes of a file [`header_len`] needs to see.
 pub(crate) const PREFIX_LEN: usize = 12;
 
-/// The mba dtypes: code, name, numpy kind character, item size. Codes are those of the mba
-/// header (`docs/FORMAT.md`) and never change.
-const DTYPES: [(u32, &str, u8, usize); 14] = [
-    (1, "i8", b'i', 1),
-    (2, "u8", b'u', 1),
-    (3, "i16", b'i', 2),
-    (4, "u16", b'u', 2),
-    (5, "i32", b'i', 4),
-    (6, "u32", b'u', 4),
-    (7, "i64", b'i', 8),
-    (8, "u64", b'u', 8),
-    (9, "f32", b'f', 4),
-    (10, "f64", b'f', 8),
-    (11, "bool", b'b', 1),
-    (12, "f16", b'f', 2),
-    (13, "c64", b'c', 8),
-    (14, "c128", b'c', 16),
-];
+/// numpy's kind character of each mba dtype (`i`, `u`, `f`, `b`, `c`).
+fn kind(d: Dtype) -> u8 {
+    match d {
+        Dtype::I8 | Dtype::I16 | Dtype::I32 | Dtype::I64 => b'i',
+        Dtype::U8 | Dtype::U16 | Dtype::U32 | Dtype::U64 => b'u',
+        Dtype::F16 | Dtype::F32 | Dtype::F64 => b'f',
+        Dtype::Bool => b'b',
+        Dtype::C64 | Dtype::C128 => b'c',
+    }
+}
 
 /// The item size of mba dtype `code` (1 to 14), or `None` for a code mba never assigned.
 pub fn dtype_itemsize(code: u32) -> Option<usize> {
-    DTYPES.iter().find(|d| d.0 == code).map(|d| d.3)
+    Dtype::from_code(code).map(Dtype::itemsize)
 }
 
 /// The name of mba dtype `code` (`"u32"`, `"c64"`), or `None`.
 pub fn dtype_name(code: u32) -> Option<&'static str> {
-    DTYPES.iter().find(|d| d.0 == code).map(|d| d.1)
+    Dtype::from_code(code).map(Dtype::name)
 }
 
 /// The unit in which a value of dtype `code` is byte-swapped: the item size, except for the
 /// complex types, whose real and imaginary parts swap separately. `None` for unknown codes.
 pub fn swap_unit(code: u32) -> Option<usize> {
-    DTYPES.iter().find(|d| d.0 == code).map(|d| if d.2 == b'c' { d.3 / 2 } else { d.3 })
+    Dtype::from_code(code).map(|d| if kind(d) == b'c' { d.itemsize() / 2 } else { d.itemsize() })
 }
 
 /// The numpy type string of mba dtype `code` in the given byte order (`"<u4"`, `"|b1"`).
 pub fn descr_of(code: u32, big_endian: bool) -> Option<String> {
-    let d = DTYPES.iter().find(|d| d.0 == code)?;
-    let order = if d.3 == 1 {
+    let d = Dtype::from_code(code)?;
+    let order = if d.itemsize() == 1 {
         '|'
     } else if big_endian {
         '>'
     } else {
         '<'
     };
-    Some(format!("{order}{}{}", d.2 as char, d.3))
+    Some(format!("{order}{}{}", kind(d) as char, d.itemsize()))
 }
 
 /// A parsed `.npy` header.
@@ -218,10 +211,10 @@ fn parse_descr(v: &Value) -> Result<(u32, usize, bool)> {
         Some(c @ (b'<' | b'>' | b'|' | b'=')) => (*c, &b[1..]),
         _ => (b'=', b),
     };
-    let Some((&kind, digits)) = rest.split_first() else {
+    let Some((&kind_char, digits)) = rest.split_first() else {
         bail!(Corrupt, "npy dtype {s:?} is empty");
     };
-    match kind {
+    match kind_char {
         b'O' => bail!(InvalidArgument, "npy dtype {s:?} is the object dtype (Python object pointers); mba maps only plain numeric dtypes"),
         b'V' => bail!(InvalidArgument, "npy dtype {s:?} is a structured (void) dtype; mba maps only plain numeric dtypes"),
         b'U' | b'S' | b'a' => bail!(InvalidArgument, "npy dtype {s:?} is a string dtype; mba maps only plain numeric dtypes"),
@@ -232,7 +225,7 @@ fn parse_descr(v: &Value) -> Result<(u32, usize, bool)> {
         Some(n) if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => n,
         _ => bail!(Corrupt, "npy dtype {s:?} is not a type string like '<f8'"),
     };
-    let Some(d) = DTYPES.iter().find(|d| d.2 == kind && d.3 == size) else {
+    let Some(d) = Dtype::ALL.iter().copied().find(|&d| kind(d) == kind_char && d.itemsize() == size) else {
         bail!(
             InvalidArgument,
             "npy dtype {s:?} has no mba equivalent (mba has bool, i1..u8, f2, f4, f8, c8, c16)"
@@ -243,7 +236,7 @@ fn parse_descr(v: &Value) -> Result<(u32, usize, bool)> {
         b'<' => false,
         _ => cfg!(target_endian = "big"),
     };
-    Ok((d.0, d.3, big && d.3 > 1))
+    Ok((d.code(), d.itemsize(), big && d.itemsize() > 1))
 }
 
 /// A Python literal, as far as npy headers use them.
@@ -500,13 +493,14 @@ mod tests {
 
     #[test]
     fn every_mba_dtype_in_both_byte_orders() {
-        for &(code, _, kind, size) in &DTYPES {
+        for d in Dtype::ALL {
+            let (code, size) = (d.code(), d.itemsize());
             for big in [false, true] {
                 let descr = descr_of(code, big).unwrap();
                 let h = parse(&header((1, 0), &dict_text(&descr, &[5]))).unwrap();
                 assert_eq!((h.dtype, h.itemsize), (code, size), "{descr}");
                 assert_eq!(h.big_endian, big && size > 1, "{descr}");
-                assert_eq!(descr.as_bytes()[1], kind);
+                assert_eq!(descr.as_bytes()[1], kind(d));
             }
         }
         // '=' and no order character mean this machine's order; Python 2 long integers.
@@ -659,8 +653,11 @@ impl NpyWriter {
     /// off. Whether the header has room for more rows shows at the next sync.
     pub fn open(path: &std::path::Path) -> Result<NpyWriter> {
         use std::os::unix::fs::FileExt;
-        let file =
-            std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(|e| io_err("open", path, e))?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| io_err("open", path, e))?;
         let mut prefix = [0u8; PREFIX_LEN];
         let n = file.read_at(&mut prefix, 0).map_err(|e| io_err("read", path, e))?;
         let (_, total) = header_len(&prefix[..n])?;
@@ -671,7 +668,11 @@ impl NpyWriter {
             bail!(InvalidArgument, "{}: a 0-dimensional npy array has no rows to append to", path.display());
         }
         if h.needs_swap() {
-            bail!(InvalidArgument, "{}: the npy data is in the other byte order; append only to native-order files", path.display());
+            bail!(
+                InvalidArgument,
+                "{}: the npy data is in the other byte order; append only to native-order files",
+                path.display()
+            );
         }
         if h.fortran_order && h.shape.len() > 1 {
             bail!(InvalidArgument, "{}: npy array in Fortran order", path.display());
@@ -684,7 +685,11 @@ impl NpyWriter {
         let end = h.data_offset + h.data_len()?;
         let size = file.metadata().map_err(|e| io_err("stat", path, e))?.len();
         if size < end {
-            bail!(Corrupt, "{}: the npy header describes {end} bytes but the file holds {size}", path.display());
+            bail!(
+                Corrupt,
+                "{}: the npy header describes {end} bytes but the file holds {size}",
+                path.display()
+            );
         }
         file.set_len(end).map_err(|e| io_err("truncate", path, e))?;
         Ok(NpyWriter { file, header, shape: h.shape, row_bytes, rows })
