@@ -507,3 +507,35 @@ fn many_threads_share_one_manager() {
         assert_eq!(m.usage(), (0, 0, 0), "{s:?}");
     }
 }
+
+/// tests/c/window.c (the C API: reads, borrows, errors, growth, deletion, truncation) under
+/// AddressSanitizer + UndefinedBehaviorSanitizer and under Valgrind: zero reports.
+#[test]
+fn c_windowed_reader_is_clean_under_asan_ubsan_and_valgrind() {
+    use common::cprog::build_with;
+    use std::process::Command;
+    let flags =
+        ["-std=c11", "-D_DEFAULT_SOURCE", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"];
+    let asan = build_with("tests/c/window.c", "window_asan", &flags, false);
+    let dir = TempDir::new("window-asan");
+    let o = Command::new(&asan)
+        .args([dir.0.to_str().unwrap(), "0", "20000"])
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:halt_on_error=1")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success() && out.starts_with("window ok"), "ASan/UBSan: {}\n{out}{err}", o.status);
+    assert!(!err.contains("Sanitizer") && !err.contains("runtime error"), "{err}");
+
+    let plain = common::cprog::build("tests/c/window.c");
+    let dir = TempDir::new("window-valgrind");
+    let o = Command::new("valgrind")
+        .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "-q"])
+        .arg(&plain)
+        .args([dir.0.to_str().unwrap(), "1", "5000"])
+        .output()
+        .expect("valgrind is required (apt-get install valgrind)");
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success() && out.starts_with("window ok"), "Valgrind: {}\n{out}{err}", o.status);
+}
