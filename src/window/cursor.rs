@@ -42,6 +42,10 @@ struct Held {
     id: u64,
 }
 
+/// The least a borrow at random under a full budget maps: the kernel's fault-around unit
+/// (64 KiB), so one fault fills it, and the windows stay few.
+const SMALL_WINDOW: u64 = 64 << 10;
+
 /// Cells of a cursor's cache of windows: enough for a working set of 64 windows read at random.
 const CACHE_CELLS: usize = 64;
 
@@ -332,7 +336,7 @@ impl Cursor {
                     hit.0.last_use.store(self.shared.tick(), Relaxed);
                     hit
                 }
-                None => match self.find_or_map(pos, pos + 1, false)? {
+                None => match self.find_or_map(pos, pos + 1, false, 0)? {
                     Some(Held { map, start, .. }) => {
                         if self.cache.is_empty() {
                             self.cache.resize_with(CACHE_CELLS, || None);
@@ -371,18 +375,31 @@ impl Cursor {
 
     /// A window holding bytes `[b, e)`, held for the caller: one mapped already, or a new one.
     /// A new window may evict others when `evict` is set or when it continues this cursor's
-    /// last window (a sequential scan); otherwise it is mapped only into free room. `None` when
-    /// not mapped. Returns the window with its start, table index and id.
-    fn find_or_map(&mut self, b: u64, e: u64, evict: bool) -> Result<Option<Held>> {
-        let (start, len) = self.window_for(b, e);
+    /// last window (a sequential scan); otherwise it is mapped only into free room. An evicting
+    /// borrow at random maps only the pages of `want` bytes from `b` rather than a whole window.
+    /// `None` when not mapped. Returns the window with its start, table index and id.
+    fn find_or_map(&mut self, b: u64, e: u64, evict: bool, want: u64) -> Result<Option<Held>> {
+        let (mut start, mut len) = self.window_for(b, e);
         let sh = &*self.shared;
         let fid = self.node.slot;
         let mut st = sh.lock();
         let found = match sh.find_window(&st, fid, b, e) {
             Some(i) => Some(i),
             None => {
-                let may_evict = evict || self.last_end == start;
-                let (st2, got) = sh.map_window(st, fid, start, len, may_evict)?;
+                let sequential = self.last_end == start;
+                if evict && !sequential && !sh.b.window_fits(&sh.counters, len) {
+                    // A borrow at random under a full budget: map only the pages it asks for
+                    // (`want` bytes from b), not a whole window, so that evicting and mapping
+                    // cost no more than they must.
+                    let p = sh.b.page;
+                    let file_end = self.node.size.load(Relaxed).div_ceil(p) * p;
+                    start = b / p * p;
+                    len = ((b + want.max(e - b)).div_ceil(p) * p - start).max(SMALL_WINDOW);
+                    len = len
+                        .min(sh.b.window.max(e.div_ceil(p) * p - start))
+                        .min(file_end.saturating_sub(start));
+                }
+                let (st2, got) = sh.map_window(st, fid, start, len, evict || sequential)?;
                 st = st2;
                 got
             }
@@ -394,11 +411,14 @@ impl Cursor {
         Ok(Some(Held { map: w.map.clone(), start: w.start, slot: i, id: w.id }))
     }
 
-    /// Pins a window holding bytes `[b, e)` (see [`find_or_map`](Self::find_or_map)) as the
-    /// cursor's borrow, letting go of the previous one. False when none could be mapped.
-    fn pin_window(&mut self, b: u64, e: u64, evict: bool) -> Result<bool> {
+    /// Pins a window holding bytes `[b, e)` and, if it has to be mapped at random under a full
+    /// budget, `want` bytes from `b` (see [`find_or_map`](Self::find_or_map)), as the cursor's
+    /// borrow, letting go of the previous one. False when none could be mapped.
+    fn pin_window(&mut self, b: u64, e: u64, want: u64) -> Result<bool> {
         self.unpin();
-        let Some(Held { map, start, slot, id }) = self.find_or_map(b, e, evict)? else { return Ok(false) };
+        let Some(Held { map, start, slot, id }) = self.find_or_map(b, e, true, want)? else {
+            return Ok(false);
+        };
         self.pin = Some(Pin { map, slot, id, start });
         Ok(true)
     }
@@ -425,7 +445,8 @@ impl Cursor {
         let isz = self.geo.itemsize;
         let b = self.geo.data_offset + index * isz;
         let covered = self.pin.as_ref().is_some_and(|p| p.start <= b && b + isz <= p.end());
-        if !covered && !self.pin_window(b, b + isz, true)? {
+        let want = if count == 0 { self.shared.b.window } else { count.saturating_mul(isz) };
+        if !covered && !self.pin_window(b, b + isz, want)? {
             bail!(
                 Busy,
                 "no window of {} can be mapped: the budget of {} bytes in {} windows is held by pinned windows",

@@ -41,7 +41,8 @@
 //! if it continues the window this cursor used last (a sequential scan): then the least
 //! recently used unpinned windows are evicted to make room. A random read that would need an
 //! eviction uses `pread` instead of churning mappings (mapping, faulting and unmapping a
-//! window costs several times a `pread` of the bytes). Borrows always evict to make room.
+//! window costs several times a `pread` of the bytes). Borrows always evict to make room; a
+//! borrow at random under a full budget maps only the pages it asks for (at least 64 KiB).
 
 mod budget;
 mod cursor;
