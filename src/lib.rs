@@ -25,10 +25,12 @@ mod growth;
 pub mod layout;
 pub mod list;
 mod lock;
+pub mod npy;
 mod region;
 mod residency;
 mod store;
 mod sys;
+pub mod window;
 mod writer;
 
 pub mod ffi;

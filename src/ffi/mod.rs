@@ -14,9 +14,13 @@ mod macros;
 pub mod array;
 pub mod error;
 pub mod list;
+pub mod npy;
 pub mod residency;
+pub mod window;
 
 pub use array::*;
 pub use error::*;
 pub use list::*;
+pub use npy::*;
 pub use residency::*;
+pub use window::*;
