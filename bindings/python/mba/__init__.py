@@ -77,7 +77,8 @@ class _Options(ctypes.Structure):
 
     _fields_ = [("struct_size", _u32), ("flags", _u32), ("dtype", _u32), ("mode", _u32), ("capacity", _u64),
                 ("max_capacity", _u64), ("ndim", _u32), ("typecode", _u32), ("shape", _u64 * 8),
-                ("timeout_ms", _u64)]
+                ("timeout_ms", _u64),
+                ("offset", _u64), ("length", _u64)]
 
 
 def _declare(lib, name, args, ret, required=True):
