@@ -176,7 +176,11 @@ fn regular_size(file: &File) -> Result<u64> {
 
 fn map_raw(file: File, uri: String, o: &RawOptions) -> Result<Array> {
     if o.shape.len() >= MAX_DIMS {
-        bail!(InvalidArgument, "a shape of {} axes after the first is more than {MAX_DIMS} dimensions", o.shape.len());
+        bail!(
+            InvalidArgument,
+            "a shape of {} axes after the first is more than {MAX_DIMS} dimensions",
+            o.shape.len()
+        );
     }
     let size = regular_size(&file)?;
     if o.offset > size {

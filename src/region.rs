@@ -67,7 +67,14 @@ impl Region {
     /// A region over `map`, of which the first `known` bytes are backed.
     pub(crate) fn new(map: memmap2::MmapRaw, geo: Geometry, known: u64) -> Region {
         let hdr = map.as_mut_ptr();
-        let r = Region { map, hdr, own_hdr: false, geo, known: AtomicU64::new(0), known_elems: AtomicU64::new(0) };
+        let r = Region {
+            map,
+            hdr,
+            own_hdr: false,
+            geo,
+            known: AtomicU64::new(0),
+            known_elems: AtomicU64::new(0),
+        };
         r.set_known(known.min(r.map.len() as u64));
         r
     }
@@ -81,7 +88,8 @@ impl Region {
         header: Box<crate::layout::Header>,
     ) -> Region {
         let hdr = Box::into_raw(header).cast::<u8>();
-        let r = Region { map, hdr, own_hdr: true, geo, known: AtomicU64::new(0), known_elems: AtomicU64::new(0) };
+        let r =
+            Region { map, hdr, own_hdr: true, geo, known: AtomicU64::new(0), known_elems: AtomicU64::new(0) };
         r.set_known(known.min(r.map.len() as u64));
         r
     }

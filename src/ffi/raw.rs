@@ -35,7 +35,10 @@ fn raw_options(o: &mba_options) -> Result<RawOptions> {
         return Err(Error::new(ErrorKind::InvalidArgument, "a raw file needs mba_options.dtype"));
     }
     if o.capacity != 0 || o.max_capacity != 0 || o.mode != 0 {
-        return Err(Error::new(ErrorKind::InvalidArgument, "capacity, max_capacity and mode are create options"));
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "capacity, max_capacity and mode are create options",
+        ));
     }
     let ndim = o.ndim.max(1) as usize;
     if ndim > o.shape.len() {
@@ -103,7 +106,11 @@ pub(crate) fn attach_ex(uri: &OsStr, o: *const mba_options) -> Result<Option<Arr
 /// Ownership: on MBA_OK `*out` is a new handle for mba_free; `*o` stays the caller's.
 /// Threads: any.
 #[no_mangle]
-pub extern "C" fn mba_attach_raw_fd(fd: c_int, o: *const mba_options, out: *mut *mut mba_array) -> mba_status {
+pub extern "C" fn mba_attach_raw_fd(
+    fd: c_int,
+    o: *const mba_options,
+    out: *mut *mut mba_array,
+) -> mba_status {
     ffi_status!("mba_attach_raw_fd", {
         let out = non_null!(out);
         let o = read_options(o)?;
