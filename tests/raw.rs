@@ -293,3 +293,16 @@ fn c_reads_the_raw_file_a_c_program_wrote() {
     assert_eq!(run_ok(&prog, &["npy", npy.to_str().unwrap()]), "raw ok npy 5000\n");
     assert!(Path::new(p).exists());
 }
+
+#[test]
+fn cplusplus_open_raw_and_open_npy() {
+    let prog =
+        common::cprog::build_with("tests/cpp/raw_test.cpp", "cpp_raw_test", &["-xc++", "-std=c++17"], false);
+    let dir = TempDir::new("cpp-raw");
+    let npy = dir.0.join("ints.npy");
+    python(
+        "import sys, numpy as np; np.save(sys.argv[1], np.arange(5000, dtype='<i4'))",
+        &[npy.to_str().unwrap()],
+    );
+    assert_eq!(run_ok(&prog, &[dir.0.to_str().unwrap(), npy.to_str().unwrap()]), "cpp raw ok\n");
+}
