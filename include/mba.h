@@ -514,7 +514,8 @@ extern "C" {
 #endif // __cplusplus
 
 // Fills `*o` with the defaults: no flags, dtype 0 (set one to create), mode 0600, default
-// capacity and maximum capacity, one dimension, no typecode, the default timeout. NULL is a no-op.
+// capacity and maximum capacity, one dimension, no typecode, the default timeout, offset and
+// length 0. NULL is a no-op.
 // Threads: any.
 void mba_options_init(mba_options *o);
 
@@ -771,7 +772,8 @@ uint32_t mba_typecode(const mba_array *a);
 // Ownership: the handle's; dies with mba_free. Threads: any.
 const mba_header *mba_header_ptr(const mba_array *a);
 
-// A pointer to element 0, 64-byte aligned. It never moves while the handle lives,
+// A pointer to element 0, 64-byte aligned (for a raw or `.npy` handle, aligned to the item
+// size, or to 8 for 16-byte types: the file decides). It never moves while the handle lives,
 // however much the array grows. Elements `0 .. mba_len()` may be read through it (and
 // written, unless the handle is read-only: its pages are mapped read-only), using a length
 // returned by mba_len(), never one read from the header: mba_len() guarantees that many are
@@ -887,7 +889,8 @@ mba_status mba_npy_close(mba_npy_writer *w);
 // Maps the raw file open as `fd` (or the byte range `o->offset .. o->offset + o->length` of
 // it; length 0 means to the end of the file) as an array of `o->dtype` (required) with rows of
 // `o->shape[1 .. o->ndim]`, as `raw://PATH` does with mba_attach_ex. `o->flags`: MBA_READ_ONLY
-// (needed for a read-only descriptor), MBA_ROUND_DOWN. The handle has a fixed length: the
+// (needed for a read-only descriptor), MBA_ROUND_DOWN, MBA_SAME_OWNER (refuse a file of
+// another user: MBA_ERR_PERMISSION). The handle has a fixed length: the
 // region's size in elements; mba_append, mba_extend, mba_pop, mba_truncate, mba_splice and
 // mba_reserve fail with MBA_ERR_INVALID_ARGUMENT, and mba_capacity and mba_max_capacity are
 // mba_len. mba_data points at the region's first byte, aligned to the item size (not 64).

@@ -83,7 +83,9 @@ pub(crate) fn attach_scheme(uri: &OsStr, opts: Options) -> Option<Result<Array>>
     let b = uri.as_bytes();
     if let Some(path) = b.strip_prefix(b"npy://") {
         let path = Path::new(OsStr::from_bytes(path));
-        let r = check_fixed_options(&opts).and_then(|()| Array::open_npy(path, opts.read_only));
+        let r = check_fixed_options(&opts)
+            .and_then(|()| Array::open_npy(path, opts.read_only))
+            .and_then(|a| same_owner(a, opts.same_owner));
         return Some(r.map_err(|e| e.context(format_args!("attach {}", uri.to_string_lossy()))));
     }
     if b.starts_with(b"raw://") {
@@ -96,6 +98,26 @@ pub(crate) fn attach_scheme(uri: &OsStr, opts: Options) -> Option<Result<Array>>
         )));
     }
     None
+}
+
+/// `a`, unless `check` and its file is owned by another user (`Permission`): `MBA_SAME_OWNER`.
+pub(crate) fn same_owner(a: Array, check: bool) -> Result<Array> {
+    if check {
+        // SAFETY: the handle's descriptor is open for its life.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(a.fd()) };
+        let st = sys::fstat(fd).map_err(|e| Error::os("stat", e))?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if st.uid != me {
+            bail!(
+                Permission,
+                "{}: the file is owned by uid {}, not by this user (uid {me})",
+                a.uri(),
+                st.uid
+            );
+        }
+    }
+    Ok(a)
 }
 
 /// The attach options a raw or `.npy` handle cannot honour.

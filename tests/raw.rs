@@ -306,3 +306,72 @@ fn cplusplus_open_raw_and_open_npy() {
     );
     assert_eq!(run_ok(&prog, &[dir.0.to_str().unwrap(), npy.to_str().unwrap()]), "cpp raw ok\n");
 }
+
+/// The C ABI's edges: options of raw:// refused elsewhere, callers built against the
+/// mba_options of before offset/length, MBA_SAME_OWNER, NULL handles.
+#[test]
+fn c_abi_options_same_owner_and_null_handles() {
+    use mba::ffi::*;
+    use std::ffi::CString;
+    use std::os::unix::fs::chown;
+    let dir = TempDir::new("raw-abi");
+    let path = dir.0.join("d.bin");
+    std::fs::write(&path, random_bytes(64, 1)).unwrap();
+    let raw_uri = CString::new(format!("raw://{}", path.display())).unwrap();
+    let mut o = mba_options::default();
+    mba_options_init(&mut o);
+    assert_eq!((o.offset, o.length), (0, 0));
+    let mut h: *mut mba_array = std::ptr::null_mut();
+    // offset/length on a create or an ordinary attach: refused.
+    o.offset = 8;
+    let shm = CString::new(format!("shm://mba-raw-abi-{}", std::process::id())).unwrap();
+    assert_eq!(mba_attach_ex(shm.as_ptr(), &o, &mut h), MBA_ERR_INVALID_ARGUMENT);
+    o.dtype = MBA_U8;
+    assert_eq!(mba_create_ex(shm.as_ptr(), &o, &mut h), MBA_ERR_INVALID_ARGUMENT);
+    assert!(h.is_null());
+    // A struct of the size before offset/length were added: read as offset = length = 0.
+    o.struct_size = std::mem::offset_of!(mba_options, offset) as u32;
+    o.flags = MBA_READ_ONLY;
+    assert_eq!(mba_attach_ex(raw_uri.as_ptr(), &o, &mut h), MBA_OK);
+    assert_eq!((mba_len(h), mba_kind(h), mba_byte_order(h)), (64, MBA_KIND_RAW, 0));
+    assert_eq!(mba_free(h), MBA_OK);
+    h = std::ptr::null_mut();
+    o.struct_size = 8;
+    assert_eq!(mba_attach_ex(raw_uri.as_ptr(), &o, &mut h), MBA_ERR_INVALID_ARGUMENT);
+    mba_options_init(&mut o);
+    // Flags raw:// does not know; MBA_EXCLUSIVE (no lease in a raw file).
+    o.dtype = MBA_U8;
+    o.flags = MBA_EXCLUSIVE;
+    assert_eq!(mba_attach_ex(raw_uri.as_ptr(), &o, &mut h), MBA_ERR_INVALID_ARGUMENT);
+    // MBA_SAME_OWNER: a file of another user is refused, with raw://, npy:// and a descriptor.
+    o.flags = MBA_READ_ONLY | MBA_SAME_OWNER;
+    assert_eq!(mba_attach_ex(raw_uri.as_ptr(), &o, &mut h), MBA_OK);
+    assert_eq!(mba_free(h), MBA_OK);
+    h = std::ptr::null_mut();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        chown(&path, Some(65534), Some(65534)).unwrap();
+        assert_eq!(mba_attach_ex(raw_uri.as_ptr(), &o, &mut h), MBA_ERR_PERMISSION);
+        let f = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        assert_eq!(mba_attach_raw_fd(f.as_raw_fd(), &o, &mut h), MBA_ERR_PERMISSION);
+        o.flags = MBA_READ_ONLY;
+        assert_eq!(mba_attach_raw_fd(f.as_raw_fd(), &o, &mut h), MBA_OK);
+        assert_eq!(mba_free(h), MBA_OK);
+        h = std::ptr::null_mut();
+        let npy = dir.0.join("a.npy");
+        python("import sys, numpy as np; np.save(sys.argv[1], np.arange(3))", &[npy.to_str().unwrap()]);
+        chown(&npy, Some(65534), Some(65534)).unwrap();
+        let e = Array::attach(
+            format!("npy://{}", npy.display()),
+            Options { same_owner: true, read_only: true, ..Options::default() },
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Permission, "{e}");
+    }
+    assert!(h.is_null(), "no output written on failure");
+    assert_eq!(mba_kind(std::ptr::null()), 0);
+    assert_eq!(mba_byte_order(std::ptr::null()), MBA_ERR_NULL_POINTER);
+    assert_eq!(mba_attach_raw_fd(-1, &o, &mut h), MBA_ERR_INVALID_ARGUMENT);
+    assert_eq!(mba_attach_raw_fd(0, std::ptr::null(), &mut h), MBA_ERR_NULL_POINTER);
+}

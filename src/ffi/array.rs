@@ -138,7 +138,8 @@ impl Default for mba_options {
 }
 
 /// Fills `*o` with the defaults: no flags, dtype 0 (set one to create), mode 0600, default
-/// capacity and maximum capacity, one dimension, no typecode, the default timeout. NULL is a no-op.
+/// capacity and maximum capacity, one dimension, no typecode, the default timeout, offset and
+/// length 0. NULL is a no-op.
 /// Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_options_init(o: *mut mba_options) {
@@ -153,6 +154,9 @@ pub extern "C" fn mba_options_init(o: *mut mba_options) {
 /// The core options of `o`, with its flags checked against `allowed`.
 fn options_of(o: *const mba_options, allowed: u32, what: &str) -> Result<(Options, u32, u64)> {
     let o = read_options(o)?;
+    if o.offset != 0 || o.length != 0 {
+        return Err(Error::new(ErrorKind::InvalidArgument, "offset and length are options of raw:// only"));
+    }
     let mode = match o.mode {
         0 => None,
         m => Some(m),
@@ -723,7 +727,8 @@ pub extern "C" fn mba_header_ptr(a: *const mba_array) -> *const Header {
     ffi_boundary!("mba_header_ptr", { opt(a).map_or(std::ptr::null(), Array::header_ptr) })
 }
 
-/// A pointer to element 0, 64-byte aligned. It never moves while the handle lives,
+/// A pointer to element 0, 64-byte aligned (for a raw or `.npy` handle, aligned to the item
+/// size, or to 8 for 16-byte types: the file decides). It never moves while the handle lives,
 /// however much the array grows. Elements `0 .. mba_len()` may be read through it (and
 /// written, unless the handle is read-only: its pages are mapped read-only), using a length
 /// returned by mba_len(), never one read from the header: mba_len() guarantees that many are

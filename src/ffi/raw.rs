@@ -5,7 +5,7 @@ use super::array::{dtype_of, give, mba_array, mba_options, read_options, MBA_REA
 use super::error::*;
 use crate::array::{Array, Options};
 use crate::error::{Error, ErrorKind, Result};
-use crate::raw::{check_fixed_options, RawOptions};
+use crate::raw::{check_fixed_options, same_owner, RawOptions};
 use std::ffi::{c_int, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -62,7 +62,8 @@ pub(crate) fn attach_ex(uri: &OsStr, o: *const mba_options) -> Result<Option<Arr
     if let Some(path) = b.strip_prefix(b"raw://") {
         let o = read_options(o)?;
         let ro = raw_options(&o).map_err(|e| e.context(format_args!("attach {}", shown())))?;
-        return Array::open_raw(Path::new(OsStr::from_bytes(path)), &ro).map(Some);
+        let a = Array::open_raw(Path::new(OsStr::from_bytes(path)), &ro)?;
+        return same_owner(a, o.flags & MBA_SAME_OWNER != 0).map(Some);
     }
     if let Some(path) = b.strip_prefix(b"npy://") {
         let o = read_options(o)?;
@@ -84,7 +85,8 @@ pub(crate) fn attach_ex(uri: &OsStr, o: *const mba_options) -> Result<Option<Arr
             Ok(o.flags & MBA_READ_ONLY != 0)
         };
         let read_only = check().map_err(|e| e.context(format_args!("attach {}", shown())))?;
-        return Array::open_npy(Path::new(OsStr::from_bytes(path)), read_only).map(Some);
+        let a = Array::open_npy(Path::new(OsStr::from_bytes(path)), read_only)?;
+        return same_owner(a, o.flags & MBA_SAME_OWNER != 0).map(Some);
     }
     Ok(None)
 }
@@ -92,7 +94,8 @@ pub(crate) fn attach_ex(uri: &OsStr, o: *const mba_options) -> Result<Option<Arr
 /// Maps the raw file open as `fd` (or the byte range `o->offset .. o->offset + o->length` of
 /// it; length 0 means to the end of the file) as an array of `o->dtype` (required) with rows of
 /// `o->shape[1 .. o->ndim]`, as `raw://PATH` does with mba_attach_ex. `o->flags`: MBA_READ_ONLY
-/// (needed for a read-only descriptor), MBA_ROUND_DOWN. The handle has a fixed length: the
+/// (needed for a read-only descriptor), MBA_ROUND_DOWN, MBA_SAME_OWNER (refuse a file of
+/// another user: MBA_ERR_PERMISSION). The handle has a fixed length: the
 /// region's size in elements; mba_append, mba_extend, mba_pop, mba_truncate, mba_splice and
 /// mba_reserve fail with MBA_ERR_INVALID_ARGUMENT, and mba_capacity and mba_max_capacity are
 /// mba_len. mba_data points at the region's first byte, aligned to the item size (not 64).
@@ -115,7 +118,7 @@ pub extern "C" fn mba_attach_raw_fd(
         let out = non_null!(out);
         let o = read_options(o)?;
         let ro = raw_options(&o).map_err(|e| e.context(format_args!("attach raw fd {fd}")))?;
-        give(out, Array::open_raw_fd(fd, &ro)?);
+        give(out, same_owner(Array::open_raw_fd(fd, &ro)?, o.flags & MBA_SAME_OWNER != 0)?);
         Ok(())
     })
 }
