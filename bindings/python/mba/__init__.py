@@ -30,7 +30,7 @@ import types
 import warnings
 import weakref
 
-__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list"]
+__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list", "open_raw", "open_npy"]
 
 # ---------------------------------------------------------------------------------------------
 # The library
