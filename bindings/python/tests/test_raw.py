@@ -119,3 +119,15 @@ def test_big_endian_npy_reads_right_read_only_and_fortran_is_refused(tmp_path):
     np.save(o, np.array([1, "x"], dtype=object), allow_pickle=True)
     with pytest.raises(mba.Error, match="object"):
         mba.open_npy(o)
+
+
+def test_array_over_an_mmap_made_with_an_offset_reads_from_that_offset(tmp_path):
+    path = str(tmp_path / "q.bin")
+    gran = mmap.ALLOCATIONGRANULARITY
+    stdarray.array("q", range(3 * gran // 8)).tofile(open(path, "wb"))
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), gran, offset=gran, access=mmap.ACCESS_READ) as m:
+        a = mba.array("q", mmap=m)
+        assert len(a) == gran // 8 and a[0] == gran // 8 and a[-1] == 2 * gran // 8 - 1
+        with pytest.raises(mba.Error, match="read-only"):
+            a[0] = 1  # read-only, as the map
+        del a
