@@ -346,7 +346,9 @@ fn create(
     Ok(())
 }
 
-/// Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`).
+/// Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`),
+/// or maps the `.npy` file `"npy://PATH"` (fixed length; see mba_attach_ex, which also maps raw
+/// files with `"raw://PATH"`).
 ///
 /// - `flags`: MBA_READ_ONLY, or MBA_EXCLUSIVE, or 0 (read-write, appends share the lock).
 ///
