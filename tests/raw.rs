@@ -375,3 +375,56 @@ fn c_abi_options_same_owner_and_null_handles() {
     assert_eq!(mba_attach_raw_fd(-1, &o, &mut h), MBA_ERR_INVALID_ARGUMENT);
     assert_eq!(mba_attach_raw_fd(0, std::ptr::null(), &mut h), MBA_ERR_NULL_POINTER);
 }
+
+fn npy_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = dict.to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    b.extend_from_slice(h.as_bytes());
+    b.extend_from_slice(data);
+    b
+}
+
+/// Headers that lie: shapes whose data overflows or passes the file, dtypes mba does not have,
+/// an empty axis after the first; an empty raw file.
+#[test]
+fn hostile_npy_headers_and_empty_files_are_errors() {
+    let dir = TempDir::new("npy-hostile");
+    let p = dir.0.join("h.npy");
+    let cases: [(&str, ErrorKind); 6] = [
+        (
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }",
+            ErrorKind::Corrupt,
+        ),
+        ("{'descr': '<i4', 'fortran_order': False, 'shape': (1000000, ), }", ErrorKind::Corrupt),
+        ("{'descr': '<i4', 'fortran_order': False, 'shape': (3, 0), }", ErrorKind::InvalidArgument),
+        ("{'descr': '<f16', 'fortran_order': False, 'shape': (1, ), }", ErrorKind::InvalidArgument),
+        ("{'descr': '<M8[s]', 'fortran_order': False, 'shape': (1, ), }", ErrorKind::InvalidArgument),
+        ("{'descr': '<i4', 'fortran_order': True, 'shape': (2, 2), }", ErrorKind::InvalidArgument),
+    ];
+    for (dict, kind) in cases {
+        std::fs::write(&p, npy_bytes(dict, &[0u8; 64])).unwrap();
+        match Array::open_npy(&p, true) {
+            Err(e) => assert!(e.kind() == kind || e.kind() == ErrorKind::Corrupt, "{dict}: {e}"),
+            Ok(a) => panic!("{dict}: opened with len {}", a.len()),
+        }
+    }
+    // An honest one, hand-made: opens, and the empty first axis too.
+    std::fs::write(&p, npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (4, 4), }", &[1u8; 64]))
+        .unwrap();
+    assert_eq!(Array::open_npy(&p, true).unwrap().shape(), vec![4, 4]);
+    std::fs::write(&p, npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (0, 4), }", &[]))
+        .unwrap();
+    let z = Array::open_npy(&p, true).unwrap();
+    assert_eq!((z.len(), z.shape()), (0, vec![0, 4]));
+    assert_eq!(z.get::<i32>(0).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    let e = dir.0.join("empty.bin");
+    std::fs::write(&e, b"").unwrap();
+    let a = Array::open_raw(&e, &RawOptions { read_only: false, ..raw(Dtype::F64) }).unwrap();
+    assert_eq!((a.len(), a.to_vec::<f64>().unwrap()), (0, vec![]));
+    a.msync(true, false).unwrap();
+}
