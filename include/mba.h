@@ -125,6 +125,19 @@
 // `mba_list_entry.creator_alive`: cannot tell (no pid recorded, or hidden by /proc).
 #define MBA_CREATOR_UNKNOWN -1
 
+// Flag of mba_attach_ex with `raw://` and of mba_attach_raw_fd: a region whose length is not a
+// whole number of rows is rounded down to one (without it, MBA_ERR_INVALID_ARGUMENT).
+#define MBA_ROUND_DOWN 32
+
+// mba_kind of an mba array (its own header; growable).
+#define MBA_KIND_ARRAY 1
+
+// mba_kind of a raw file or a byte range of one (no header; fixed length).
+#define MBA_KIND_RAW 2
+
+// mba_kind of a `.npy` file (fixed length).
+#define MBA_KIND_NPY 3
+
 // mba_madvise: no special treatment (MADV_NORMAL).
 #define MBA_ADVICE_NORMAL 0
 
@@ -207,6 +220,12 @@ typedef struct {
     uint64_t shape[8];
     // The bound of every lock wait of the handle, in milliseconds; 0 for MBA_DEFAULT_TIMEOUT_MS.
     uint64_t timeout_ms;
+    // Attach of `raw://PATH` and mba_attach_raw_fd: where the region starts in the file, in
+    // bytes (a multiple of the item size, of 8 for 16-byte types). 0 otherwise.
+    uint64_t offset;
+    // Attach of `raw://PATH` and mba_attach_raw_fd: the region's size in bytes, 0 for "to the
+    // end of the file". 0 otherwise.
+    uint64_t length;
 } mba_options;
 
 // The result of every fallible call: `MBA_OK` (0) or a negative `MBA_ERR_*` code.
@@ -495,7 +514,8 @@ extern "C" {
 #endif // __cplusplus
 
 // Fills `*o` with the defaults: no flags, dtype 0 (set one to create), mode 0600, default
-// capacity and maximum capacity, one dimension, no typecode, the default timeout. NULL is a no-op.
+// capacity and maximum capacity, one dimension, no typecode, the default timeout, offset and
+// length 0. NULL is a no-op.
 // Threads: any.
 void mba_options_init(mba_options *o);
 
@@ -513,6 +533,10 @@ mba_status mba_create_ex(const char *uri, const mba_options *o, mba_array **out)
 
 // Attaches to the array named `uri` as `*o` says (flags MBA_READ_ONLY, MBA_EXCLUSIVE,
 // MBA_SAME_OWNER, and timeout_ms; the create fields must stay as mba_options_init left them).
+//
+// `raw://PATH` maps a headerless file (or the byte range `offset .. offset + length` of it) as
+// an array of `dtype` (required) with rows of `shape[1 .. ndim]`, and `npy://PATH` a `.npy`
+// file; both have a fixed length (see mba_attach_raw_fd and docs/FORMAT.md).
 //
 // Errors: as mba_attach, and MBA_ERR_PERMISSION for a store of another user with
 // MBA_SAME_OWNER. Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any.
@@ -553,7 +577,9 @@ mba_status mba_create_mode(const char *uri,
                            uint32_t mode,
                            mba_array **out);
 
-// Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`).
+// Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`),
+// or maps the `.npy` file `"npy://PATH"` (fixed length; see mba_attach_ex, which also maps raw
+// files with `"raw://PATH"`).
 //
 // - `flags`: MBA_READ_ONLY, or MBA_EXCLUSIVE, or 0 (read-write, appends share the lock).
 //
@@ -748,7 +774,8 @@ uint32_t mba_typecode(const mba_array *a);
 // Ownership: the handle's; dies with mba_free. Threads: any.
 const mba_header *mba_header_ptr(const mba_array *a);
 
-// A pointer to element 0, 64-byte aligned. It never moves while the handle lives,
+// A pointer to element 0, 64-byte aligned (for a raw or `.npy` handle, aligned to the item
+// size, or to 8 for 16-byte types: the file decides). It never moves while the handle lives,
 // however much the array grows. Elements `0 .. mba_len()` may be read through it (and
 // written, unless the handle is read-only: its pages are mapped read-only), using a length
 // returned by mba_len(), never one read from the header: mba_len() guarantees that many are
@@ -860,6 +887,34 @@ uint64_t mba_npy_row_bytes(const mba_npy_writer *w);
 // Syncs (as mba_npy_sync) and frees the writer; it is freed even when the sync fails (the
 // status says so). NULL is allowed.
 mba_status mba_npy_close(mba_npy_writer *w);
+
+// Maps the raw file open as `fd` (or the byte range `o->offset .. o->offset + o->length` of
+// it; length 0 means to the end of the file) as an array of `o->dtype` (required) with rows of
+// `o->shape[1 .. o->ndim]`, as `raw://PATH` does with mba_attach_ex. `o->flags`: MBA_READ_ONLY
+// (needed for a read-only descriptor), MBA_ROUND_DOWN, MBA_SAME_OWNER (refuse a file of
+// another user: MBA_ERR_PERMISSION). The handle has a fixed length: the
+// region's size in elements; mba_append, mba_extend, mba_pop, mba_truncate, mba_splice and
+// mba_reserve fail with MBA_ERR_INVALID_ARGUMENT, and mba_capacity and mba_max_capacity are
+// mba_len. mba_data points at the region's first byte, aligned to the item size (not 64).
+//
+// `fd` stays the caller's to close; the handle keeps a duplicate.
+// Errors: MBA_ERR_INVALID_ARGUMENT (dtype 0 or unknown, a bad shape, a range past the end of
+// the file, a length that is not a whole number of rows without MBA_ROUND_DOWN, an offset
+// that is not a multiple of the item size, or of 8), MBA_ERR_PERMISSION (a read-only
+// descriptor without MBA_READ_ONLY), MBA_ERR_NULL_POINTER, MBA_ERR_IO. Another process that
+// shrinks the file under the handle makes accesses past its new end fault (GUARANTEES §10).
+// Ownership: on MBA_OK `*out` is a new handle for mba_free; `*o` stays the caller's.
+// Threads: any.
+mba_status mba_attach_raw_fd(int fd, const mba_options *o, mba_array **out);
+
+// What `a` maps: MBA_KIND_ARRAY, MBA_KIND_RAW or MBA_KIND_NPY. 0 for NULL. Threads: any.
+uint32_t mba_kind(const mba_array *a);
+
+// The byte order of `a`'s elements: 0 this machine's, 1 the other (a `.npy` file written on
+// a machine of the other endianness: such a handle is read-only, and mba_get, mba_read and
+// mba_data give the bytes as stored, for the caller to swap). MBA_ERR_NULL_POINTER (negative)
+// for NULL. Threads: any.
+int32_t mba_byte_order(const mba_array *a);
 
 // Locks into RAM the pages of the elements published now (`mlock(2)`, elements
 // `0 .. mba_len()` rounded out to whole pages): they are faulted in and never paged out

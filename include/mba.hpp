@@ -171,6 +171,39 @@ template <class T> class array {
         detail::check(mba_attach_fd(fd, flags, &h));
         return checked(h, "fd " + std::to_string(fd));
     }
+    /* Maps the headerless file `path` (or the byte range offset .. offset + length of it; length 0
+     * means to the end) as elements of T in rows of `row_extents`, of fixed length: push_back,
+     * append, pop_back and reserve throw MBA_ERR_INVALID_ARGUMENT. `flags`: mba::read_only
+     * (MBA_READ_ONLY), MBA_ROUND_DOWN (a length that is not a whole number of rows is rounded
+     * down instead of refused). */
+    static array open_raw(const std::string &path, std::uint64_t offset = 0, std::uint64_t length = 0,
+                          std::uint32_t flags = MBA_READ_ONLY, const std::vector<std::uint64_t> &row_extents = {}) {
+        if (row_extents.size() + 1 > MBA_MAX_DIMS)
+            throw error(MBA_ERR_INVALID_ARGUMENT, "at most " + std::to_string(MBA_MAX_DIMS) + " dimensions");
+        mba_options o;
+        mba_options_init(&o);
+        o.flags = flags;
+        o.dtype = dtype;
+        o.offset = offset;
+        o.length = length;
+        o.ndim = static_cast<std::uint32_t>(row_extents.size() + 1);
+        for (std::size_t i = 0; i < row_extents.size(); i++) o.shape[i + 1] = row_extents[i];
+        mba_array *h = nullptr;
+        detail::check(mba_attach_ex(("raw://" + path).c_str(), &o, &h));
+        return array(h);
+    }
+    /* Maps the .npy file `path` (C order) of fixed length; throws MBA_ERR_INVALID_ARGUMENT if
+     * it does not hold T. A file in the other byte order opens only with mba::read_only, and
+     * its elements are as stored (byte_swapped() says so: swap them yourself). */
+    static array open_npy(const std::string &path, std::uint32_t flags = MBA_READ_ONLY) {
+        mba_array *h = nullptr;
+        detail::check(mba_attach(("npy://" + path).c_str(), flags, &h));
+        return checked(h, "npy://" + path);
+    }
+    /* MBA_KIND_ARRAY, MBA_KIND_RAW or MBA_KIND_NPY. */
+    std::uint32_t kind() const noexcept { return mba_kind(h_); }
+    /* Whether the elements are in the other byte order (a .npy file from the other endianness). */
+    bool byte_swapped() const noexcept { return mba_byte_order(h_) == 1; }
 
     array(array &&o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
     array &operator=(array &&o) noexcept {

@@ -103,6 +103,10 @@ pub struct Array {
     pub(crate) mutex: LocalLock,
     /// Serialises the slow path that re-reads the store size.
     refresh_lock: LocalLock,
+    /// What the handle maps: an mba array, or a raw or `.npy` file of fixed length (see `raw.rs`).
+    kind: crate::raw::Kind,
+    /// A `.npy` file in the other byte order (read-only; elements are given as stored).
+    swapped: bool,
 }
 
 impl std::fmt::Debug for Array {
@@ -210,6 +214,9 @@ impl Array {
     /// symbolic link, as `shm_open` does.
     pub fn attach(uri: impl AsRef<OsStr>, opts: Options) -> Result<Array> {
         let uri = uri.as_ref();
+        if let Some(r) = crate::raw::attach_scheme(uri, opts) {
+            return r; // raw:// and npy:// (see raw.rs)
+        }
         let shown = shown(uri);
         let run = || {
             check_attach_options(&opts)?;
@@ -283,6 +290,8 @@ impl Array {
             timeout_ms: AtomicU64::new(0),
             mutex: LocalLock::default(),
             refresh_lock: LocalLock::default(),
+            kind: crate::raw::Kind::Array,
+            swapped: false,
         };
         a.set_timeout(opts.timeout_ms);
         a.learn(st);
@@ -466,7 +475,7 @@ impl Array {
     /// The live header (for bindings that read `len` without a call). Shared memory: read
     /// its live fields atomically, and never trust `len` beyond what [`Array::len`] returned.
     pub fn header_ptr(&self) -> *const Header {
-        self.region.base().cast()
+        self.region.header().cast()
     }
 
     // ----- bounds -----
@@ -511,6 +520,9 @@ impl Array {
     /// as a hole (or stops before it if the file system is full); a reader of a store in
     /// memory stops at the allocated part (reading a hole there allocates, and can fault).
     fn learn(&self, st: sys::Stat) {
+        if self.kind != crate::raw::Kind::Array {
+            return; // a raw or .npy region is fixed, and all of it known since the attach
+        }
         let _g = self.refresh_lock.lock();
         let cur = self.region.known();
         let end = st.size.min(self.region.reserved());
@@ -669,6 +681,7 @@ impl Array {
         self.bytes_of(op, count)?;
         self.check_rows(op, "count", count)?;
         if count == 0 {
+            self.check_growable(op)?;
             return self.check_writable(op);
         }
         let w = self.writer(op, sync)?;
@@ -971,6 +984,9 @@ impl Array {
     /// publish a length whose data was not written first.
     pub fn msync(&self, sync: bool, invalidate: bool) -> Result<()> {
         let run = || -> Result<()> {
+            if self.kind != crate::raw::Kind::Array {
+                return self.msync_data(sync, invalidate);
+            }
             if self.read_only || self.fork.inherited.load(Relaxed) {
                 return self.msync_ranges(sync, invalidate);
             }
@@ -1004,6 +1020,82 @@ impl Array {
             if unsafe { libc::msync(self.region.base().add(start).cast(), stop - start, mode) } != 0 {
                 return Err(Error::os("msync", std::io::Error::last_os_error()));
             }
+        }
+        Ok(())
+    }
+
+    // ----- raw and .npy handles (the rest is in raw.rs) -----
+
+    /// A handle on a region of `file` mapped as `map`, whose elements start `geo.data_offset`
+    /// bytes into the mapping and fill `known` bytes of it; `header` is the private header
+    /// that gives its fixed length to every fast path.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_fixed(
+        file: File,
+        uri: String,
+        read_only: bool,
+        kind: crate::raw::Kind,
+        swapped: bool,
+        map: memmap2::MmapRaw,
+        geo: crate::layout::Geometry,
+        known: u64,
+    ) -> Array {
+        let header = Box::new(crate::raw::private_header(&geo));
+        let (pid, start) = fork::identity();
+        let a = Array {
+            region: Region::with_header(map, geo, known, header),
+            file,
+            uri,
+            read_only,
+            shmem: std::sync::atomic::AtomicU8::new(0),
+            lease: false,
+            fork: Box::default(),
+            identity: ident::make(pid as u32, start, false),
+            slot: AtomicU32::new(0),
+            owner_pid: pid as u32,
+            same_namespace: true,
+            timeout_ms: AtomicU64::new(DEFAULT_TIMEOUT_MS),
+            mutex: LocalLock::default(),
+            refresh_lock: LocalLock::default(),
+            kind,
+            swapped,
+        };
+        fork::register(&a.fork);
+        a
+    }
+
+    /// What the handle maps: an mba array, a raw file's region, or a `.npy` file.
+    pub fn kind(&self) -> crate::raw::Kind {
+        self.kind
+    }
+
+    /// Whether the elements are stored in the other byte order than this machine's (a `.npy`
+    /// file written on a machine of the other endianness; such a handle is read-only and gives
+    /// the elements as stored).
+    pub fn byte_swapped(&self) -> bool {
+        self.swapped
+    }
+
+    /// Fails for a raw or `.npy` handle, whose length is fixed (every length-changing call).
+    #[inline]
+    pub(crate) fn check_growable(&self, op: &str) -> Result<()> {
+        if self.kind != crate::raw::Kind::Array {
+            bail!(InvalidArgument, "{op} {}: a raw file's length is fixed", self.uri);
+        }
+        Ok(())
+    }
+
+    /// msync of a raw or `.npy` handle: its data range only (there is no shared header or lock).
+    fn msync_data(&self, sync: bool, invalidate: bool) -> Result<()> {
+        let mode = (if sync { libc::MS_SYNC } else { libc::MS_ASYNC })
+            | (if invalidate { libc::MS_INVALIDATE } else { 0 });
+        let end = self.region.known() as usize;
+        if end == 0 {
+            return Ok(());
+        }
+        // SAFETY: the mapping starts page-aligned and holds `known` bytes.
+        if unsafe { libc::msync(self.region.base().cast(), end, mode) } != 0 {
+            return Err(Error::os("msync", std::io::Error::last_os_error()));
         }
         Ok(())
     }

@@ -26,6 +26,7 @@ pub mod layout;
 pub mod list;
 mod lock;
 pub mod npy;
+mod raw;
 mod region;
 mod residency;
 mod store;
@@ -41,5 +42,6 @@ pub use array::{
 };
 pub use dtype::{Bool, Dtype, Element, F16};
 pub use error::{Error, ErrorKind, Result};
+pub use raw::{Kind, RawOptions};
 pub use residency::Advice;
 pub use store::{MAX_SHM_NAME, SHM_DIR};

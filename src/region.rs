@@ -20,6 +20,11 @@ use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
 /// A store's mapping: its reservation, and how much of it is known to be backed.
 pub(crate) struct Region {
     map: memmap2::MmapRaw,
+    /// The header the live words are read from: the mapping's base for an mba array, a private
+    /// header the library built for a raw or `.npy` file (freed with the region).
+    hdr: *mut u8,
+    /// Whether `hdr` is the private header (a `Box<Header>` to give back on drop).
+    own_hdr: bool,
     pub(crate) geo: Geometry,
     /// Bytes of the store known to exist, to be allocated, and to lie inside the mapping.
     known: AtomicU64,
@@ -61,9 +66,48 @@ impl Region {
 
     /// A region over `map`, of which the first `known` bytes are backed.
     pub(crate) fn new(map: memmap2::MmapRaw, geo: Geometry, known: u64) -> Region {
-        let r = Region { map, geo, known: AtomicU64::new(0), known_elems: AtomicU64::new(0) };
+        let hdr = map.as_mut_ptr();
+        let r = Region {
+            map,
+            hdr,
+            own_hdr: false,
+            geo,
+            known: AtomicU64::new(0),
+            known_elems: AtomicU64::new(0),
+        };
         r.set_known(known.min(r.map.len() as u64));
         r
+    }
+
+    /// A region over `map` (a raw or `.npy` file's bytes, all `known`) whose live words are
+    /// those of `header`, a private header built by the library.
+    pub(crate) fn with_header(
+        map: memmap2::MmapRaw,
+        geo: Geometry,
+        known: u64,
+        header: Box<crate::layout::Header>,
+    ) -> Region {
+        let hdr = Box::into_raw(header).cast::<u8>();
+        let r =
+            Region { map, hdr, own_hdr: true, geo, known: AtomicU64::new(0), known_elems: AtomicU64::new(0) };
+        r.set_known(known.min(r.map.len() as u64));
+        r
+    }
+
+    /// The header the live words are read from (see [`Region::with_header`]).
+    pub(crate) fn header(&self) -> *mut u8 {
+        self.hdr
+    }
+
+    /// Maps `len` bytes of `file` from `offset` (a multiple of the page size), read-only or
+    /// read-write: the mapping of a raw or `.npy` file's region.
+    pub(crate) fn map_at(file: &File, offset: u64, len: u64, read_only: bool) -> Result<memmap2::MmapRaw> {
+        let n = usize::try_from(len)
+            .map_err(|_| Error::new(crate::ErrorKind::NoSpace, format!("cannot map {len} bytes")))?;
+        let mut o = memmap2::MmapOptions::new();
+        o.offset(offset).len(n);
+        let r = if read_only { o.map_raw_read_only(file) } else { o.map_raw(file) };
+        r.map_err(|e| Error::os(format_args!("map {len} bytes at offset {offset}"), e))
     }
 
     /// The reserved length of the mapping in bytes.
@@ -101,13 +145,13 @@ impl Region {
     }
 
     fn word64(&self, off: usize) -> &AtomicU64 {
-        // SAFETY: the header lies in the mapping for the region's life, `off` is 8-aligned and
-        // the mapping page-aligned; only atomic access is made through it.
-        unsafe { AtomicU64::from_ptr(self.base().add(off).cast()) }
+        // SAFETY: the header (in the mapping, or the private box) lives as long as the region,
+        // `off` is 8-aligned and the header 8-aligned; only atomic access is made through it.
+        unsafe { AtomicU64::from_ptr(self.hdr.add(off).cast()) }
     }
     fn word32(&self, off: usize) -> &AtomicU32 {
         // SAFETY: as word64; `off` is 4-aligned.
-        unsafe { AtomicU32::from_ptr(self.base().add(off).cast()) }
+        unsafe { AtomicU32::from_ptr(self.hdr.add(off).cast()) }
     }
     #[inline(always)]
     pub(crate) fn len_word(&self) -> &AtomicU64 {
@@ -133,6 +177,15 @@ impl Region {
     pub(crate) fn slot_word(&self, slot: u32) -> &AtomicU64 {
         let k = (slot as usize).clamp(1, SLOTS);
         self.word64(SLOT_TABLE_OFFSET + 8 * (k - 1))
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        if self.own_hdr {
+            // SAFETY: hdr came from Box::into_raw in with_header and is given back once.
+            drop(unsafe { Box::from_raw(self.hdr.cast::<crate::layout::Header>()) });
+        }
     }
 }
 

@@ -90,6 +90,7 @@ impl Array {
     /// threads (always for handles without the lease; for the lease holder, unless the caller
     /// guarantees one thread at a time, which is the C contract of its calls).
     pub(crate) fn writer(&self, op: &str, sync: bool) -> Result<Writer<'_>> {
+        self.check_growable(op)?;
         self.check_writable(op)?;
         if self.lease {
             let local = sync.then(|| self.mutex.lock());

@@ -106,7 +106,17 @@ pub struct mba_options {
     pub shape: [u64; 8],
     /// The bound of every lock wait of the handle, in milliseconds; 0 for MBA_DEFAULT_TIMEOUT_MS.
     pub timeout_ms: u64,
+    /// Attach of `raw://PATH` and mba_attach_raw_fd: where the region starts in the file, in
+    /// bytes (a multiple of the item size, of 8 for 16-byte types). 0 otherwise.
+    pub offset: u64,
+    /// Attach of `raw://PATH` and mba_attach_raw_fd: the region's size in bytes, 0 for "to the
+    /// end of the file". 0 otherwise.
+    pub length: u64,
 }
+
+/// The size of mba_options before `offset` and `length` were added: callers built against
+/// that header pass it in struct_size, and get those two fields as 0.
+const OPTIONS_V1_SIZE: usize = std::mem::offset_of!(mba_options, offset);
 
 impl Default for mba_options {
     fn default() -> Self {
@@ -121,12 +131,15 @@ impl Default for mba_options {
             typecode: 0,
             shape: [0; 8],
             timeout_ms: 0,
+            offset: 0,
+            length: 0,
         }
     }
 }
 
 /// Fills `*o` with the defaults: no flags, dtype 0 (set one to create), mode 0600, default
-/// capacity and maximum capacity, one dimension, no typecode, the default timeout. NULL is a no-op.
+/// capacity and maximum capacity, one dimension, no typecode, the default timeout, offset and
+/// length 0. NULL is a no-op.
 /// Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_options_init(o: *mut mba_options) {
@@ -140,17 +153,10 @@ pub extern "C" fn mba_options_init(o: *mut mba_options) {
 
 /// The core options of `o`, with its flags checked against `allowed`.
 fn options_of(o: *const mba_options, allowed: u32, what: &str) -> Result<(Options, u32, u64)> {
-    let o = non_null!(o);
-    // SAFETY: o points at a readable mba_options of at least its struct_size (documented).
-    let size = unsafe { std::ptr::addr_of!((*o).struct_size).read() };
-    if (size as usize) < std::mem::size_of::<mba_options>() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("mba_options.struct_size is {size}: fill the struct with mba_options_init"),
-        ));
+    let o = read_options(o)?;
+    if o.offset != 0 || o.length != 0 {
+        return Err(Error::new(ErrorKind::InvalidArgument, "offset and length are options of raw:// only"));
     }
-    // SAFETY: as above; the struct is at least our size.
-    let o = unsafe { *o };
     let mode = match o.mode {
         0 => None,
         m => Some(m),
@@ -167,7 +173,28 @@ fn options_of(o: *const mba_options, allowed: u32, what: &str) -> Result<(Option
     Ok((opts, o.dtype, o.capacity))
 }
 
-fn dtype_of(code: u32) -> Result<Dtype> {
+/// A copy of the caller's `*o`: the first `struct_size` bytes of it (at least the size of the
+/// struct before `offset` and `length` were added, whose callers get 0 there).
+pub(crate) fn read_options(o: *const mba_options) -> Result<mba_options> {
+    let o = non_null!(o);
+    // SAFETY: o points at a readable mba_options of at least its struct_size (documented).
+    let size = unsafe { std::ptr::addr_of!((*o).struct_size).read() } as usize;
+    if size < OPTIONS_V1_SIZE {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("mba_options.struct_size is {size}: fill the struct with mba_options_init"),
+        ));
+    }
+    let mut out = mba_options::default();
+    let n = size.min(std::mem::size_of::<mba_options>());
+    // SAFETY: o is readable for `size >= n` bytes, out writable for its own size >= n; a
+    // struct of integers, so any bytes are a valid value.
+    unsafe { std::ptr::copy_nonoverlapping(o.cast::<u8>(), (&mut out as *mut mba_options).cast::<u8>(), n) };
+    out.struct_size = std::mem::size_of::<mba_options>() as u32;
+    Ok(out)
+}
+
+pub(crate) fn dtype_of(code: u32) -> Result<Dtype> {
     Dtype::from_code(code)
         .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, format!("unknown dtype code {code}")))
 }
@@ -199,6 +226,10 @@ pub extern "C" fn mba_create_ex(
 /// Attaches to the array named `uri` as `*o` says (flags MBA_READ_ONLY, MBA_EXCLUSIVE,
 /// MBA_SAME_OWNER, and timeout_ms; the create fields must stay as mba_options_init left them).
 ///
+/// `raw://PATH` maps a headerless file (or the byte range `offset .. offset + length` of it) as
+/// an array of `dtype` (required) with rows of `shape[1 .. ndim]`, and `npy://PATH` a `.npy`
+/// file; both have a fixed length (see mba_attach_raw_fd and docs/FORMAT.md).
+///
 /// Errors: as mba_attach, and MBA_ERR_PERMISSION for a store of another user with
 /// MBA_SAME_OWNER. Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any.
 #[no_mangle]
@@ -210,6 +241,10 @@ pub extern "C" fn mba_attach_ex(
     ffi_status!("mba_attach_ex", {
         let out = non_null!(out);
         let uri = non_null!(uri);
+        if let Some(a) = super::raw::attach_ex(uri_of(uri), o)? {
+            give(out, a); // raw:// and npy:// (see ffi/raw.rs)
+            return Ok(());
+        }
         let (opts, dtype, capacity) =
             options_of(o, MBA_READ_ONLY | MBA_EXCLUSIVE | MBA_SAME_OWNER, "attach")?;
         check_no_create_fields(dtype, capacity)?;
@@ -240,7 +275,7 @@ fn check_no_create_fields(dtype: u32, capacity: u64) -> Result<()> {
     Ok(())
 }
 
-fn uri_of<'a>(uri: *const c_char) -> &'a OsStr {
+pub(crate) fn uri_of<'a>(uri: *const c_char) -> &'a OsStr {
     if uri.is_null() {
         return OsStr::new("");
     }
@@ -248,7 +283,7 @@ fn uri_of<'a>(uri: *const c_char) -> &'a OsStr {
     OsStr::from_bytes(unsafe { CStr::from_ptr(uri) }.to_bytes())
 }
 
-fn give(out: *mut *mut mba_array, inner: Array) {
+pub(crate) fn give(out: *mut *mut mba_array, inner: Array) {
     // SAFETY: out was checked non-NULL by the caller; written only now, on success.
     unsafe { *out = Box::into_raw(Box::new(mba_array { inner })) };
 }
@@ -311,7 +346,9 @@ fn create(
     Ok(())
 }
 
-/// Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`).
+/// Attaches a new handle to the existing array named `uri` (`"shm://NAME"` or `"file://PATH"`),
+/// or maps the `.npy` file `"npy://PATH"` (fixed length; see mba_attach_ex, which also maps raw
+/// files with `"raw://PATH"`).
 ///
 /// - `flags`: MBA_READ_ONLY, or MBA_EXCLUSIVE, or 0 (read-write, appends share the lock).
 ///
@@ -692,7 +729,8 @@ pub extern "C" fn mba_header_ptr(a: *const mba_array) -> *const Header {
     ffi_boundary!("mba_header_ptr", { opt(a).map_or(std::ptr::null(), Array::header_ptr) })
 }
 
-/// A pointer to element 0, 64-byte aligned. It never moves while the handle lives,
+/// A pointer to element 0, 64-byte aligned (for a raw or `.npy` handle, aligned to the item
+/// size, or to 8 for 16-byte types: the file decides). It never moves while the handle lives,
 /// however much the array grows. Elements `0 .. mba_len()` may be read through it (and
 /// written, unless the handle is read-only: its pages are mapped read-only), using a length
 /// returned by mba_len(), never one read from the header: mba_len() guarantees that many are

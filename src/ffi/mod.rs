@@ -15,6 +15,7 @@ pub mod array;
 pub mod error;
 pub mod list;
 pub mod npy;
+pub mod raw;
 pub mod residency;
 pub mod window;
 
@@ -22,5 +23,6 @@ pub use array::*;
 pub use error::*;
 pub use list::*;
 pub use npy::*;
+pub use raw::*;
 pub use residency::*;
 pub use window::*;

@@ -10,7 +10,7 @@ through `ccall`. The library is `ENV["MBA_LIBRARY"]` if set, else `libmba` on th
 """
 module Mba
 
-export MbaArray, MbaError, create, attach, view, delete
+export MbaArray, MbaError, create, attach, view, delete, open_raw, open_npy
 
 const libmba = get(ENV, "MBA_LIBRARY", "libmba")
 
@@ -120,6 +120,59 @@ function view(a::MbaArray{T}) where {T}
     p = Ptr{T}(ccall((:mba_data, libmba), Ptr{Cvoid}, (Ptr{Cvoid},), a.handle))
     return unsafe_wrap(Array, p, length(a); own = false)
 end
+
+# Mirrors mba_options (include/mba.h): filled by mba_options_init, then rebuilt with the fields
+# open_raw sets (the struct is immutable here, and passed by reference).
+struct Options
+    struct_size::UInt32
+    flags::UInt32
+    dtype::UInt32
+    mode::UInt32
+    capacity::UInt64
+    max_capacity::UInt64
+    ndim::UInt32
+    typecode::UInt32
+    shape::NTuple{8,UInt64}
+    timeout_ms::UInt64
+    offset::UInt64
+    length::UInt64
+end
+
+const ROUND_DOWN = UInt32(32)
+
+"""
+    open_raw(T, path; offset = 0, length = 0, readonly = true, round_down = false, rows = ())
+
+The headerless file `path` (or its bytes `offset .. offset + length`, 0 meaning to the end) as an
+`MbaArray{T}` of fixed length, rows of `rows` extents after the first axis: `push!`, `append!`
+and `pop!` throw `MbaError` (`MBA_ERR_INVALID_ARGUMENT`). A length that is not a whole number of
+rows throws unless `round_down`.
+"""
+function open_raw(::Type{T}, path::AbstractString; offset::Integer = 0, length::Integer = 0,
+                  readonly::Bool = true, round_down::Bool = false, rows = ()) where {T}
+    Base.length(rows) < 8 || throw(ArgumentError("at most 7 extents after the first axis"))
+    init = Ref{Options}()
+    ccall((:mba_options_init, libmba), Cvoid, (Ref{Options},), init)
+    o = init[]
+    shape = ntuple(i -> (2 <= i <= Base.length(rows) + 1) ? UInt64(rows[i - 1]) : UInt64(0), 8)
+    flags = (readonly ? READ_ONLY : 0x0) | (round_down ? ROUND_DOWN : 0x0)
+    opts = Ref(Options(o.struct_size, flags, dtype_of(T), o.mode, o.capacity, o.max_capacity,
+                       UInt32(Base.length(rows) + 1), o.typecode, shape, o.timeout_ms, UInt64(offset),
+                       UInt64(length)))
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:mba_attach_ex, libmba), Int32, (Cstring, Ref{Options}, Ref{Ptr{Cvoid}}),
+                "raw://" * path, opts, out))
+    return MbaArray{T}(out[])
+end
+
+"""
+    open_npy(T, path; readonly = true)
+
+The `.npy` file `path` (C order, holding `T`) as an `MbaArray{T}` of fixed length. A file in
+the other byte order opens only read-only, and its elements are as stored.
+"""
+open_npy(::Type{T}, path::AbstractString; readonly::Bool = true) where {T} =
+    attach(T, "npy://" * path; readonly = readonly)
 
 "Removes the name `uri`; attached arrays keep working."
 delete(uri::AbstractString) = check(ccall((:mba_delete, libmba), Int32, (Cstring,), uri))

@@ -69,3 +69,22 @@ end
     @test_throws MbaError Mba.open_window(m, Float32, joinpath(dir, "missing"))
     close(c); close(m)
 end
+
+@testset "raw files" begin
+    dir = mktempdir()
+    path = joinpath(dir, "d.i32")
+    data = Int32.(1:1000) .* Int32(7)
+    write(path, data)
+    @test sizeof(Mba.Options) == 128                       # mba_options in include/mba.h
+    a = Mba.open_raw(Int32, path)
+    @test length(a) == 1000 && a[1] == 7 && Mba.view(a) == data
+    @test_throws MbaError push!(a, 1)                      # a raw file's length is fixed
+    r = Mba.open_raw(Int32, path; offset = 40, length = 4 * 12, rows = (3,))
+    @test length(r) == 12 && r[1] == data[11]
+    @test_throws MbaError Mba.open_raw(Int32, path; length = 4 * 13, rows = (3,))
+    @test length(Mba.open_raw(Int32, path; length = 4 * 13, rows = (3,), round_down = true)) == 12
+    w = Mba.open_raw(Int32, path; readonly = false)
+    w[2] = -1
+    @test a[2] == -1
+    close(a); close(r); close(w)
+end

@@ -30,7 +30,7 @@ import types
 import warnings
 import weakref
 
-__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list"]
+__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list", "open_raw", "open_npy"]
 
 # ---------------------------------------------------------------------------------------------
 # The library
@@ -77,7 +77,8 @@ class _Options(ctypes.Structure):
 
     _fields_ = [("struct_size", _u32), ("flags", _u32), ("dtype", _u32), ("mode", _u32), ("capacity", _u64),
                 ("max_capacity", _u64), ("ndim", _u32), ("typecode", _u32), ("shape", _u64 * 8),
-                ("timeout_ms", _u64)]
+                ("timeout_ms", _u64),
+                ("offset", _u64), ("length", _u64)]
 
 
 def _declare(lib, name, args, ret, required=True):
@@ -560,9 +561,11 @@ class array(metaclass=_ImmutableType):
         typecode = args[0]
         initializer = args[1] if len(args) > 1 else _NOARG
         for key in kwargs:
-            if key not in _OPTIONS and cls is array:
+            if key not in _OPTIONS and cls is array and key != "mmap":
                 raise TypeError(f"array() got an unexpected keyword argument '{key}'")
         _check_typecode(typecode)
+        if "mmap" in kwargs and cls is array:  # mmap_backed_array's mmaparray(typecode, mmap=m)
+            return _raw.array_over_mmap(cls, typecode, initializer, kwargs)
         if typecode == "u" and _DEPRECATED_U:
             warnings.warn("The 'u' type code is deprecated and will be removed in Python 3.16",
                           DeprecationWarning, stacklevel=2)
@@ -1596,6 +1599,8 @@ from . import _sharedarray  # noqa: E402  (it uses _lib above)
 from ._sharedarray import (  # noqa: E402
     ADVICE_DONTNEED, ADVICE_HUGEPAGE, ADVICE_NORMAL, ADVICE_RANDOM, ADVICE_SEQUENTIAL, ADVICE_WILLNEED,
     MS_ASYNC, MS_INVALIDATE, MS_SYNC, ArrayDesc, attach, create, delete)
+from . import _raw  # noqa: E402
+from ._raw import open_npy, open_raw  # noqa: E402
 
 
 def __getattr__(name):

@@ -49,7 +49,8 @@ _status = ctypes.c_int32
 class _Options(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("flags", _u32), ("dtype", _u32), ("mode", _u32), ("capacity", _u64),
                 ("max_capacity", _u64), ("ndim", _u32), ("typecode", _u32), ("shape", _u64 * 8),
-                ("timeout_ms", _u64)]
+                ("timeout_ms", _u64),
+                ("offset", _u64), ("length", _u64)]
 
 
 class _Entry(ctypes.Structure):
