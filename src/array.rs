@@ -158,7 +158,8 @@ impl Array {
         let item = dtype.itemsize() as u64;
         let (shape, row) = check_shape(opts.ndim.max(1), &opts.shape, dtype.itemsize())?;
         let rows_up = |n: u64| n.div_ceil(row).checked_mul(row);
-        let capacity = if capacity == 0 { (DEFAULT_CAPACITY_BYTES / item).max(1) } else { capacity };
+        let asked = capacity;
+        let capacity = if asked == 0 { (DEFAULT_CAPACITY_BYTES / item).max(1) } else { asked };
         let capacity = rows_up(capacity).ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument, format!("capacity {capacity} is too large"))
         })?;
@@ -177,8 +178,13 @@ impl Array {
                     if anonymous { "machine's memory" } else { "file system" }
                 );
             }
+            if m < row {
+                bail!(InvalidArgument, "maximum capacity {m} is less than one row of {row} elements");
+            }
             m / row * row
         };
+        // The default capacity never exceeds a maximum the creator chose.
+        let capacity = if asked == 0 { capacity.min(max) } else { capacity };
         if capacity > max {
             bail!(InvalidArgument, "capacity {capacity} exceeds the maximum capacity {max}");
         }

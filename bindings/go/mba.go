@@ -32,6 +32,11 @@ static go_res go_pop(mba_array *a) { uint64_t b = 0; go_res r = res(mba_pop(a, &
 static go_res go_reserve(mba_array *a, uint64_t c) { return res(mba_reserve(a, c)); }
 static go_res go_msync(mba_array *a, uint32_t f) { return res(mba_msync(a, f)); }
 static go_res go_delete(const char *u) { return res(mba_delete(u)); }
+// Elements wider than 8 bytes (complex128) pass by pointer.
+static go_res go_append_p(mba_array *a, const void *e) { return res(mba_append(a, e)); }
+static go_res go_get_p(const mba_array *a, uint64_t i, void *o) { return res(mba_get(a, i, o)); }
+static go_res go_set_p(mba_array *a, uint64_t i, const void *e) { return res(mba_set(a, i, e)); }
+static go_res go_pop_p(mba_array *a, void *o) { return res(mba_pop(a, o)); }
 */
 import "C"
 
@@ -73,10 +78,22 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Element is a Go type with an mba dtype.
+// Element is a Go type with an mba dtype: the ten numeric types, Bool, Float16, complex64 and
+// complex128.
 type Element interface {
-	int8 | uint8 | int16 | uint16 | int32 | uint32 | int64 | uint64 | float32 | float64
+	int8 | uint8 | int16 | uint16 | int32 | uint32 | int64 | uint64 | float32 | float64 |
+		Bool | Float16 | complex64 | complex128
 }
+
+// Bool is an element of a bool array (MBA_BOOL): the stored byte, 0 for false. A byte a peer
+// wrote may hold any value, so it is not a Go bool; use IsTrue.
+type Bool uint8
+
+// IsTrue reports whether the byte is non-zero.
+func (b Bool) IsTrue() bool { return b != 0 }
+
+// Float16 is an element of a float16 array (MBA_F16): the IEEE 754 binary16 bits.
+type Float16 uint16
 
 func dtypeOf[T Element]() uint32 {
 	var zero T
@@ -99,6 +116,14 @@ func dtypeOf[T Element]() uint32 {
 		return C.MBA_U64
 	case float32:
 		return C.MBA_F32
+	case Bool:
+		return C.MBA_BOOL
+	case Float16:
+		return C.MBA_F16
+	case complex64:
+		return C.MBA_C64
+	case complex128:
+		return C.MBA_C128
 	default:
 		return C.MBA_F64
 	}
@@ -113,9 +138,10 @@ func errorOf(r C.go_res) error {
 	return &Error{Status: int32(r.status), Message: C.GoString(r.msg)}
 }
 
-// bitsOf and valueOf move one element through a uint64 by value (native byte order).
+// bitsOf and valueOf move one element of at most 8 bytes through a uint64 by value (native
+// byte order); wider ones pass by pointer.
 func bitsOf[T Element](v T) (bits uint64) {
-	*(*T)(unsafe.Pointer(&bits)) = v
+	*(*T)(unsafe.Pointer(&bits)) = v // callers pass only elements of 8 bytes or fewer
 	return bits
 }
 
@@ -224,6 +250,9 @@ func Append[T Element](a *Array, v T) error {
 	if err := check[T](a); err != nil {
 		return err
 	}
+	if unsafe.Sizeof(v) > 8 {
+		return errorOf(C.go_append_p(a.h, unsafe.Pointer(&v)))
+	}
 	return errorOf(C.go_append(a.h, C.uint64_t(bitsOf(v))))
 }
 
@@ -244,6 +273,9 @@ func Get[T Element](a *Array, i uint64) (T, error) {
 	if err := check[T](a); err != nil {
 		return v, err
 	}
+	if unsafe.Sizeof(v) > 8 {
+		return v, errorOf(C.go_get_p(a.h, C.uint64_t(i), unsafe.Pointer(&v)))
+	}
 	r := C.go_get(a.h, C.uint64_t(i))
 	if err := errorOf(r); err != nil {
 		return v, err
@@ -256,6 +288,9 @@ func Set[T Element](a *Array, i uint64, v T) error {
 	if err := check[T](a); err != nil {
 		return err
 	}
+	if unsafe.Sizeof(v) > 8 {
+		return errorOf(C.go_set_p(a.h, C.uint64_t(i), unsafe.Pointer(&v)))
+	}
 	return errorOf(C.go_set(a.h, C.uint64_t(i), C.uint64_t(bitsOf(v))))
 }
 
@@ -264,6 +299,9 @@ func Pop[T Element](a *Array) (T, error) {
 	var v T
 	if err := check[T](a); err != nil {
 		return v, err
+	}
+	if unsafe.Sizeof(v) > 8 {
+		return v, errorOf(C.go_pop_p(a.h, unsafe.Pointer(&v)))
 	}
 	r := C.go_pop(a.h)
 	if err := errorOf(r); err != nil {
