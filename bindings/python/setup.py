@@ -3,8 +3,10 @@
 `pip install ./bindings/python` and `pip wheel ./bindings/python` run `cargo build --release --lib`
 in the repository (two directories up, or MBA_SOURCE_DIR) and put target/release/libmba.so into
 the package as mba/libmba.so, so `import mba` needs no environment variable. They also compile
-mba/_speedups.c (optional, stable ABI), so the wheel is tagged cp310-abi3-<platform>: one wheel
-for every Python from 3.10.
+mba/_speedups.c (optional, stable ABI): built by Python 3.11 or newer it targets the 3.11 stable
+ABI (the buffer protocol's functions are in it from 3.11) and the wheel is tagged
+cp311-abi3-<platform>, one wheel for every Python from 3.11; built by 3.10 it targets 3.10's,
+without mba.array's buffer protocol, and the tag is cp310-abi3.
 
 MBA_LIBRARY=system at build time builds no library: the package then uses the system's libmba
 (found on the library path) at run time. CARGO names the cargo program (default: cargo on PATH,
@@ -14,6 +16,7 @@ then ~/.cargo/bin/cargo); CARGO_TARGET_DIR is honoured as cargo honours it.
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 
 from setuptools import Distribution, Extension, setup
@@ -28,6 +31,9 @@ except ImportError:  # setuptools < 70.1
         bdist_wheel = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The stable ABI the extension targets: 3.11's when the building Python has it (the buffer
+# protocol is part of it from 3.11), else 3.10's (mba/_speedups.c then leaves BufferBase out).
+ABI = (3, 11) if sys.version_info >= (3, 11) else (3, 10)
 
 
 def crate_dir():
@@ -76,7 +82,7 @@ class build_with_library(build_py):
 
 
 class platform_wheel(bdist_wheel or object):
-    """A wheel for this platform (it carries a shared library) and every Python from 3.10 (the
+    """A wheel for this platform (it carries a shared library) and every Python from ABI on (the
     optional extension uses the stable ABI)."""
 
     def finalize_options(self):
@@ -84,7 +90,7 @@ class platform_wheel(bdist_wheel or object):
         self.root_is_pure = False
 
     def get_tag(self):
-        return "cp310", "abi3", sysconfig.get_platform().replace("-", "_").replace(".", "_")
+        return f"cp{ABI[0]}{ABI[1]}", "abi3", sysconfig.get_platform().replace("-", "_").replace(".", "_")
 
 
 class BinaryDistribution(Distribution):
@@ -97,7 +103,7 @@ class BinaryDistribution(Distribution):
 # The per-element call without ctypes; optional: without a C compiler or Python's headers the
 # package works through ctypes alone.
 speedups = Extension("mba._speedups", ["mba/_speedups.c"], py_limited_api=True,
-                     define_macros=[("Py_LIMITED_API", "0x030A0000")], optional=True)
+                     define_macros=[("Py_LIMITED_API", "0x03%02X0000" % ABI[1])], optional=True)
 
 commands = {"build_py": build_with_library}
 if bdist_wheel is not None:

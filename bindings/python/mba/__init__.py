@@ -81,19 +81,25 @@ class _Options(ctypes.Structure):
                 ("offset", _u64), ("length", _u64)]
 
 
-def _declare(lib, name, args, ret, required=True):
-    f = getattr(lib, name, None)
-    if f is None:
-        if required:
-            raise ImportError(f"mba: {lib._name} has no {name}: the library is older than this binding")
-        return None
+def _missing(lib_path, name):
+    """The ImportError of a library without a function this binding needs."""
+    return ImportError(f"mba: the library {lib_path} has no {name}: it is older than this binding, which needs "
+                       f"libmba with format v2 (mba_create_ex, mba_splice, mba_header_ptr...); set MBA_LIBRARY to "
+                       f"a current libmba.so", name="mba", path=lib_path)
+
+
+def _declare(lib, name, args, ret):
+    """lib's function `name` with its C signature; ImportError naming the library and the
+    function when the library lacks it (a library older than format v2: it could not open the
+    arrays this binding makes anyway, so there is no fallback)."""
+    try:
+        f = getattr(lib, name)
+    except AttributeError:
+        raise _missing(lib._name, name) from None
     f.argtypes, f.restype = args, ret
     return f
 
 
-_create = _declare(_own, "mba_create", [ctypes.c_char_p, _u32, _u64, _u32, ctypes.POINTER(_p)], _status)
-_create_mode = _declare(_own, "mba_create_mode", [ctypes.c_char_p, _u32, _u64, _u32, _u32, ctypes.POINTER(_p)], _status)
-_attach = _declare(_own, "mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status)
 _set = _declare(_own, "mba_set", [_p, _u64, ctypes.c_char_p], _status)
 _msync = _declare(_own, "mba_msync", [_p, _u32], _status)
 _free = _declare(_own, "mba_free", [_p], _status)
@@ -107,16 +113,15 @@ _data = _declare(_plib, "mba_data", [_p], _p)
 _fd = _declare(_plib, "mba_fd", [_p], ctypes.c_int)
 _last_error = _declare(_plib, "mba_last_error", [], ctypes.c_char_p)
 _version = _declare(_plib, "mba_version", [], ctypes.c_char_p)
-# Format v2 (include/mba.h); absent from older libraries, which get the older paths below.
-_options_init = _declare(_plib, "mba_options_init", [ctypes.POINTER(_Options)], None, False)
+# Format v2 (include/mba.h): required, as everything above.
+_options_init = _declare(_plib, "mba_options_init", [ctypes.POINTER(_Options)], None)
 _create_ex = _declare(_own, "mba_create_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
-                      _status, False)
+                      _status)
 _attach_ex = _declare(_own, "mba_attach_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
-                      _status, False)
-_splice = _declare(_own, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status, False)
-_typecode_of = _declare(_plib, "mba_typecode", [_p], _u32, False)
-_header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p, False)
-_set_timeout = _declare(_own, "mba_set_timeout", [_p, _u64], _status, False)
+                      _status)
+_typecode_of = _declare(_plib, "mba_typecode", [_p], _u32)
+_header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p)
+_set_timeout = _declare(_own, "mba_set_timeout", [_p, _u64], _status)
 
 __version__ = _version().decode()
 
@@ -131,7 +136,7 @@ class _Calls:
         self.extend = _declare(lib, "mba_extend", [_p, _p, _u64], _status)
         self.extend_bytes = _declare(type(lib)(lib._name, handle=lib._handle), "mba_extend",
                                      [_p, ctypes.c_char_p, _u64], _status)
-        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status, False)
+        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status)
         self.pop = _declare(lib, "mba_pop", [_p, _p], _status)
         self.truncate = _declare(lib, "mba_truncate", [_p, _u64], _status)
 
@@ -144,25 +149,32 @@ _GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 _SHARED_CALLS = _Calls(ctypes.CDLL(_lib._name, handle=_lib._handle))
 # The per-element call without ctypes (mba/_speedups.c), when it was built; MBA_NO_SPEEDUPS=1
 # keeps to ctypes.
+# Its BufferBase (built for Python 3.11+) is mba.array's base type: the buffer protocol in C,
+# which a Python class can have only from 3.12 (__buffer__, the fallback below).
 _fast_append = None
+_BufferBase = None
 if not os.environ.get("MBA_NO_SPEEDUPS"):
     try:
-        from ._speedups import append as _fast_append
+        from . import _speedups
     except ImportError:
         pass
+    else:
+        _fast_append = _speedups.append
+        # (a build for the 3.11 stable ABI may load on 3.10, which that ABI does not cover)
+        _BufferBase = getattr(_speedups, "BufferBase", None) if sys.version_info >= (3, 11) else None
+# Where memoryview(a), numpy.asarray(a), f.write(a)... come from: "C" (BufferBase), "__buffer__"
+# (Python 3.12+ without BufferBase) or None (no buffer protocol: Python 3.11 without BufferBase).
+BUFFER_PROTOCOL = "C" if _BufferBase is not None else "__buffer__" if sys.version_info >= (3, 12) else None
 _APPEND_ADDRESS = ctypes.cast(_own.mba_append, ctypes.c_void_p).value
 _EXCLUSIVE_CALLS = _Calls(ctypes.PyDLL(_lib._name, handle=_lib._handle) if _GIL else
                           ctypes.CDLL(_lib._name, handle=_lib._handle))
 
 MBA_READ_ONLY, MBA_EXCLUSIVE, MBA_OVERWRITE = 1, 2, 4
 MBA_SYNC, MBA_ASYNC = 1, 2
-# A handle may be freed in a forked child only when the library promises that this releases
-# nothing of the parent's (format v2, which refuses mutators of inherited handles).
-_FREE_IN_CHILD = _splice is not None
 # The header's length is read straight from memory (no library call) where a plain 8-byte load
 # is ordered before the element loads that follow it (x86-64's memory model); elsewhere every
 # length goes through mba_len().
-_FAST_LEN = _header_ptr is not None and platform.machine() in ("x86_64", "AMD64")
+_FAST_LEN = platform.machine() in ("x86_64", "AMD64")
 
 
 class Error(OSError):
@@ -279,10 +291,11 @@ _NUMPY_DTYPE = {tc: ("<" if sys.byteorder == "little" else ">")
                 for tc in typecodes}
 
 _CHUNK = 1 << 16  # elements per step of the operations that work in chunks
+_REMOVE_TRIES = 64  # remove(x): searches before BusyError when other processes keep moving elements
 _IMUL_COPY = 16 << 20  # a *= n copies up to this many bytes to add them in one extend
 _MAXSIZE = sys.maxsize
 # The header's length field as a view whose value is never trusted: every length then goes
-# through mba_len() (older libraries, other architectures, closed arrays).
+# through mba_len() (other architectures, closed arrays).
 _UNTRUSTED_HEADER = memoryview(_stdarray.array("Q", [0] * 8 + [2**64 - 1]))
 _EMPTY = memoryview(b"")
 
@@ -367,9 +380,9 @@ class _Keeper:
 
 def _release(k):
     """Frees a handle once nothing uses its mapping: no library call on it can be running then,
-    since every caller holds the array's state, which holds the mapping."""
-    if k.pid != os.getpid() and not _FREE_IN_CHILD:
-        return  # an older library would release the parent's locks: the child keeps the mapping
+    since every caller holds the array's state, which holds the mapping. In a forked child this
+    releases nothing of the parent's (format v2 libraries refuse mutators of inherited handles
+    and free them without touching the parent's locks)."""
     _free(k.h)
 
 
@@ -473,28 +486,20 @@ def _open(h, tc, uri, ro, exclusive):
 
 def _new_handle(uri, dtype, capacity, flags, mode, typecode, max_capacity):
     h = _p()
-    if _create_ex is not None:
-        o = _Options()
-        _options_init(ctypes.byref(o))
-        o.flags, o.dtype, o.mode, o.capacity = flags, dtype, mode or 0, capacity
-        o.max_capacity, o.typecode = max_capacity, ord(typecode)
-        _check(_create_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
-    elif mode is None:
-        _check(_create(_uri(uri), dtype, capacity, flags, ctypes.byref(h)))
-    else:
-        _check(_create_mode(_uri(uri), dtype, capacity, flags, mode, ctypes.byref(h)))
+    o = _Options()
+    _options_init(ctypes.byref(o))
+    o.flags, o.dtype, o.mode, o.capacity = flags, dtype, mode or 0, capacity
+    o.max_capacity, o.typecode = max_capacity, ord(typecode)
+    _check(_create_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
     return h
 
 
 def _attach_handle(uri, flags):
     h = _p()
-    if _attach_ex is not None:
-        o = _Options()
-        _options_init(ctypes.byref(o))
-        o.flags = flags
-        _check(_attach_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
-    else:
-        _check(_attach(_uri(uri), flags, ctypes.byref(h)))
+    o = _Options()
+    _options_init(ctypes.byref(o))
+    o.flags = flags
+    _check(_attach_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
     return h
 
 
@@ -504,11 +509,10 @@ def _typecode_of_handle(h, wanted=None):
         if _DTYPE.get(wanted) != dtype:
             raise TypeError(f"the array holds dtype {dtype}, which typecode '{wanted}' does not read")
         return wanted
-    if _typecode_of is not None:
-        stored = _typecode_of(h)
-        tc = chr(stored) if 0 < stored < 128 else ""
-        if tc in _DTYPE and _DTYPE[tc] == dtype:
-            return tc
+    stored = _typecode_of(h)
+    tc = chr(stored) if 0 < stored < 128 else ""
+    if tc in _DTYPE and _DTYPE[tc] == dtype:
+        return tc
     if dtype not in _TYPECODE_OF_DTYPE:
         raise TypeError(f"mba.array has no typecode for dtype code {dtype}; use mba.attach() for a numpy view")
     return _TYPECODE_OF_DTYPE[dtype]
@@ -536,7 +540,7 @@ _OPTIONS = ("uri", "capacity", "max_capacity", "exclusive", "overwrite", "mode")
 _NOARG = object()
 
 
-class array(metaclass=_ImmutableType):
+class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_ImmutableType):
     """array(typecode[, initializer], *, uri=None, capacity=0, max_capacity=0, exclusive=False, overwrite=False, mode=None)
 
     A typed array in shared memory, with the interface of ``array.array``. ``uri`` is
@@ -790,7 +794,31 @@ class array(metaclass=_ImmutableType):
             raise ImportError("numpy is not installed")
         return np.frombuffer(self._export(self.__len__()), dtype=_NUMPY_DTYPE[self._s.tc])
 
-    if sys.version_info >= (3, 12):
+    def _acquire_buffer(self, writable):
+        """For BufferBase's bf_getbuffer (mba/_speedups.c): counts one more export (close() and
+        resizes refuse until _release_buffer) and says what the buffer covers: (address, count,
+        itemsize, format, readonly), the elements published now, a length the library vouched
+        for, inside this handle's mapping. Inherited handles export read-only buffers."""
+        s = self._s
+        if s.closed:
+            raise ValueError("operation on a closed mba array")
+        readonly = bool(s.ro or s.inherited)
+        if readonly and writable:
+            raise BufferError("the mba array is read-only")
+        n = self.__len__()
+        with s.lock:
+            s.exports += 1
+        # The format array.array exports: the typecode, but 'w' (UCS-4) for 'u' where wchar_t has
+        # four bytes (Linux), as PEP 3118 and numpy read it.
+        fmt = "w" if s.tc in _UNICODE and s.isz == 4 else s.tc
+        return (s.data if n else None, n, s.isz, fmt, readonly)
+
+    def _release_buffer(self):
+        s = self._s
+        with s.lock:
+            s.exports -= 1
+
+    if sys.version_info >= (3, 12) and _BufferBase is None:
         def __buffer__(self, flags):
             s = self._s
             if s.closed:
@@ -877,14 +905,18 @@ class array(metaclass=_ImmutableType):
         if st:
             _raise(st)
 
-    def _call(self, fn, *args):
-        """One length-changing library call on this handle (serialized where it must be)."""
+    def _call_status(self, fn, *args):
+        """One length-changing library call on this handle (serialized where it must be): its
+        status."""
         s = self._s
         if s.serial is None:
-            st = fn(*args)
-        else:
-            with s.serial:
-                st = fn(*args)
+            return fn(*args)
+        with s.serial:
+            return fn(*args)
+
+    def _call(self, fn, *args):
+        """The same, raising the library's error."""
+        st = self._call_status(fn, *args)
         if st:
             _raise(st)
 
@@ -1041,18 +1073,9 @@ class array(metaclass=_ImmutableType):
         """Replaces elements [index, index + delete) with those of src (a standard array of
         this typecode, or None): one library call (mba_splice)."""
         h = self._resizable()
-        s = self._s
         count = len(src) if src is not None else 0
         address = src.buffer_info()[0] if count else None
-        if s.calls.splice is not None:
-            self._call(s.calls.splice, h, index, delete, None, address, count)
-            return
-        # Libraries without mba_splice: the tail is rewritten in three steps (not atomic).
-        n = self._len_slow()
-        tail = self._chunk(index + delete, n) if index + delete < n else _stdarray.array(s.stc)
-        self._call(s.calls.truncate, h, index)
-        self._extend_array(src if src is not None else _stdarray.array(s.stc))
-        self._extend_array(tail)
+        self._call(self._s.calls.splice, h, index, delete, None, address, count)
 
     def insert(self, i, x):
         i = operator.index(i)
@@ -1065,8 +1088,19 @@ class array(metaclass=_ImmutableType):
         src.frombytes(b)
         self._splice(i, 0, src)
 
+    def _element(self, raw):
+        """The element whose bytes are raw, as array.array returns it."""
+        v = _stdarray.array(self._s.stc)
+        v.frombytes(raw)
+        return v[0]
+
     def pop(self, i=-1):
+        """Removes and returns element i. pop() and pop(-1) remove the last element of the shared
+        array at the moment of the call (mba_pop), even if another process appended after this
+        one looked; any other index is one mba_splice that hands back the element it removed,
+        so what is returned is what was removed, whatever other processes did meanwhile."""
         i = operator.index(i)
+        last = i == -1
         h = self._resizable()
         n = self.__len__()
         if n == 0:
@@ -1076,26 +1110,76 @@ class array(metaclass=_ImmutableType):
         if not 0 <= i < n:
             raise IndexError("pop index out of range")
         s = self._s
-        if i == n - 1:
-            out = ctypes.create_string_buffer(s.isz)
+        out = ctypes.create_string_buffer(s.isz)
+        if last:
             self._call(s.calls.pop, h, out)
-            v = _stdarray.array(s.stc)
-            v.frombytes(out.raw)
-            return v[0]
-        value = self[i]
-        self._splice(i, 1, None)
-        return value
+        else:
+            st = self._call_status(s.calls.splice, h, i, 1, out, None, 0)
+            if st == -3:  # another process shortened the array meanwhile
+                raise IndexError("pop index out of range")
+            if st:
+                _raise(st)
+        return self._element(out.raw)
 
-    def remove(self, x):
-        self._resizable()
+    def _find(self, x):
         for start, chunk in self._chunks():
             try:
-                k = chunk.index(x)
+                return start + chunk.index(x)
             except ValueError:
                 continue
-            self._splice(start + k, 1, None)
-            return
-        raise ValueError("array.remove(x): x not in array")
+        return None
+
+    def remove(self, x):
+        """Removes the first element equal to x. The library has no compare-and-remove, so
+        finding x and removing it are two steps, and another process may insert or remove
+        elements before it in between. So: the search finds index k; a[k] is read again just
+        before the removal (a mismatch means a new search, nothing removed); the removal (one
+        mba_splice) hands back the element it removed, and if that is not an x (the array
+        changed in the microseconds between the read and the splice), it is put back at k (a
+        second splice) and the search starts again, at most _REMOVE_TRIES times (then
+        BusyError, the array as it was). So the element removed is always an x and no other is
+        lost; but an element put back lands at index k, which is not where it was if other
+        processes removed or inserted before k meanwhile, and they may see the array without it
+        between the two splices. Appends by other processes never cause a retry (they move no
+        element)."""
+        h = self._resizable()
+        s = self._s
+        out = ctypes.create_string_buffer(s.isz)
+        for _ in range(_REMOVE_TRIES):
+            k = self._find(x)
+            if k is None:
+                raise ValueError("array.remove(x): x not in array")
+            if not self._holds(k, x):
+                continue  # moved since the search: search again, nothing removed
+            st = self._call_status(s.calls.splice, h, k, 1, out, None, 0)
+            if st == -3:  # the array shrank under the search: search again
+                continue
+            if st:
+                _raise(st)
+            got = self._element(out.raw)
+            if got is x or got == x:
+                return
+            self._put_back(h, k, out)
+        raise BusyError(-9, f"mba: remove(x): other processes changed the array between finding x and removing "
+                            f"it {_REMOVE_TRIES} times in a row")
+
+    def _holds(self, k, x):
+        """Whether element k is (still) an x."""
+        if k >= self.__len__():
+            return False
+        v = self._mv[k]
+        return v is x or v == x
+
+    def _put_back(self, h, k, out):
+        """Inserts the one element in out at k, or at the end if the array is shorter than k by
+        now: an element remove() took by mistake is never lost."""
+        calls = self._s.calls
+        address = ctypes.addressof(out)
+        st = self._call_status(calls.splice, h, k, 0, None, address, 1)
+        if st == -3:
+            self._call(calls.extend, h, address, 1)
+        elif st:
+            _raise(st)
 
     def clear(self):
         h = self._resizable()

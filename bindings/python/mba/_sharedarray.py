@@ -22,7 +22,7 @@ import ctypes
 import os
 import sys
 
-from . import _lib  # the loaded libmba (ctypes.CDLL), owned by mba/__init__.py
+from . import _lib, _missing  # the loaded libmba (ctypes.CDLL), owned by mba/__init__.py
 
 __all__ = ["create", "attach", "delete", "list", "ArrayDesc", "MS_ASYNC", "MS_SYNC", "MS_INVALIDATE",
            "ADVICE_NORMAL", "ADVICE_SEQUENTIAL", "ADVICE_RANDOM", "ADVICE_WILLNEED", "ADVICE_DONTNEED",
@@ -87,7 +87,10 @@ for _name, _args, _ret in [
     ("mba_list_free", [_p], _status),
     ("mba_last_error", [], ctypes.c_char_p),
 ]:
-    _f = getattr(_lib, _name)
+    try:
+        _f = getattr(_lib, _name)
+    except AttributeError:
+        raise _missing(_lib._name, _name) from None
     _f.argtypes, _f.restype = _args, _ret
 
 

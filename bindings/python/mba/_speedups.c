@@ -1,12 +1,24 @@
-/* mba._speedups: the one call mba.array makes per element, without ctypes.
+/* mba._speedups: what mba.array cannot do well (or at all) in Python.
  *
- * A ctypes call costs 250-300 ns whatever the function does (it prepares a libffi call every
- * time); mba.array.append makes one per element. This module makes the same call, to the same
- * function of the libmba that ctypes loaded (its address comes from ctypes), for about a tenth
- * of that. It is optional: mba falls back to ctypes when it is missing (or MBA_NO_SPEEDUPS is
- * set). Stable ABI (3.10+): one build serves every later Python.
+ * 1. append(): the one call mba.array makes per element, without ctypes. A ctypes call costs
+ *    250-300 ns whatever the function does (it prepares a libffi call every time); this makes
+ *    the same call, to the same function of the libmba that ctypes loaded (its address comes
+ *    from ctypes), for about a tenth of that.
+ * 2. BufferBase: the base type of mba.array, with the buffer protocol (bf_getbuffer and
+ *    bf_releasebuffer), which a class written in Python can have only from Python 3.12. The
+ *    buffer is the array's shared memory itself (zero-copy); what it covers comes from the
+ *    array's _acquire_buffer() (mba_data, the length mba_len vouches for, the typecode,
+ *    read-only or not), which also counts the export so that close() and resizes refuse while
+ *    it lasts; bf_releasebuffer calls _release_buffer(). The type adds no field to the object.
+ *
+ * The module is optional: mba falls back to ctypes and to __buffer__ (3.12+) when it is missing
+ * (or MBA_NO_SPEEDUPS is set). Stable ABI: built with Py_LIMITED_API 0x030B0000 (the buffer
+ * protocol is in the limited API from 3.11) one build serves every Python from 3.11; built for
+ * 3.10 (0x030A0000, setup.py decides) it has append() only.
  */
-#define Py_LIMITED_API 0x030A0000
+#ifndef Py_LIMITED_API
+#define Py_LIMITED_API 0x030B0000
+#endif
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -57,6 +69,128 @@ static PyObject *append(PyObject *module, PyObject *const *args, Py_ssize_t narg
     return PyLong_FromLong(status);
 }
 
+#if Py_LIMITED_API + 0 >= 0x030B0000
+#define MBA_BUFFER_BASE 1
+
+/* One NUL-terminated format string per typecode, as array.array exports them (the typecode;
+ * 'w' for a 4-byte 'u'; the array says which). Static: views may outlive anything else. */
+static const char FORMATS[] = "b\0B\0u\0w\0h\0H\0i\0I\0l\0L\0q\0Q\0f\0d";
+
+static const char *format_of(int typecode) {
+    for (size_t i = 0; i + 1 < sizeof FORMATS; i += 2) {
+        if (FORMATS[i] == typecode) {
+            return FORMATS + i;
+        }
+    }
+    return NULL;
+}
+
+static char empty[1];  /* the address of an empty view with no mapping behind it */
+
+static void release_export(PyObject *self) {
+    PyObject *r = PyObject_CallMethod(self, "_release_buffer", NULL);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(self);  /* bf_releasebuffer cannot fail */
+    }
+    Py_XDECREF(r);
+}
+
+/* bf_getbuffer: self._acquire_buffer(writable) -> (address, count, itemsize, format, readonly)
+ * checks that the array is open (and writable when a writable buffer is asked for), counts the
+ * export and returns what the view covers: `count` elements at `address`, a length the library
+ * vouched for, inside this process's mapping, which stays while the export is counted. */
+static int buffer_get(PyObject *self, Py_buffer *view, int flags) {
+    if (view == NULL) {  /* as array.array answers PyObject_GetBuffer(obj, NULL, flags) */
+        PyErr_SetString(PyExc_BufferError, "mba.array: view==NULL argument is obsolete");
+        return -1;
+    }
+    PyObject *info = PyObject_CallMethod(self, "_acquire_buffer", "i", (flags & PyBUF_WRITABLE) ? 1 : 0);
+    if (info == NULL) {
+        return -1;
+    }
+    /* From here on the export is counted: every failure gives it back. */
+    Py_ssize_t *dims = NULL;
+    void *address = NULL;
+    Py_ssize_t count = 0, itemsize = 0;
+    const char *format = NULL;
+    int readonly = 0;
+    if (!PyTuple_Check(info) || PyTuple_Size(info) != 5) {
+        PyErr_SetString(PyExc_SystemError, "mba.array._acquire_buffer returned something else than a 5-tuple");
+        goto fail;
+    }
+    PyObject *addr = PyTuple_GetItem(info, 0);
+    address = addr == Py_None ? NULL : PyLong_AsVoidPtr(addr);
+    count = PyLong_AsSsize_t(PyTuple_GetItem(info, 1));
+    itemsize = PyLong_AsSsize_t(PyTuple_GetItem(info, 2));
+    readonly = PyObject_IsTrue(PyTuple_GetItem(info, 4));
+    if (PyErr_Occurred() || readonly < 0) {
+        goto fail;
+    }
+    PyObject *tc = PyTuple_GetItem(info, 3);
+    Py_UCS4 c = PyUnicode_Check(tc) && PyUnicode_GetLength(tc) == 1 ? PyUnicode_ReadChar(tc, 0) : 0;
+    format = c < 128 ? format_of((int)c) : NULL;
+    if (format == NULL || itemsize <= 0 || count < 0 || (count > 0 && address == NULL)
+        || count > PY_SSIZE_T_MAX / itemsize) {
+        PyErr_SetString(PyExc_SystemError, "mba.array._acquire_buffer returned an impossible view");
+        goto fail;
+    }
+    if (readonly && (flags & PyBUF_WRITABLE)) {
+        PyErr_SetString(PyExc_BufferError, "the mba array is read-only");
+        goto fail;
+    }
+    dims = PyMem_Malloc(2 * sizeof(Py_ssize_t));  /* shape and strides of this view */
+    if (dims == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    dims[0] = count;
+    dims[1] = itemsize;
+    Py_DECREF(info);
+    Py_INCREF(self);
+    view->obj = self;
+    view->buf = address != NULL ? address : (void *)empty;
+    view->len = count * itemsize;
+    view->readonly = readonly;
+    view->itemsize = itemsize;
+    view->format = (flags & PyBUF_FORMAT) == PyBUF_FORMAT ? (char *)format : NULL;
+    view->ndim = 1;
+    view->shape = (flags & PyBUF_ND) == PyBUF_ND ? &dims[0] : NULL;
+    view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? &dims[1] : NULL;
+    view->suboffsets = NULL;
+    view->internal = dims;
+    return 0;
+fail:
+    Py_DECREF(info);
+    {
+        PyObject *type, *value, *trace;
+        PyErr_Fetch(&type, &value, &trace);
+        release_export(self);
+        PyErr_Restore(type, value, trace);
+    }
+    return -1;
+}
+
+static void buffer_release(PyObject *self, Py_buffer *view) {
+    PyMem_Free(view->internal);
+    view->internal = NULL;
+    PyObject *type, *value, *trace;
+    PyErr_Fetch(&type, &value, &trace);
+    release_export(self);
+    PyErr_Restore(type, value, trace);
+}
+
+static PyType_Slot buffer_base_slots[] = {
+    {Py_bf_getbuffer, (void *)buffer_get},
+    {Py_bf_releasebuffer, (void *)buffer_release},
+    {Py_tp_doc, (void *)"The buffer protocol of mba.array (its base type; adds no field)."},
+    {0, NULL},
+};
+
+static PyType_Spec buffer_base_spec = {
+    "mba._speedups.BufferBase", 0, 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, buffer_base_slots,
+};
+#endif
+
 static PyMethodDef methods[] = {
     {"append", (PyCFunction)(void (*)(void))append, METH_FASTCALL,
      "append(call, data) -> status: one libmba element call without ctypes."},
@@ -69,5 +203,16 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+#ifdef MBA_BUFFER_BASE
+    if (m != NULL) {
+        PyObject *base = PyType_FromSpec(&buffer_base_spec);
+        if (base == NULL || PyModule_AddObject(m, "BufferBase", base) < 0) {
+            Py_XDECREF(base);
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
+#endif
+    return m;
 }

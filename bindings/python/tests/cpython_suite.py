@@ -8,8 +8,10 @@ standard library's). Everything else in the process keeps the real array module.
 
 Usage: python cpython_suite.py [--floor N | --check-floor] [--installed] [--verbose] [--json PATH]
   --floor N        exit 1 when fewer than N tests pass
-  --check-floor    the same, with N read from cpython_floor.json for this interpreter (major.minor);
-                   an interpreter missing from that file is an error, never a skip
+  --check-floor    the same, with N read from cpython_floor.json for this interpreter (major.minor)
+                   and mba.array's buffer protocol: key "3.11" with mba/_speedups' BufferBase (the
+                   C buffer protocol), "3.11/no-speedups" without it (MBA_NO_SPEEDUPS=1, or not
+                   built); a key missing from that file is an error, never a skip
 Prints the counts, then every test that did not pass with the first line of its reason.
 mba is imported from this source tree (bindings/python), or with --installed from wherever the
 interpreter finds it; it must find its library (MBA_LIBRARY, or the one installed with it).
@@ -51,7 +53,9 @@ def load_suite():
     return unittest.defaultTestLoader.loadTestsFromModule(module)
 
 
-# Tests that would end the interpreter: they fail without running, with the reason.
+# Tests that would end the interpreter: they fail without running, with the reason. Only where
+# mba.array's buffer protocol is __buffer__ (Python 3.12+ without mba/_speedups): the C one of
+# BufferBase refuses the NULL view with BufferError, as array.array does.
 CRASHES = {
     # _testcapi.getbuffer_with_null_view(a) calls PyObject_GetBuffer(a, NULL, flags); for any
     # class that defines __buffer__, CPython (3.12, 3.13) writes through that NULL view and dies
@@ -62,12 +66,14 @@ CRASHES = {
 
 
 def disarm(suite):
+    import mba
+
     for test in suite:
         if isinstance(test, unittest.TestSuite):
             disarm(test)
             continue
         crash = CRASHES.get(getattr(test, "_testMethodName", ""))
-        if crash and crash[0]:
+        if crash and crash[0] and mba.BUFFER_PROTOCOL == "__buffer__":
             setattr(test, test._testMethodName, lambda t=test, why=crash[1]: t.fail(why))
 
 
@@ -104,7 +110,11 @@ def main():
     args = parser.parse_args()
     if not args.installed:
         sys.path.insert(0, os.path.dirname(HERE))
+    import mba
+
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if mba.BUFFER_PROTOCOL != "C":
+        version += "/no-speedups"
     floor = args.floor
     if args.check_floor:
         floors = json.load(open(FLOORS))
@@ -125,8 +135,8 @@ def main():
     bad += [(t, "SKIP", reason) for t, reason in result.skipped]
     bad += [(t, "EXPECTED FAILURE", tr) for t, tr in result.expectedFailures]
     passed = len(result.passed)
-    print(f"Python {sys.version.split()[0]}: CPython test_array against mba.array: "
-          f"{passed} passed, {total - passed} not passed, of {total}")
+    print(f"Python {sys.version.split()[0]} (buffer protocol: {mba.BUFFER_PROTOCOL}): CPython test_array "
+          f"against mba.array: {passed} passed, {total - passed} not passed, of {total}")
     for test, kind, why in sorted(bad, key=lambda b: b[0].id()):
         print(f"  {kind:6} {test.id()}: {first_line(why)}")
     if args.json:

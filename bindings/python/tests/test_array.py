@@ -6,6 +6,7 @@ import copy
 import operator
 import os
 import pickle
+import re
 import subprocess
 import sys
 
@@ -357,6 +358,71 @@ def test_library_is_found_where_asked(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import mba; print(mba._lib._name)"], env=env, capture_output=True,
                        text=True)
     assert r.returncode == 0 and r.stdout.strip() == "libmba.so.0", r.stderr
+
+
+class _MisleadingSearch(mba.array):
+    """Its searches find the wrong element `lies` times, and the check of a[k] just before the
+    removal is fooled as well: what another process's change in the instant between that check
+    and the removal looks like. Then the right one."""
+
+    __slots__ = ("lies",)
+
+    def _find(self, x):
+        if self.lies:
+            return next(i for i, v in enumerate(self) if v != x)
+        return super()._find(x)
+
+    def _holds(self, k, x):
+        if self.lies:
+            self.lies -= 1
+            return True
+        return super()._holds(k, x)
+
+
+def test_remove_puts_back_what_it_removed_by_mistake_and_searches_again():
+    a = _MisleadingSearch("i", [1, 2, 3, 2, 1])
+    a.lies = 3
+    a.remove(2)
+    assert a.tolist() == [1, 3, 2, 1], "the first 2 went, every wrongly removed element came back in place"
+    a.lies = mba._REMOVE_TRIES
+    with pytest.raises(mba.BusyError, match="changed the array"):
+        a.remove(3)
+    assert a.tolist() == [1, 3, 2, 1], "a remove that gives up leaves the array as it was"
+
+
+def test_pop_at_an_index_returns_what_it_removed():
+    for tc in mba.typecodes:
+        std = array.array(tc, "abcde" if tc in "uw" else [1, 2, 3, 4, 5])
+        a = mba.array(tc, std)
+        for i in (1, -2, 0, -1):
+            assert a.pop(i) == std.pop(i)
+        assert a == std
+        with pytest.raises(IndexError):
+            a.pop(5)
+
+
+def _stub_library(tmp_path, without):
+    """A shared library with every function the binding declares, except `without`."""
+    names = set()
+    for f in ("__init__.py", "_sharedarray.py"):
+        names |= set(re.findall(r'"(mba_[a-z_0-9]+)"', open(os.path.join(mba.__path__[0], f)).read()))
+    assert without in names
+    names.discard(without)
+    src = tmp_path / "stub.c"
+    src.write_text("".join(f"void {n}(void) {{}}\n" for n in sorted(names) if n != "mba_version")
+                   + 'const char *mba_version(void) { return "stub"; }\n')
+    lib = tmp_path / f"libmba-without-{without}.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    return lib
+
+
+@pytest.mark.parametrize("symbol", ["mba_splice", "mba_header_ptr", "mba_create_ex", "mba_shape"])
+def test_a_library_without_a_v2_function_fails_at_import_naming_both(tmp_path, symbol):
+    lib = _stub_library(tmp_path, symbol)
+    env = {"MBA_LIBRARY": str(lib), "PATH": "/usr/bin:/bin", "PYTHONPATH": os.path.dirname(mba.__path__[0])}
+    r = subprocess.run([sys.executable, "-c", "import mba"], env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and "ImportError" in r.stderr, r.stderr
+    assert str(lib) in r.stderr and f"has no {symbol}" in r.stderr, r.stderr
 
 
 PURE = """

@@ -16,7 +16,10 @@ import pytest
 import mba
 
 PYTHONPATH = os.path.dirname(mba.__path__[0])
-buffer_protocol = pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ is Python 3.12+")
+# mba.array has the buffer protocol through mba/_speedups' BufferBase (Python 3.11+), else
+# through __buffer__ (3.12+); on 3.11 without _speedups it has none.
+buffer_protocol = pytest.mark.skipif(mba.BUFFER_PROTOCOL is None, reason="no buffer protocol here")
+c_buffer = pytest.mark.skipif(mba.BUFFER_PROTOCOL != "C", reason="mba/_speedups' BufferBase is not in use")
 
 
 @pytest.mark.parametrize("tc", ["b", "H", "i", "q", "d", "f"])
@@ -67,7 +70,7 @@ def test_read_only_arrays_export_read_only_buffers(uri):
     m.release()
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.11 and older")
+@pytest.mark.skipif(mba.BUFFER_PROTOCOL is not None, reason="only without the buffer protocol")
 def test_without_the_protocol_the_error_says_so():
     a = mba.array("i", [1, 2])
     assert bytes(a) == array.array("i", [1, 2]).tobytes()
@@ -78,6 +81,72 @@ def test_without_the_protocol_the_error_says_so():
     assert b == a
     m = a.memoryview()  # the explicit zero-copy view works on every version
     assert m.tolist() == [1, 2]
+
+
+def test_the_buffer_protocol_is_there_when_it_can_be():
+    # Built, mba/_speedups gives it from 3.11; without it (MBA_NO_SPEEDUPS=1) 3.12 still has
+    # __buffer__. A test run must not quietly lose it.
+    if os.environ.get("MBA_NO_SPEEDUPS") or mba._fast_append is None:
+        assert mba.BUFFER_PROTOCOL == ("__buffer__" if sys.version_info >= (3, 12) else None)
+    else:
+        assert mba.BUFFER_PROTOCOL == "C"
+
+
+@buffer_protocol
+@pytest.mark.parametrize("tc", mba.typecodes)
+def test_every_typecode_exports_what_array_array_exports(tc):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 'u' on 3.13
+        std = array.array(tc, "abc" if tc in "uw" else [1, 2, 3])
+        a = mba.array(tc, std)
+    m, ms = memoryview(a), memoryview(std)
+    if mba.BUFFER_PROTOCOL == "C":  # __buffer__ exports 'u'/'w' as 'I' (memoryview cannot make them)
+        assert m.format == ms.format
+    assert (m.itemsize, m.nbytes, m.shape, m.strides, m.tobytes()) == (
+        ms.itemsize, ms.nbytes, ms.shape, ms.strides, ms.tobytes())
+    m.release()
+    a.append(std[0])  # the export is over
+
+
+@c_buffer
+def test_a_refused_export_is_not_counted(uri):
+    mba.array("i", [1, 2], uri=uri)
+    ro = mba.array.attach(uri, readonly=True)
+    for _ in range(3):
+        with pytest.raises((BufferError, TypeError)):  # struct says TypeError
+            struct.pack_into("i", ro, 0, 5)  # a writable buffer of a read-only array
+    ro.close()  # nothing left exported
+    a = mba.array("i", [1, 2, 3])
+    a.close()
+    with pytest.raises(ValueError, match="closed"):
+        memoryview(a)
+
+
+@c_buffer
+def test_an_empty_array_exports_an_empty_buffer():
+    a = mba.array("d")
+    m = memoryview(a)
+    assert m.nbytes == 0 and m.shape == (0,) and m.format == "d"
+    with pytest.raises(BufferError):
+        a.append(1.0)
+    m.release()
+    a.append(1.0)
+    assert np.asarray(a).tolist() == [1.0]
+
+
+@buffer_protocol
+def test_the_buffer_survives_the_array_object_and_the_export_holds_the_mapping(uri):
+    a = mba.array("q", range(1000), uri=uri)
+    m = memoryview(a)
+    del a
+    gc.collect()
+    assert m[999] == 999 and len(m) == 1000
+    b = mba.array.attach(uri)
+    b.append(1000)  # another handle grows the shared array: the export covers what it covered
+    assert len(m) == 1000
+    m.release()
 
 
 def test_views_of_the_methods_do_not_block_appends(uri):
