@@ -18,8 +18,16 @@ const READ_ONLY = UInt32(1)
 const EXCLUSIVE = UInt32(2)
 const OVERWRITE = UInt32(4)
 
+"An element of a bool array (MBA_BOOL): the stored byte, since a peer may write any value."
+struct MbaBool
+    x::UInt8
+end
+Base.Bool(b::MbaBool) = b.x != 0
+
+# Float16, ComplexF32 and ComplexF64 have numpy's layout (binary16; real then imaginary).
 const DTYPES = Dict{DataType,UInt32}(Int8 => 1, UInt8 => 2, Int16 => 3, UInt16 => 4, Int32 => 5,
-                                     UInt32 => 6, Int64 => 7, UInt64 => 8, Float32 => 9, Float64 => 10)
+                                     UInt32 => 6, Int64 => 7, UInt64 => 8, Float32 => 9, Float64 => 10,
+                                     MbaBool => 11, Float16 => 12, ComplexF32 => 13, ComplexF64 => 14)
 
 "A failed mba call: the status code and the library's message."
 struct MbaError <: Exception
@@ -176,6 +184,66 @@ open_npy(::Type{T}, path::AbstractString; readonly::Bool = true) where {T} =
 
 "Removes the name `uri`; attached arrays keep working."
 delete(uri::AbstractString) = check(ccall((:mba_delete, libmba), Int32, (Cstring,), uri))
+# (A NUL inside `uri` never reaches the library: Julia's Cstring conversion throws ArgumentError.)
+
+"""
+    create_shaped(T, uri, rows; max_capacity = 0, capacity = 0, overwrite = false)
+
+A new array whose elements come in rows of extents `rows` (C order, the axes after the growing
+one): `append!` takes whole rows. `max_capacity` (elements, 0 for the default) bounds its growth
+in every process.
+"""
+function create_shaped(::Type{T}, uri::AbstractString, rows; max_capacity::Integer = 0,
+                       capacity::Integer = 0, overwrite::Bool = false) where {T}
+    Base.length(rows) < 8 || throw(ArgumentError("at most 7 extents after the first axis"))
+    init = Ref{Options}()
+    ccall((:mba_options_init, libmba), Cvoid, (Ref{Options},), init)
+    o = init[]
+    shape = ntuple(i -> (2 <= i <= Base.length(rows) + 1) ? UInt64(rows[i - 1]) : UInt64(0), 8)
+    opts = Ref(Options(o.struct_size, overwrite ? OVERWRITE : 0x0, dtype_of(T), o.mode, UInt64(capacity),
+                       UInt64(max_capacity), UInt32(Base.length(rows) + 1), o.typecode, shape, o.timeout_ms,
+                       o.offset, o.length))
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:mba_create_ex, libmba), Int32, (Cstring, Ref{Options}, Ref{Ptr{Cvoid}}), uri, opts, out))
+    return MbaArray{T}(out[])
+end
+
+"The shape now, in C order: the number of rows, then the fixed extents."
+function shape(a::MbaArray)
+    n = Int(ccall((:mba_ndim, libmba), UInt32, (Ptr{Cvoid},), a.handle))
+    s = zeros(UInt64, 8)
+    check(ccall((:mba_shape, libmba), Int32, (Ptr{Cvoid}, Ptr{UInt64}), a.handle, s))
+    return Tuple(Int.(s[1:n]))
+end
+
+"""
+    rows(a) -> Array{T}
+
+The elements published now as a zero-copy Julia array of the reversed shape (Julia is
+column-major): for an mba shape `(r, k)` a `k × r` matrix whose column `j` is row `j`.
+"""
+function rows(a::MbaArray{T}) where {T}
+    s = shape(a)
+    return reshape(view(a), reverse(s)...)
+end
+
+"""
+    splice!(a, i, n, vs) -> Vector{T}
+
+Replaces the `n` elements from index `i` (1-based) with `vs` in one step under the append lock,
+and returns the removed elements; a failure leaves `a` as it was.
+"""
+function splice!(a::MbaArray{T}, i::Integer, n::Integer, vs::AbstractVector = T[]) where {T}
+    buf = convert(Vector{T}, vs)
+    removed = Vector{T}(undef, n)
+    check(ccall((:mba_splice, libmba), Int32, (Ptr{Cvoid}, UInt64, UInt64, Ptr{T}, Ptr{T}, UInt64),
+                a.handle, i - 1, n, removed, buf, Base.length(buf)))
+    return removed
+end
+
+"Bounds every lock wait of this handle, in milliseconds (0: the default, 10 s)."
+set_timeout(a::MbaArray, ms::Integer) =
+    check(ccall((:mba_set_timeout, libmba), Int32, (Ptr{Cvoid}, UInt64), a.handle, ms))
 
 include("list.jl")
 include("Window.jl")

@@ -88,3 +88,22 @@ end
     @test a[2] == -1
     close(a); close(r); close(w)
 end
+
+@testset "new element types, shapes, splice" begin
+    uri = "shm://mba-jltest-$(getpid())-shaped"
+    a = Mba.create_shaped(Float32, uri, (2, 3); max_capacity = 60, overwrite = true)
+    append!(a, Float32.(1:6))
+    @test Mba.shape(a) == (1, 2, 3)
+    @test size(Mba.rows(a)) == (3, 2, 1)
+    @test_throws MbaError append!(a, Float32[1, 2])          # not a whole row
+    @test Mba.splice!(a, 1, 6, Float32.(11:16)) == Float32.(1:6)
+    @test_throws MbaError append!(a, zeros(Float32, 60))       # past the maximum capacity
+    close(a)
+    Mba.delete(uri)
+    c = Mba.create(ComplexF64, uri; overwrite = true)
+    push!(c, 1.0 + 2.0im)
+    @test c[1] == 1.0 + 2.0im
+    close(c)
+    Mba.delete(uri)
+    @test_throws ArgumentError Mba.attach(Int32, "shm://a\0b")
+end
