@@ -1,26 +1,61 @@
-# Builds and installs libmba: `make`, then `make install PREFIX=/usr/local` (DESTDIR honoured).
-# Installs libmba.so.VERSION with SONAME libmba.so.MAJOR and the usual symlinks, libmba.a,
+# Builds and installs libmba.
+#
+#   make                          cargo build --release, then target/release/ holds libmba.so, its SONAME
+#                                 link libmba.so.MAJOR (so programs linked against it start), libmba.a,
+#                                 and pkgconfig/mba.pc for the build tree (with an rpath)
+#   sudo make install             installs what `make` built (it never builds) under PREFIX=/usr/local
+#                                 (DESTDIR honoured), then runs ldconfig for a system library directory
+#   sudo make uninstall           removes it again
+#
+# `make install` puts libmba.so.VERSION with SONAME libmba.so.MAJOR and the usual symlinks, libmba.a,
 # mba.h and mba.hpp, a pkg-config file (mba.pc), and a CMake package (find_package(mba) gives
 # mba::mba, shared, and mba::mba_static).
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CARGO      ?= cargo
-# Where the built libraries are; the tests install the ones their own build made.
-LIBSRC     ?= target/release
+# The cargo profile `make` builds: release (target/release) or dev (target/debug).
+PROFILE    ?= release
+BUILD      := target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
+# Where `make install` takes the built libraries from; the tests install the ones their build made.
+LIBSRC     ?= $(BUILD)
+LDCONFIG   ?= $(shell command -v ldconfig 2>/dev/null || echo /sbin/ldconfig)
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
-# What a static link needs besides libmba.a (`cargo rustc -- --print native-static-libs`).
-STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl
+# What a static link needs besides libmba.a (`cargo rustc -- --print native-static-libs`), less
+# -lgcc_s and -lc, which the compiler driver adds itself (libgcc_s has no static archive:
+# `cc -static` takes the unwinder from libgcc_eh.a instead).
+STATIC_LIBS := -lutil -lrt -lpthread -lm -ldl
 
 .PHONY: all install install-files uninstall
 all:
-	$(CARGO) build --release --lib
+	$(CARGO) build --profile $(PROFILE) --lib
+	ln -sf libmba.so $(BUILD)/libmba.so.$(MAJOR)
+	mkdir -p $(BUILD)/pkgconfig
+	sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|g' -e 's|@INCLUDEDIR@|$(CURDIR)/include|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|g' \
+	    -e 's|^Libs: -L$${libdir}|& -Wl,-rpath,$${libdir}|' packaging/mba.pc.in > $(BUILD)/pkgconfig/mba.pc
+	@echo "make: built $(BUILD)/libmba.so (SONAME libmba.so.$(MAJOR), linked beside it), $(BUILD)/libmba.a and"
+	@echo "      $(BUILD)/pkgconfig/mba.pc. Link with -Iinclude -L$(BUILD) -lmba -Wl,-rpath,$(CURDIR)/$(BUILD),"
+	@echo "      or PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/pkgconfig, or install with: sudo make install"
 
-install: all install-files
+install: install-files
+	@if [ -n "$(DESTDIR)" ]; then \
+	  echo "make install: installed under DESTDIR=$(DESTDIR); run ldconfig on the target system"; \
+	elif [ "$(LIBDIR)" = /usr/lib ] || [ "$(LIBDIR)" = /lib ] || \
+	     cat /etc/ld.so.conf /etc/ld.so.conf.d/*.conf 2>/dev/null | grep -qxF "$(LIBDIR)"; then \
+	  if [ "$$(id -u)" = 0 ]; then $(LDCONFIG) && echo "make install: installed in $(LIBDIR) and ran ldconfig"; \
+	  else echo "make install: installed in $(LIBDIR); now run: sudo ldconfig"; fi; \
+	else \
+	  echo "make install: installed in $(LIBDIR), which is not in the dynamic linker's search path:"; \
+	  echo "  build programs with -Wl,-rpath,$(LIBDIR), or add it to /etc/ld.so.conf.d/ and run ldconfig"; \
+	fi
 
 install-files:
+	@for f in libmba.so libmba.a; do \
+	  [ -f "$(LIBSRC)/$$f" ] || { echo "make install: $(LIBSRC)/$$f is not built; run \`make\` first (as yourself, not root), then \`sudo make install\`" >&2; exit 1; }; \
+	done
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/mba $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(LIBSRC)/libmba.so $(DESTDIR)$(LIBDIR)/libmba.so.$(VERSION)
 	ln -sf libmba.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmba.so.$(MAJOR)
@@ -39,3 +74,4 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libmba.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmba.a \
 	      $(DESTDIR)$(INCLUDEDIR)/mba.h $(DESTDIR)$(INCLUDEDIR)/mba.hpp $(DESTDIR)$(LIBDIR)/pkgconfig/mba.pc
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/mba
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then $(LDCONFIG); fi
