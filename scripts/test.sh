@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Every test of mba: `scripts/test.sh`, or some parts of it: `scripts/test.sh python go`.
+#
+#   rust    cargo test: the Rust unit and integration tests, the C and C++ harness under ASan,
+#           UBSan and Valgrind, the multi-process stress, crash and hostile-peer tests, and the
+#           install test (make install, pkg-config and CMake consumers)
+#   python  the Python binding's pytest suite, in a virtualenv (target/venv) with numpy
+#   go      gofmt, go vet and go test of the Go binding, against this build's library
+#   fuzz    both fuzz targets, built with plain cargo (libFuzzer and ASan), MBA_FUZZ_SECONDS each (20)
+#   readme  tests/readme.sh: a fresh clone runs every command and snippet of README.md, twice
+#
+# Needs root (one test mounts a tmpfs in a private mount namespace, another drops to `nobody`),
+# a Rust toolchain, and gcc, g++, make, cmake, pkg-config, valgrind, binutils, git, go and
+# python3 with venv. As root it installs the missing ones with apt-get; otherwise it names them
+# and the command that gets them. A missing tool is a failure, never a skipped test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/tools.sh
+parts=("$@")
+[ "${#parts[@]}" -gt 0 ] || parts=(rust python go fuzz readme)
+step() { printf '\n== test.sh: %s\n' "$*"; }
+
+[ "$(id -u)" = 0 ] || {
+  echo "test.sh: the full suite needs root (it mounts a tmpfs in a private mount namespace and runs a" >&2
+  echo "  program as nobody); run: sudo env \"PATH=\$PATH\" scripts/test.sh" >&2
+  exit 1
+}
+mba_need cargo:- cc:gcc c++:g++ make:make pkg-config:pkg-config git:git readelf:binutils ldd:libc-bin \
+  unshare:util-linux mount:mount cmake:cmake valgrind:valgrind go:golang-go python3:python3 venv:python3-venv
+
+# The library of this build, for the bindings: target/debug/libmba.so, its SONAME link and
+# target/debug/pkgconfig/mba.pc, as `make` leaves them for a release build.
+dev_lib() { make -s PROFILE=dev CARGO='cargo -q' >/dev/null; }
+
+for part in "${parts[@]}"; do
+  case "$part" in
+    rust)
+      step "cargo test --no-fail-fast"
+      cargo test --no-fail-fast
+      ;;
+    python)
+      step "Python binding: pytest in target/venv"
+      dev_lib
+      [ -x target/venv/bin/python ] || python3 -m venv target/venv
+      target/venv/bin/pip install --quiet --disable-pip-version-check numpy pytest
+      MBA_LIBRARY="$PWD/target/debug/libmba.so" target/venv/bin/python -m pytest -q bindings/python/tests
+      ;;
+    go)
+      step "Go binding: gofmt, go vet, go test"
+      dev_lib
+      (
+        cd bindings/go
+        export PKG_CONFIG_PATH="$PWD/../../target/debug/pkgconfig"
+        unformatted=$(gofmt -l . ../../examples/go)
+        [ -z "$unformatted" ] || { echo "test.sh: gofmt wants changes in: $unformatted" >&2; exit 1; }
+        go vet ./...
+        go test -count=1 -v ./...
+      )
+      ;;
+    fuzz)
+      seconds="${MBA_FUZZ_SECONDS:-20}"
+      step "fuzzing: each target for $seconds s, built with plain cargo (no cargo-fuzz)"
+      host=$(rustc -vV | sed -n 's/^host: //p')
+      # What cargo-fuzz passes: coverage instrumentation for libFuzzer, AddressSanitizer, and
+      # the `fuzzing` cfg. --target keeps the flags off build scripts and proc-macros.
+      flags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
+      flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
+      flags+=" -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Zsanitizer=address"
+      flags+=" -Cdebug-assertions -Coverflow-checks"
+      (cd fuzz && RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" cargo build -q --release --target "$host" --bins)
+      pids=()
+      for target in attach api_sequence; do
+        scratch=$(mktemp -d)   # new inputs go here; the committed seeds in fuzz/corpus stay as they are
+        mkdir -p "fuzz/artifacts/$target"
+        "fuzz/target/$host/release/$target" -max_total_time="$seconds" -print_final_stats=1 \
+          -artifact_prefix="fuzz/artifacts/$target/" "$scratch" "fuzz/corpus/$target" >"$scratch.log" 2>&1 &
+        pids+=("$!:$target:$scratch")
+      done
+      for p in "${pids[@]}"; do   # the targets run at once, one core each
+        IFS=: read -r pid target scratch <<<"$p"
+        if ! wait "$pid"; then
+          tail -n 60 "$scratch.log"
+          echo "test.sh: fuzz target $target failed or found a crash (see fuzz/artifacts/$target)" >&2
+          exit 1
+        fi
+        done_line=$(grep -E "^Done [0-9]+ runs" "$scratch.log") ||
+          { tail -n 20 "$scratch.log"; echo "test.sh: fuzz target $target did not run" >&2; exit 1; }
+        echo "fuzz $target: $done_line"
+        rm -rf "$scratch" "$scratch.log"
+      done
+      ;;
+    readme)
+      step "README.md, every command and snippet, twice, in a fresh clone (tests/readme.sh)"
+      tests/readme.sh
+      ;;
+    *)
+      echo "test.sh: unknown part '$part' (parts: rust python go fuzz readme)" >&2
+      exit 2
+      ;;
+  esac
+done
+step "all requested parts passed: ${parts[*]}"
