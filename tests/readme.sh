@@ -24,7 +24,7 @@ git clone -q "$repo" "$work/mba"
 
 # The README as one script, plus the list of what it runs.
 python3 - "$work/mba/README.md" "$work/script.sh" "$work/files" <<'EOF'
-import re, sys
+import re, shlex, sys
 readme, script_path, files_path = sys.argv[1:]
 lines = open(readme).read().split("\n")
 script, files, marker, i = [], [], None, 0
@@ -51,18 +51,24 @@ while i < len(lines):
         path = marker[1]
         files.append(path)
         print(f"  file    {path} ({lang}, {len(body)} lines)")
-        script.append(f"echo '$ cat > {path}'")
+        script.append(f"printf '[%ss] %s\\n' $((SECONDS - start)) {shlex.quote('$ cat > ' + path)}")
         script.append(f"cat > {path} <<'MBA_README_EOF'\n" + "\n".join(body) + "\nMBA_README_EOF")
     elif lang == "sh":
-        for cmd in body:
+        logical = []  # lines continued with a backslash are one command
+        for raw in body:
+            if logical and logical[-1].endswith("\\"):
+                logical[-1] += "\n" + raw
+            else:
+                logical.append(raw)
+        for cmd in logical:
             if cmd.strip() and not cmd.lstrip().startswith("#"):
                 print(f"  run     {cmd}")
-                script.append(f"printf '%s\\n' {repr('$ ' + cmd)}")
+                script.append(f"printf '[%ss] %s\\n' $((SECONDS - start)) {shlex.quote('$ ' + cmd)}")
                 script.append(cmd)
     else:
         sys.exit(f"readme.sh: {where}: a ```{lang} block with neither <!-- file: PATH --> nor <!-- not run: REASON -->")
     marker = None
-open(script_path, "w").write("set -euo pipefail\n" + "\n".join(script) + "\n")
+open(script_path, "w").write("set -euo pipefail\nstart=$SECONDS\n" + "\n".join(script) + "\n")
 open(files_path, "w").write("\n".join(files) + "\n")
 EOF
 
