@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 . scripts/tools.sh
 parts=("$@")
 [ "${#parts[@]}" -gt 0 ] || parts=(rust python go fuzz readme)
-step() { printf '\n== test.sh: %s\n' "$*"; }
+step() { printf '\n== [%3d s] test.sh: %s\n' "$SECONDS" "$*"; }
 
 [ "$(id -u)" = 0 ] || {
   echo "test.sh: the full suite needs root (it mounts a tmpfs in a private mount namespace and runs a" >&2
