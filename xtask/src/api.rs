@@ -80,7 +80,7 @@ fn parse(text: &str) -> Result<Header, String> {
             if doc.is_empty() {
                 doc = match &group {
                     Some(first) => vec![format!("As `{first}`.")],
-                    None => return Err(format!("include/mba.h: #define {name} has no comment")),
+                    None => vec!["(no comment in mba.h)".to_owned()],
                 };
             } else {
                 group = Some(name.to_owned());
@@ -98,8 +98,10 @@ fn parse(text: &str) -> Result<Header, String> {
             let mut decl = line.to_owned();
             let mut depth = 0i32;
             loop {
-                depth += decl.lines().last().unwrap().matches('{').count() as i32
-                    - decl.lines().last().unwrap().matches('}').count() as i32;
+                // Braces in comments do not count.
+                let last = decl.lines().last().unwrap_or_default();
+                let code = last.split("//").next().unwrap_or_default();
+                depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
                 if depth == 0 && decl.trim_end().ends_with(';') {
                     break;
                 }
@@ -123,6 +125,16 @@ fn parse(text: &str) -> Result<Header, String> {
                 h.types.push(item);
             } else {
                 h.functions.push(item);
+            }
+        }
+    }
+    // Every function the header declares must have been found: any `mba_NAME(` outside comments.
+    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for (i, _) in line.match_indices("mba_") {
+            let rest = &line[i..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            if rest[end..].starts_with('(') && !h.functions.iter().any(|f| f.name == rest[..end]) {
+                return Err(format!("include/mba.h: the reference missed the function {}", &rest[..end]));
             }
         }
     }
