@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include "mba.h"
@@ -194,6 +195,78 @@ static void row(result r, const result *base, const char *target) {
     printf(" %s |\n", target);
 }
 
+/* VmSize and VmRSS of this process, in KiB. */
+static void vm_kib(uint64_t *size, uint64_t *rss) {
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    *size = *rss = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "VmSize: %" SCNu64, size);
+        sscanf(line, "VmRSS: %" SCNu64, rss);
+    }
+    if (f) fclose(f);
+}
+
+/* Many arrays in one process: 10,000 handles over shm, file and memfd arrays of one element,
+ * each with the default maximum capacity. Prints what one handle costs. */
+static void many_arrays(void) {
+    enum { K = 10000 };
+    static mba_array *h[K];
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < K + 64) {
+        printf("\n(many arrays: skipped in this run, the descriptor limit is %" PRIu64 ")\n", (uint64_t)rl.rlim_cur);
+        return;
+    }
+    char dir[] = "/tmp/mba-bench-many-XXXXXX", uri[256];
+    if (!mkdtemp(dir)) exit(2);
+    uint64_t size0, rss0, size1, rss1;
+    vm_kib(&size0, &rss0);
+    double t = now();
+    for (int i = 0; i < K; i++) {
+        if (i % 3 == 0) snprintf(uri, sizeof uri, "shm://mba-bench-many-%d-%d", (int)getpid(), i);
+        else if (i % 3 == 1) snprintf(uri, sizeof uri, "file://%s/%d", dir, i);
+        else uri[0] = 0;
+        check(mba_create(uri, MBA_U32, 1, 0, &h[i]), "create (many)");
+    }
+    t = now() - t;
+    vm_kib(&size1, &rss1);
+    uint64_t max = mba_max_capacity(h[0]);
+    void *big = malloc((size_t)1 << 30);
+    int big_ok = big != NULL;
+    free(big);
+    double ta = now();
+    for (int i = 0; i < K; i += 3) {
+        mba_array *b;
+        snprintf(uri, sizeof uri, "shm://mba-bench-many-%d-%d", (int)getpid(), i);
+        check(mba_attach(uri, 0, &b), "attach (many)");
+        mba_free(b);
+    }
+    ta = now() - ta;
+    for (int i = 0; i < K; i++) {
+        mba_free(h[i]);
+        if (i % 3 == 0) {
+            snprintf(uri, sizeof uri, "shm://mba-bench-many-%d-%d", (int)getpid(), i);
+            mba_delete(uri);
+        } else if (i % 3 == 1) {
+            snprintf(uri, sizeof uri, "%s/%d", dir, i);
+            unlink(uri);
+        }
+    }
+    rmdir(dir);
+    printf("\n**10,000 arrays in one process** (a third each shm, file and memfd; u32, capacity 1, the "
+           "default maximum of %" PRIu64 " elements):\n\n", max);
+    printf("| per handle | value |\n|---|---|\n");
+    printf("| create, mixed stores | %.1f µs |\n", t * 1e6 / K);
+    printf("| attach + free of an shm array | %.1f µs |\n", ta * 1e6 / ((K + 2) / 3));
+    printf("| address space reserved | %.2f GiB (%.1f TiB for all %d; a 47-bit space holds 128 TiB) |\n",
+           (double)(size1 - size0) / K / 1048576.0, (double)(size1 - size0) / 1073741824.0, K);
+    printf("| memory (resident) | %.1f KiB |\n", (double)(rss1 - rss0) / K);
+    printf("| malloc(1 GiB) afterwards | %s |\n", big_ok ? "succeeds" : "FAILS");
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) N = strtoull(argv[1], NULL, 10);
     if (argc > 2) RUNS = atoi(argv[2]);
@@ -235,5 +308,6 @@ int main(int argc, char **argv) {
     row(hsum, NULL, "baseline");
     printf("\nsums: mba_data() %" PRIu64 ", plain array %" PRIu64 " (%s)\n", data_sum, plain_sum,
            data_sum == plain_sum ? "equal" : "DIFFERENT");
+    many_arrays();
     return data_sum == plain_sum ? 0 : 1;
 }

@@ -28,7 +28,7 @@
 
 
 // `Header::version` written by this library.
-#define MBA_FORMAT_VERSION 1
+#define MBA_FORMAT_VERSION 2
 
 // `Header::endian`.
 #define MBA_ENDIAN_TAG 16909060
@@ -41,6 +41,12 @@
 
 // The alignment every `data_offset` must have.
 #define MBA_DATA_ALIGN 64
+
+#define PID_BITS 22
+
+#define START_BITS 40
+
+#define FOREIGN (1 << 62)
 
 // The longest shm name mba accepts, in bytes.
 #define MBA_MAX_SHM_NAME 200
@@ -66,6 +72,18 @@
 
 #define MBA_F64 10
 
+// One byte, 0 false, 1 true (numpy `bool`).
+#define MBA_BOOL 11
+
+// IEEE 754 binary16 (numpy `float16`), passed as its 16 bits.
+#define MBA_F16 12
+
+// Two binary32, real then imaginary (numpy `complex64`, C `float _Complex`).
+#define MBA_C64 13
+
+// Two binary64, real then imaginary (numpy `complex128`, C `double _Complex`).
+#define MBA_C128 14
+
 // Flag of mba_attach and mba_attach_fd: map read-only; every mutator returns MBA_ERR_READ_ONLY.
 #define MBA_READ_ONLY 1
 
@@ -74,7 +92,19 @@
 #define MBA_EXCLUSIVE 2
 
 // Flag of mba_create: replace an existing array of that name (its live handles keep the old one).
+// A file that is not an mba array is refused with MBA_ERR_CORRUPT unless MBA_FORCE is given too.
 #define MBA_OVERWRITE 4
+
+// Flag of mba_create (with MBA_OVERWRITE) and mba_delete_ex: replace or remove the file even if
+// it is not an mba array.
+#define MBA_FORCE 8
+
+// Flag of mba_attach and mba_attach_fd: refuse a store owned by another user
+// (MBA_ERR_PERMISSION), so a name planted by someone else is never used.
+#define MBA_SAME_OWNER 16
+
+// The most dimensions an array may have.
+#define MBA_MAX_DIMS 8
 
 // Flag of mba_msync: wait until the data and then the header are written to the store.
 #define MBA_SYNC 1
@@ -85,9 +115,69 @@
 // Flag of mba_msync, with MBA_SYNC or MBA_ASYNC: also invalidate other cached copies.
 #define MBA_INVALIDATE 4
 
+// `mba_list_entry.creator_alive`: the creator process still runs.
+#define MBA_CREATOR_ALIVE 1
+
+// `mba_list_entry.creator_alive`: the creator has exited (its pid is free, reused by a
+// process started at another time, or a zombie).
+#define MBA_CREATOR_DEAD 0
+
+// `mba_list_entry.creator_alive`: cannot tell (no pid recorded, or hidden by /proc).
+#define MBA_CREATOR_UNKNOWN -1
+
+// mba_madvise: no special treatment (MADV_NORMAL).
+#define MBA_ADVICE_NORMAL 0
+
+// mba_madvise: accessed in order; read ahead, free behind (MADV_SEQUENTIAL).
+#define MBA_ADVICE_SEQUENTIAL 1
+
+// mba_madvise: accessed in random order; no read-ahead (MADV_RANDOM).
+#define MBA_ADVICE_RANDOM 2
+
+// mba_madvise: needed soon; start bringing the pages in (MADV_WILLNEED).
+#define MBA_ADVICE_WILLNEED 3
+
+// mba_madvise: not needed soon; drop this mapping's pages, the data stays in the store (MADV_DONTNEED).
+#define MBA_ADVICE_DONTNEED 4
+
+// mba_madvise: use transparent huge pages where the system allows (MADV_HUGEPAGE).
+#define MBA_ADVICE_HUGEPAGE 5
+
 // An open handle on an mba array. Opaque: create it with mba_create, mba_attach or
 // mba_attach_fd, and give it back with mba_free.
 typedef struct mba_array mba_array;
+
+// A snapshot of the arrays in a directory, taken by mba_list_open. Opaque: read it with
+// mba_list_count and mba_list_get, give it back with mba_list_free.
+typedef struct mba_list mba_list;
+
+// Everything mba_create_ex and mba_attach_ex can be told. Fill it with mba_options_init, then
+// set the fields you need: the fields a call does not use must stay as mba_options_init left
+// them.
+typedef struct {
+    // `sizeof(mba_options)`, set by mba_options_init; lets later versions grow the struct.
+    uint32_t struct_size;
+    // MBA_READ_ONLY, MBA_EXCLUSIVE, MBA_OVERWRITE, MBA_FORCE, MBA_SAME_OWNER, as the call allows.
+    uint32_t flags;
+    // Create: the element type (MBA_I8 .. MBA_C128).
+    uint32_t dtype;
+    // Create: permission bits of a named store; 0 for 0600. Must include 0600.
+    uint32_t mode;
+    // Create: elements to make room for now; 0 for 64 KiB worth.
+    uint64_t capacity;
+    // Create: the most elements the array may ever hold; 0 for the default (4 GiB worth, or
+    // the file system's size if smaller). Every handle reserves address space for this many.
+    uint64_t max_capacity;
+    // Create: dimensions, 1 to MBA_MAX_DIMS (0 means 1).
+    uint32_t ndim;
+    // Create: a binding's typecode hint, stored in the header and given back by mba_typecode.
+    uint32_t typecode;
+    // Create: `shape[1 .. ndim]` are the extents of the axes after the first (C order); the
+    // first axis is the one that grows, and `shape[0]` is ignored.
+    uint64_t shape[8];
+    // The bound of every lock wait of the handle, in milliseconds; 0 for MBA_DEFAULT_TIMEOUT_MS.
+    uint64_t timeout_ms;
+} mba_options;
 
 // The result of every fallible call: `MBA_OK` (0) or a negative `MBA_ERR_*` code.
 // The values are stable: a code is never renumbered or reused.
@@ -97,25 +187,26 @@ typedef int32_t mba_status;
 //
 // All fields are little- or big-endian as the machine that created the array
 // (`endian` tells which); fixed widths only, so 32- and 64-bit processes agree.
-// `len`, `capacity`, `lock`, `lease` and `lock_seq` change while the
+// `len`, `capacity`, `lock`, `lease`, `lock_seq` and `len_waiters` change while the
 // array is live and must be read and written atomically (C11 `atomic_load_explicit`
-// or `__atomic_load_n`); `len` with acquire ordering by readers.
+// or `__atomic_load_n`); `len` with acquire ordering by readers. The writer slot table
+// follows the header, at offsets 256 to 4096 (see docs/FORMAT.md).
 typedef struct {
     // `"MBARRAY\0"`.
     uint8_t magic[8];
-    // Format version: 1.
+    // Format version: 2.
     uint32_t version;
     // `0x01020304` written in the creator's byte order.
     uint32_t endian;
     // Size of this header in bytes: 256.
     uint32_t header_size;
-    // Element type code (`MBA_I8` .. `MBA_F64`).
+    // Element type code (`MBA_I8` .. `MBA_C128`).
     uint32_t dtype;
-    // Bytes per element; always the dtype's size.
+    // Bytes per element (one scalar); always the dtype's size.
     uint32_t itemsize;
-    // Number of dimensions: 1 in format version 1 (room for N-dimensional shapes).
+    // Number of dimensions, 1 to 8. The first axis is the one that grows.
     uint32_t ndim;
-    // Byte offset of element 0 from the start of the store; a multiple of 64 (4096 when mba creates it).
+    // Byte offset of element 0 from the start of the store; a multiple of 64, at least 4096.
     uint64_t data_offset;
     // Reserved flags; 0.
     uint64_t flags;
@@ -123,7 +214,8 @@ typedef struct {
     uint64_t creator_pid;
     // Start time of the creator process, in clock ticks after boot (`/proc/PID/stat` field 22).
     uint64_t creator_start;
-    // Published length in elements (atomic; stored with release after the data it covers).
+    // Published length in elements (scalars; a whole number of rows). Atomic; stored with
+    // release ordering after the data it covers.
     uint64_t len;
     // Elements the store has room for (atomic; advisory, the store's size is authoritative).
     uint64_t capacity;
@@ -134,17 +226,85 @@ typedef struct {
     uint64_t lease;
     // Futex word that waiters for `lock` sleep on (atomic).
     uint32_t lock_seq;
+    // Number of readers sleeping until `len` changes (atomic); reserved for length waits, 0.
+    uint32_t len_waiters;
+    // The most elements the array may ever hold, fixed at create. Every handle reserves
+    // address space for exactly this many, so all processes agree on how far it can grow.
+    uint64_t max_capacity;
+    // Inode number of the creator's pid namespace (`/proc/self/ns/pid`), 0 if unknown.
+    uint64_t pidns;
+    // A binding's hint of how to present the elements (Python's array typecode as an ASCII
+    // character, say); 0 for none. The library stores it and gives it back.
+    uint32_t typecode;
     // Reserved; 0.
     uint32_t reserved0;
-    // Reserved; 0.
-    uint8_t reserved_hot[24];
     // Creation time, nanoseconds since the Unix epoch.
     uint64_t created_ns;
-    // Reserved for N-dimensional shapes; 0 in format version 1.
+    // The shape in C order: `shape[0]` is 0 (the growing axis; rows = len / row size),
+    // `shape[1..ndim]` the extents of the other axes, the rest 0.
     uint64_t shape[8];
     // Reserved; 0.
     uint8_t reserved[56];
 } mba_header;
+
+// One array of an mba_list. The strings belong to the list and stay valid until mba_list_free.
+//
+// For a corrupt array (`status` MBA_ERR_CORRUPT), `problem` says why, and the fields that
+// come from its header (dtype .. capacity, created_ns, creator_*, typecode, max_capacity) are as read, or 0.
+typedef struct {
+    // `"shm://NAME"` for /dev/shm, else `"file://DIR/NAME"` with DIR as passed to mba_list_open.
+    const char *uri;
+    // The file's path.
+    const char *path;
+    // The owner's user name, or the uid in decimal.
+    const char *owner;
+    // `""` for a valid array; else why its header does not hold up.
+    const char *problem;
+    // MBA_OK, or MBA_ERR_CORRUPT (a damaged, truncated or unsupported-version array).
+    mba_status status;
+    // Element type code (MBA_I8 ...); 0 if the header holds an unknown one.
+    uint32_t dtype;
+    // Bytes per element (one scalar).
+    uint32_t itemsize;
+    // Number of dimensions (1 ..= 8).
+    uint32_t ndim;
+    // shape[0]: rows now (len / row size); shape[1 .. ndim]: extents of the other axes; rest 0.
+    uint64_t shape[8];
+    // Published length in elements (scalars).
+    uint64_t len;
+    // Capacity in elements, as the header says.
+    uint64_t capacity;
+    // The store's size in bytes.
+    uint64_t size;
+    // Bytes the store occupies in memory or on disk (st_blocks * 512).
+    uint64_t bytes;
+    // The owner's user id.
+    uint32_t uid;
+    // Permission bits (st_mode & 07777).
+    uint32_t mode;
+    // Creation time (header), nanoseconds since the Unix epoch.
+    uint64_t created_ns;
+    // Last modification of the store's size or metadata, nanoseconds since the Unix epoch.
+    uint64_t mtime_ns;
+    // The creator's pid and start time (clock ticks after boot), from the header.
+    uint64_t creator_pid;
+    uint64_t creator_start;
+    // MBA_CREATOR_ALIVE, MBA_CREATOR_DEAD or MBA_CREATOR_UNKNOWN.
+    int32_t creator_alive;
+    // The binding's typecode hint stored at create (an ASCII character such as 'd'; 0 for none).
+    uint32_t typecode;
+    // The store's device and inode numbers (as in /proc/PID/maps and stat(2)).
+    uint64_t dev;
+    uint64_t ino;
+    // The most elements the array may ever hold (fixed at create).
+    uint64_t max_capacity;
+    // Writer handles in the slot table whose process still runs (or cannot be checked).
+    uint32_t writers;
+    // Reserved; 0.
+    uint32_t reserved;
+} mba_list_entry;
+
+
 
 
 
@@ -175,7 +335,8 @@ typedef struct {
 // The disk, `/dev/shm`, or the handle's address reservation is full. The array is intact.
 #define MBA_ERR_NO_SPACE -8
 
-// Another handle holds the writer lease.
+// Another handle holds the writer lease, or the append lock was not released within the
+// handle's timeout (the message names the holder).
 #define MBA_ERR_BUSY -9
 
 // mba_pop on an empty array.
@@ -190,9 +351,42 @@ typedef struct {
 // mba itself failed unexpectedly (a bug); the handle may be used or freed.
 #define MBA_ERR_PANIC -13
 
+// The handle was inherited through fork(): it belongs to the parent, so it refuses to change
+// the array. Attach the array anew in this process. Reads through it keep working.
+#define MBA_ERR_WRONG_PROCESS -14
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Fills `*o` with the defaults: no flags, dtype 0 (set one to create), mode 0600, default
+// capacity and maximum capacity, one dimension, no typecode, the default timeout. NULL is a no-op.
+// Threads: any.
+void mba_options_init(mba_options *o);
+
+// Creates a new array as `*o` says (dtype, capacity, maximum capacity, shape, mode, typecode,
+// timeout and flags MBA_EXCLUSIVE, MBA_OVERWRITE, MBA_FORCE) and returns a handle in `*out`.
+// `uri` as for mba_create.
+//
+// Errors: as mba_create; MBA_ERR_INVALID_ARGUMENT for an unfilled struct, a bad shape, a
+// capacity above the maximum; MBA_ERR_NO_SPACE when the maximum capacity is more than the
+// file system (or, for an anonymous array, the machine's memory) can hold, or its address
+// space cannot be reserved; MBA_ERR_CORRUPT when MBA_OVERWRITE would replace a file that is
+// not an mba array (add MBA_FORCE). Ownership: on MBA_OK `*out` is a new handle for mba_free;
+// `*o` stays the caller's. Threads: any thread.
+mba_status mba_create_ex(const char *uri, const mba_options *o, mba_array **out);
+
+// Attaches to the array named `uri` as `*o` says (flags MBA_READ_ONLY, MBA_EXCLUSIVE,
+// MBA_SAME_OWNER, and timeout_ms; the create fields must stay as mba_options_init left them).
+//
+// Errors: as mba_attach, and MBA_ERR_PERMISSION for a store of another user with
+// MBA_SAME_OWNER. Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any.
+mba_status mba_attach_ex(const char *uri, const mba_options *o, mba_array **out);
+
+// mba_attach_fd as `*o` says (see mba_attach_ex).
+//
+// Errors, ownership and threads: as mba_attach_fd and mba_attach_ex.
+mba_status mba_attach_fd_ex(int fd, const mba_options *o, mba_array **out);
 
 // Creates a new array and returns a handle to it in `*out`.
 //
@@ -237,25 +431,36 @@ mba_status mba_attach(const char *uri, uint32_t flags, mba_array **out);
 // Attaches a new handle to the array in the store open as `fd` (an anonymous array's
 // memfd received over a Unix socket, or any descriptor of a shm object or file).
 //
-// `fd` stays the caller's to close; the handle opens its own description of the same
-// store. `flags` as for mba_attach. Errors as for mba_attach.
-// Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any thread.
+// The descriptor is a capability: the handle works with the access it carries (an O_RDWR
+// descriptor allows writing even where the path's permissions would not), no path is looked
+// up, and nothing of the handle's coordination state is tied to the descriptor, so neither the
+// sender nor anyone else holding it can affect the new handle. `fd` stays the caller's to
+// close; the handle keeps a duplicate. `flags` as for mba_attach.
+//
+// Errors: as for mba_attach; MBA_ERR_PERMISSION when a read-only descriptor is attached
+// without MBA_READ_ONLY. Ownership: on MBA_OK `*out` is a new handle for mba_free.
+// Threads: any thread.
 mba_status mba_attach_fd(int fd, uint32_t flags, mba_array **out);
 
 // Appends the element at `elem` (mba_itemsize bytes), growing the store if needed.
 //
 // The element is visible to every reader, in every process, once the call returns, and
-// never partly. Errors: MBA_ERR_READ_ONLY, MBA_ERR_BUSY (another handle holds the lease),
-// MBA_ERR_NO_SPACE (the store could not grow; the array keeps what it had).
+// never partly. Errors: MBA_ERR_READ_ONLY, MBA_ERR_BUSY (another handle holds the lease, or
+// the append lock was not released within the handle's timeout), MBA_ERR_NO_SPACE (the
+// store could not grow, or the array is at its maximum capacity; the array keeps what it
+// had), MBA_ERR_INVALID_ARGUMENT (the array has rows of more than one element: use
+// mba_extend), MBA_ERR_WRONG_PROCESS (the handle was inherited through fork()).
 // Threads: on a handle without MBA_EXCLUSIVE, any number of threads may append at once.
-// On an MBA_EXCLUSIVE handle, mba_append, mba_extend, mba_pop and mba_reserve must not run
-// in two threads at once (they take no lock); reads may run alongside.
+// On an MBA_EXCLUSIVE handle, mba_append, mba_extend, mba_pop, mba_truncate, mba_splice and
+// mba_reserve must not run in two threads at once (they take no lock); reads may run alongside.
 mba_status mba_append(mba_array *a, const void *elem);
 
 // Appends `count` elements from `elems` (count * mba_itemsize bytes) in one step: readers
-// see none of them or all. `elems` may be NULL when `count` is 0.
+// see none of them or all. `elems` may be NULL when `count` is 0. For an array with a shape,
+// `count` must be a whole number of rows (mba_row_size elements each).
 //
-// Errors: as mba_append, and MBA_ERR_INVALID_ARGUMENT when count * itemsize overflows.
+// Errors: as mba_append, and MBA_ERR_INVALID_ARGUMENT when count * itemsize overflows or
+// `count` is not a whole number of rows.
 // Threads: as mba_append.
 mba_status mba_extend(mba_array *a, const void *elems, uint64_t count);
 
@@ -284,9 +489,11 @@ mba_status mba_read(const mba_array *a, uint64_t start, uint64_t count, void *ou
 // Errors: as mba_read, and MBA_ERR_READ_ONLY. Threads: any.
 mba_status mba_write(mba_array *a, uint64_t start, uint64_t count, const void *elems);
 
-// Removes the last element and copies it to `out`.
+// Removes the last element (the last row, mba_row_size elements, for an array with a shape)
+// and copies it to `out`.
 //
-// Errors: MBA_ERR_EMPTY, MBA_ERR_READ_ONLY, MBA_ERR_BUSY. Threads: as mba_append.
+// Errors: MBA_ERR_EMPTY, MBA_ERR_READ_ONLY, MBA_ERR_BUSY, MBA_ERR_WRONG_PROCESS.
+// Threads: as mba_append.
 mba_status mba_pop(mba_array *a, void *out);
 
 // Shortens the array to `len` elements (the removed ones become unpublished, as with mba_pop).
@@ -301,9 +508,35 @@ mba_status mba_truncate(mba_array *a, uint64_t len);
 // Errors: MBA_ERR_NO_SPACE, MBA_ERR_READ_ONLY, MBA_ERR_BUSY. Threads: as mba_append.
 mba_status mba_reserve(mba_array *a, uint64_t capacity);
 
-// Writes the array back to its store: the data first, then the header with the length
-// that covers it. `flags`: MBA_SYNC (wait) or MBA_ASYNC (schedule), optionally | MBA_INVALIDATE.
-// For a file array, MBA_SYNC makes everything appended before the call durable.
+// Replaces the `delete_count` elements at `index` with the `insert_count` elements at `elems`,
+// in one step under the append lock (or the lease): the tail moves, the new elements are
+// written, and the new length is published once. The room is made before anything moves, so
+// a failure leaves the array as it was. Insert is `delete_count` 0, delete is `insert_count`
+// 0. Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
+// `insert_count` is 0, and must not point into this array.
+//
+// Readers see the length change once; elements from `index` on change in place during the
+// call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len),
+// MBA_ERR_INVALID_ARGUMENT, MBA_ERR_NO_SPACE, MBA_ERR_READ_ONLY, MBA_ERR_BUSY,
+// MBA_ERR_WRONG_PROCESS. Threads: as mba_append.
+mba_status mba_splice(mba_array *a,
+                      uint64_t index,
+                      uint64_t delete_count,
+                      const void *elems,
+                      uint64_t insert_count);
+
+// Sets the bound of every lock wait of handle `a`, in milliseconds (0: MBA_DEFAULT_TIMEOUT_MS).
+// A call that waits longer for the append lock fails with MBA_ERR_BUSY naming the holder; a
+// real-time caller can choose a short bound to fail fast.
+//
+// Errors: MBA_ERR_NULL_POINTER. Threads: any.
+mba_status mba_set_timeout(mba_array *a, uint64_t timeout_ms);
+
+// Writes the array back to its store: the data up to the published length first, then the
+// header holding that length. `flags`: MBA_SYNC (wait) or MBA_ASYNC (schedule), optionally
+// | MBA_INVALIDATE. A writable handle without MBA_EXCLUSIVE holds the append lock meanwhile, so
+// no other shared appender publishes a length whose data is not written first. For a file
+// array, MBA_SYNC makes everything appended before the call durable.
 //
 // Errors: MBA_ERR_INVALID_ARGUMENT (neither or both of MBA_SYNC and MBA_ASYNC, unknown
 // bits), MBA_ERR_IO. Threads: any.
@@ -317,12 +550,22 @@ mba_status mba_msync(mba_array *a, uint32_t flags);
 mba_status mba_free(mba_array *a);
 
 // Removes the name `uri` (`"shm://NAME"` or `"file://PATH"`). Handles already attached keep
-// working; the storage is freed when the last one is closed.
+// working; the storage is freed when the last one is closed. A file that is not an mba array
+// (or a symbolic link) is not removed: use mba_delete_ex with MBA_FORCE.
 //
-// Errors: MBA_ERR_NOT_FOUND, MBA_ERR_PERMISSION, MBA_ERR_INVALID_ARGUMENT. Threads: any.
+// Errors: MBA_ERR_NOT_FOUND, MBA_ERR_PERMISSION, MBA_ERR_INVALID_ARGUMENT, MBA_ERR_CORRUPT
+// (not an mba array). Threads: any.
 mba_status mba_delete(const char *uri);
 
-// The published length: elements below it are fully written. 0 for NULL.
+// mba_delete with `flags`: 0, or MBA_FORCE to remove the name even if it is not an mba array.
+//
+// Errors: as mba_delete, and MBA_ERR_INVALID_ARGUMENT for unknown flag bits. Threads: any.
+mba_status mba_delete_ex(const char *uri, uint32_t flags);
+
+// The published length: elements below it are fully written, and all of them can be read
+// through mba_data(). When the header claims more than the store backs (a peer wrote it),
+// the handle re-checks the store and returns what it can read; the checked calls (mba_get,
+// mba_read) report such a claim as MBA_ERR_CORRUPT. 0 for NULL.
 // Threads: any; the value may grow at any time as other processes append.
 uint64_t mba_len(const mba_array *a);
 
@@ -330,20 +573,48 @@ uint64_t mba_len(const mba_array *a);
 // Threads: any.
 uint64_t mba_capacity(const mba_array *a);
 
-// The most elements this handle can address: its address-space reservation (1 TiB on
-// 64-bit systems, less under `ulimit -v`) less the header. Growth past it returns
-// MBA_ERR_NO_SPACE; attach a new handle to go further. 0 for NULL. Threads: any.
+// The most elements the array may ever hold, fixed at create (mba_options.max_capacity) and
+// the same in every process; each handle reserves address space for exactly this many.
+// Growth past it returns MBA_ERR_NO_SPACE. 0 for NULL. Threads: any.
 uint64_t mba_max_capacity(const mba_array *a);
 
-// The element type code (MBA_I8 .. MBA_F64). 0 for NULL. Threads: any.
+// The element type code (MBA_I8 .. MBA_C128). 0 for NULL. Threads: any.
 uint32_t mba_dtype(const mba_array *a);
 
 // Bytes per element. 0 for NULL. Threads: any.
 uint32_t mba_itemsize(const mba_array *a);
 
+// Number of dimensions, 1 to MBA_MAX_DIMS. 0 for NULL. Threads: any.
+uint32_t mba_ndim(const mba_array *a);
+
+// Elements per row: the product of the extents of the axes after the first (1 for a
+// one-dimensional array). Appends, pops and splices move whole rows. 0 for NULL. Threads: any.
+uint64_t mba_row_size(const mba_array *a);
+
+// Writes the shape now to `shape[0 .. mba_ndim(a)]`: `shape[0]` is the number of rows
+// (mba_len / mba_row_size), the rest the fixed extents. `shape` must have room for
+// mba_ndim(a) values (MBA_MAX_DIMS always suffices).
+//
+// Errors: MBA_ERR_NULL_POINTER. Threads: any.
+mba_status mba_shape(const mba_array *a, uint64_t *shape);
+
+// The typecode hint stored at create (mba_options.typecode), 0 for none or for NULL.
+// Threads: any.
+uint32_t mba_typecode(const mba_array *a);
+
+// The live header of the array, for bindings that read `len` without a call. NULL for NULL.
+//
+// It is shared memory that peers may write at any moment: load its live fields atomically
+// (`__atomic_load_n(&h->len, __ATOMIC_ACQUIRE)`), and never read elements past the last value
+// mba_len() returned: a larger `len` in the header must be confirmed by calling mba_len().
+// Ownership: the handle's; dies with mba_free. Threads: any.
+const mba_header *mba_header_ptr(const mba_array *a);
+
 // A pointer to element 0, 64-byte aligned. It never moves while the handle lives,
 // however much the array grows. Elements `0 .. mba_len()` may be read through it (and
-// written, unless the handle is read-only: its pages are mapped read-only). NULL for NULL.
+// written, unless the handle is read-only: its pages are mapped read-only), using a length
+// returned by mba_len(), never one read from the header: mba_len() guarantees that many are
+// mapped and backed. NULL for NULL.
 //
 // Ownership: the memory belongs to the handle; the pointer dies with mba_free.
 // Threads: any. Other processes may write the elements at any time.
@@ -377,6 +648,65 @@ const char *mba_last_error(void);
 //
 // Ownership: a static string; never free it. Never NULL. Threads: any thread.
 const char *mba_status_str(mba_status status);
+
+// Lists the mba arrays in the directory `dir`, or in /dev/shm (as `shm://` URIs) when `dir`
+// is NULL, sorted by name, and returns the snapshot in `*out`.
+//
+// Nothing is mapped or opened for writing: each regular file is opened read-only without
+// following links and its header read. Files that are not mba arrays, are not regular files,
+// or cannot be opened (permissions) are skipped and never make the call fail; an array whose
+// header does not hold up is listed with status MBA_ERR_CORRUPT. Staging files of unfinished
+// creates (`.NAME.mba-new.PID.*`) are not listed.
+//
+// - `flags`: 0 (reserved).
+//
+// Errors: MBA_ERR_NOT_FOUND / MBA_ERR_PERMISSION / MBA_ERR_INVALID_ARGUMENT when `dir`
+// cannot be read as a directory; MBA_ERR_INVALID_ARGUMENT for unknown flags.
+// Ownership: on MBA_OK, `*out` is a new list the caller owns and passes to mba_list_free;
+// on failure `*out` is untouched. Threads: any; a list may be read from several threads.
+mba_status mba_list_open(const char *dir, uint32_t flags, mba_list **out);
+
+// The number of arrays in the list. 0 for NULL. Threads: any.
+uint64_t mba_list_count(const mba_list *l);
+
+// Copies entry `index` (0 .. mba_list_count) of the list to `*out`.
+//
+// - `size`: `sizeof(mba_list_entry)` as the caller was compiled with; at least the size of
+//   this version's struct. Later versions may add fields at the end and write only `size` bytes.
+//
+// The strings `*out` points to belong to the list and stay valid until mba_list_free.
+// Errors: MBA_ERR_OUT_OF_BOUNDS (index past the count), MBA_ERR_INVALID_ARGUMENT (size too
+// small), MBA_ERR_NULL_POINTER. `*out` is written only on MBA_OK. Threads: any.
+mba_status mba_list_get(const mba_list *l, uint64_t index, mba_list_entry *out, size_t size);
+
+// Frees a list and its strings. NULL is a no-op returning MBA_OK.
+// Ownership: `l` and every string its entries pointed to are invalid afterwards.
+// Threads: no other call may be using `l`.
+mba_status mba_list_free(mba_list *l);
+
+// Locks into RAM the pages of the elements published now (`mlock(2)`, elements
+// `0 .. mba_len()` rounded out to whole pages): they are faulted in and never paged out
+// while the lock holds. Elements appended later are not covered: call again to cover them.
+// The lock belongs to this handle's mapping; mba_munlock or mba_free ends it.
+//
+// Errors: MBA_ERR_PERMISSION when RLIMIT_MEMLOCK forbids it (the message names the limit,
+// its value and what is locked already), MBA_ERR_NO_SPACE when memory is short.
+// Threads: any.
+mba_status mba_mlock(const mba_array *a);
+
+// Unlocks the handle's whole data mapping (`munlock(2)`), undoing every mba_mlock of this
+// handle. Not an error when nothing is locked. Errors: MBA_ERR_IO. Threads: any.
+mba_status mba_munlock(const mba_array *a);
+
+// Advises the system how the handle's data will be accessed (`madvise(2)`), over its whole
+// data mapping, so the advice holds for elements appended later too. `advice`: one of
+// MBA_ADVICE_NORMAL, _SEQUENTIAL, _RANDOM, _WILLNEED, _DONTNEED, _HUGEPAGE. DONTNEED never
+// loses data: the pages come back from the store on the next access.
+//
+// Errors: MBA_ERR_INVALID_ARGUMENT for an unknown advice, one the system does not support for
+// this store (HUGEPAGE without transparent huge pages), or DONTNEED while mba_mlock holds pages;
+// MBA_ERR_IO. Threads: any.
+mba_status mba_madvise(const mba_array *a, uint32_t advice);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -17,12 +17,15 @@
 #ifndef MBA_HPP
 #define MBA_HPP
 
+#include <complex>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "mba.h"
 
@@ -44,6 +47,37 @@ inline constexpr std::uint32_t read_only = MBA_READ_ONLY;
 inline constexpr std::uint32_t exclusive = MBA_EXCLUSIVE;
 inline constexpr std::uint32_t overwrite = MBA_OVERWRITE;
 
+/* An element of a bool array: the byte as stored (a peer may write any value; 0 is false). */
+struct boolean {
+    std::uint8_t value;
+    explicit operator bool() const noexcept { return value != 0; }
+};
+/* An element of a float16 array: the IEEE 754 binary16 bits; to_float converts exactly. */
+struct float16 {
+    std::uint16_t bits;
+    float to_float() const noexcept {
+        std::uint32_t sign = std::uint32_t(bits & 0x8000u) << 16, exp = (bits >> 10) & 0x1fu, frac = bits & 0x3ffu;
+        std::uint32_t out;
+        if (exp == 0 && frac == 0) {
+            out = sign;
+        } else if (exp == 0) { /* subnormal: normalise */
+            std::uint32_t e = 127 - 15 + 1;
+            while (!(frac & 0x400u)) {
+                frac <<= 1;
+                e--;
+            }
+            out = sign | (e << 23) | ((frac & 0x3ffu) << 13);
+        } else if (exp == 0x1f) {
+            out = sign | 0x7f800000u | (frac << 13);
+        } else {
+            out = sign | ((exp + 127 - 15) << 23) | (frac << 13);
+        }
+        float f;
+        std::memcpy(&f, &out, sizeof f);
+        return f;
+    }
+};
+
 namespace detail {
 template <class T> struct dtype_of;
 template <> struct dtype_of<std::int8_t> { static constexpr std::uint32_t value = MBA_I8; };
@@ -56,6 +90,10 @@ template <> struct dtype_of<std::int64_t> { static constexpr std::uint32_t value
 template <> struct dtype_of<std::uint64_t> { static constexpr std::uint32_t value = MBA_U64; };
 template <> struct dtype_of<float> { static constexpr std::uint32_t value = MBA_F32; };
 template <> struct dtype_of<double> { static constexpr std::uint32_t value = MBA_F64; };
+template <> struct dtype_of<boolean> { static constexpr std::uint32_t value = MBA_BOOL; };
+template <> struct dtype_of<float16> { static constexpr std::uint32_t value = MBA_F16; };
+template <> struct dtype_of<std::complex<float>> { static constexpr std::uint32_t value = MBA_C64; };
+template <> struct dtype_of<std::complex<double>> { static constexpr std::uint32_t value = MBA_C128; };
 
 inline void check(mba_status s) {
     if (s != MBA_OK) throw error(s, mba_last_error());
@@ -71,11 +109,6 @@ inline std::string dtype_name(std::uint32_t code) {
     return "dtype " + std::to_string(code);
 }
 } // namespace detail
-
-/* Removes the name uri ("shm://NAME" or "file://PATH"); arrays already attached keep working,
- * and the storage is freed when the last handle closes. Throws mba::error (MBA_ERR_NOT_FOUND
- * when there is no such array). */
-inline void remove(const std::string &uri) { detail::check(mba_delete(uri.c_str())); }
 
 /* A contiguous, zero-copy view of elements [0, size) taken at one moment. */
 template <class T> class view {
@@ -93,7 +126,18 @@ template <class T> class view {
     std::size_t size_;
 };
 
-/* An mba array of T: one of std::int8_t ... std::uint64_t, float, double. */
+/* How the data will be accessed, for array::madvise (madvise(2)). */
+enum class advice : std::uint32_t {
+    normal = MBA_ADVICE_NORMAL,
+    sequential = MBA_ADVICE_SEQUENTIAL,
+    random = MBA_ADVICE_RANDOM,
+    willneed = MBA_ADVICE_WILLNEED,
+    dontneed = MBA_ADVICE_DONTNEED,
+    hugepage = MBA_ADVICE_HUGEPAGE,
+};
+
+/* An mba array of T: one of std::int8_t ... std::uint64_t, float, double, mba::boolean,
+ * mba::float16, std::complex<float>, std::complex<double>. */
 template <class T> class array {
     static_assert(std::is_same_v<T, std::remove_cv_t<T>>, "mba::array<T>: T must not be const or volatile");
 
@@ -108,6 +152,23 @@ template <class T> class array {
     static array create(const std::string &uri, std::uint64_t capacity = 0, std::uint32_t flags = 0) {
         mba_array *h = nullptr;
         detail::check(mba_create(uri.c_str(), dtype, capacity, flags, &h));
+        return array(h);
+    }
+    /* Creates an array whose rows have the extents `row_extents` (C order): rows are appended
+     * whole, with push_row. create_shaped(uri, {480, 640}) makes an array of 480x640 frames. */
+    static array create_shaped(const std::string &uri, const std::vector<std::uint64_t> &row_extents,
+                               std::uint64_t capacity = 0, std::uint32_t flags = 0) {
+        if (row_extents.size() + 1 > MBA_MAX_DIMS)
+            throw error(MBA_ERR_INVALID_ARGUMENT, "at most " + std::to_string(MBA_MAX_DIMS) + " dimensions");
+        mba_options o;
+        mba_options_init(&o);
+        o.flags = flags;
+        o.dtype = dtype;
+        o.capacity = capacity;
+        o.ndim = static_cast<std::uint32_t>(row_extents.size() + 1);
+        for (std::size_t i = 0; i < row_extents.size(); i++) o.shape[i + 1] = row_extents[i];
+        mba_array *h = nullptr;
+        detail::check(mba_create_ex(uri.empty() ? nullptr : uri.c_str(), &o, &h));
         return array(h);
     }
     /* Attaches to an existing array; throws MBA_ERR_INVALID_ARGUMENT if it does not hold T. */
@@ -172,6 +233,37 @@ template <class T> class array {
     /* A zero-copy view of the elements published now. */
     mba::view<T> view() const noexcept { return mba::view<T>(data(), size()); }
 
+    /* ----- shape: the first axis grows; rows are row_size() elements ----- */
+    std::uint32_t ndim() const noexcept { return mba_ndim(h_); }
+    /* {rows now, extents of the other axes...} */
+    std::vector<std::uint64_t> shape() const {
+        std::vector<std::uint64_t> s(MBA_MAX_DIMS);
+        detail::check(mba_shape(h_, s.data()));
+        s.resize(ndim());
+        return s;
+    }
+    std::size_t row_size() const noexcept { return static_cast<std::size_t>(mba_row_size(h_)); }
+    std::size_t rows() const noexcept { return size() / row_size(); }
+    /* A zero-copy view of row i (row_size() elements); throws MBA_ERR_OUT_OF_BOUNDS past rows(). */
+    mba::view<T> row(std::size_t i) const {
+        std::size_t n = rows();
+        if (i >= n)
+            throw error(MBA_ERR_OUT_OF_BOUNDS,
+                        "row " + std::to_string(i) + " is out of bounds (rows " + std::to_string(n) + ")");
+        return mba::view<T>(data() + i * row_size(), row_size());
+    }
+    /* Appends one whole row of row_size() elements. */
+    void push_row(const T *values) { detail::check(mba_extend(h_, values, row_size())); }
+
+    /* ----- memory residency ----- */
+    /* Locks the pages of the elements published now into RAM (mlock(2)); throws mba::error with
+     * MBA_ERR_PERMISSION, naming RLIMIT_MEMLOCK and its value, when the limit forbids it. */
+    void mlock() const { detail::check(mba_mlock(h_)); }
+    /* Unlocks every page this handle locked. */
+    void munlock() const { detail::check(mba_munlock(h_)); }
+    /* Advises the system how the data (present and to come) will be accessed. */
+    void madvise(mba::advice a) const { detail::check(mba_madvise(h_, static_cast<std::uint32_t>(a))); }
+
     /* The C handle, still owned by this object. */
     mba_array *handle() const noexcept { return h_; }
     /* Gives up ownership of the C handle: the caller must mba_free it. */
@@ -200,6 +292,77 @@ template <class T> class array {
 
     mba_array *h_ = nullptr;
 };
+
+/* ----- Removing and listing arrays ----- */
+
+/* Removes the name uri; attached handles keep working. A file that is not an mba array is
+ * refused (MBA_ERR_CORRUPT) unless force. (`delete` is a C++ keyword, hence the name.) */
+inline void remove(const std::string &uri, bool force = false) {
+    detail::check(force ? mba_delete_ex(uri.c_str(), MBA_FORCE) : mba_delete(uri.c_str()));
+}
+
+/* One array found by mba::list (mba_list_entry with owned strings). */
+struct list_entry {
+    std::string uri, path, owner;
+    /* Empty for a valid array; why its header does not hold up otherwise. */
+    std::string problem;
+    mba_status status = MBA_OK;
+    std::uint32_t dtype = 0, itemsize = 0, ndim = 0;
+    /* {rows, extents of the other axes...}; empty for a corrupt array. */
+    std::vector<std::uint64_t> shape;
+    std::uint64_t len = 0, capacity = 0, max_capacity = 0, size = 0, bytes = 0;
+    std::uint32_t uid = 0, mode = 0, typecode = 0, writers = 0;
+    std::uint64_t created_ns = 0, mtime_ns = 0, creator_pid = 0, creator_start = 0, dev = 0, ino = 0;
+    /* MBA_CREATOR_ALIVE, MBA_CREATOR_DEAD or MBA_CREATOR_UNKNOWN. */
+    int creator_alive = MBA_CREATOR_UNKNOWN;
+    bool ok() const noexcept { return status == MBA_OK; }
+};
+
+/* The arrays in /dev/shm (dir empty) or in the directory dir, sorted by name. Files that are not
+ * mba arrays are skipped; corrupt arrays are listed with ok() false. */
+inline std::vector<list_entry> list(const std::string &dir = "") {
+    mba_list *l = nullptr;
+    detail::check(mba_list_open(dir.empty() ? nullptr : dir.c_str(), 0, &l));
+    struct guard {
+        mba_list *l;
+        ~guard() { mba_list_free(l); }
+    } g{l};
+    std::vector<list_entry> out;
+    std::uint64_t n = mba_list_count(l);
+    out.reserve(static_cast<std::size_t>(n));
+    for (std::uint64_t i = 0; i < n; i++) {
+        mba_list_entry e;
+        detail::check(mba_list_get(l, i, &e, sizeof e));
+        list_entry x;
+        x.uri = e.uri;
+        x.path = e.path;
+        x.owner = e.owner;
+        x.problem = e.problem;
+        x.status = e.status;
+        x.dtype = e.dtype;
+        x.itemsize = e.itemsize;
+        x.ndim = e.ndim;
+        if (e.status == MBA_OK) x.shape.assign(e.shape, e.shape + (e.ndim <= MBA_MAX_DIMS ? e.ndim : 0));
+        x.len = e.len;
+        x.capacity = e.capacity;
+        x.max_capacity = e.max_capacity;
+        x.size = e.size;
+        x.bytes = e.bytes;
+        x.uid = e.uid;
+        x.mode = e.mode;
+        x.typecode = e.typecode;
+        x.writers = e.writers;
+        x.created_ns = e.created_ns;
+        x.mtime_ns = e.mtime_ns;
+        x.creator_pid = e.creator_pid;
+        x.creator_start = e.creator_start;
+        x.dev = e.dev;
+        x.ino = e.ino;
+        x.creator_alive = e.creator_alive;
+        out.push_back(std::move(x));
+    }
+    return out;
+}
 
 } // namespace mba
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Every test of mba: `scripts/test.sh`, or some parts of it: `scripts/test.sh python go`.
 #
-#   rust    cargo test: the Rust unit and integration tests, the C and C++ harness under ASan,
-#           UBSan and Valgrind, the multi-process stress, crash and hostile-peer tests, and the
-#           install test (make install, pkg-config and CMake consumers)
-#   python  the Python binding's pytest suite, in a virtualenv (target/venv) with numpy
+#   rust    cargo test -p mba -p mba-cli: the Rust unit and integration tests, the C and C++
+#           harness under ASan, UBSan and Valgrind, the multi-process stress, crash and
+#           hostile-peer tests, the install test (make install, pkg-config and CMake consumers),
+#           and the mba command's tests (with target/venv's python and numpy)
+#   python  the Python binding's pytest suite, in target/venv (numpy, pytest, and SharedArray
+#           for the parity suite)
 #   go      gofmt, go vet and go test of the Go binding, against this build's library
 #   fuzz    both fuzz targets, built with plain cargo (libFuzzer and ASan), MBA_FUZZ_SECONDS each (20)
 #   readme  tests/readme.sh: a fresh clone runs every command and snippet of README.md, twice
@@ -41,6 +43,15 @@ if [[ " ${parts[*]} " == *" readme "* ]]; then
   trap '[ -z "$readme_pid" ] || kill -- -"$readme_pid" 2>/dev/null || true' EXIT
 fi
 
+# target/venv: the Python of the tests (the mba command's and the binding's). Nothing is
+# installed into the system's Python. SharedArray (for the parity suite) is a C extension that
+# imports numpy when it builds: it is built against the numpy installed first.
+venv() {
+  [ -x target/venv/bin/python ] || python3 -m venv target/venv
+  target/venv/bin/pip install --quiet --disable-pip-version-check numpy pytest wheel setuptools
+  target/venv/bin/pip install --quiet --disable-pip-version-check --no-build-isolation SharedArray
+}
+
 # The library of this build, for the bindings: target/debug/libmba.so, its SONAME link and
 # target/debug/pkgconfig/mba.pc, as `make` leaves them for a release build.
 dev_lib() { make -s PROFILE=dev CARGO='cargo -q' >/dev/null; }
@@ -48,14 +59,14 @@ dev_lib() { make -s PROFILE=dev CARGO='cargo -q' >/dev/null; }
 for part in "${parts[@]}"; do
   case "$part" in
     rust)
-      step "cargo test --no-fail-fast"
-      cargo test --no-fail-fast
+      step "cargo test -p mba -p mba-cli --no-fail-fast"
+      venv
+      MBA_PYTHON="$PWD/target/venv/bin/python" cargo test -p mba -p mba-cli --no-fail-fast
       ;;
     python)
       step "Python binding: pytest in target/venv"
       dev_lib
-      [ -x target/venv/bin/python ] || python3 -m venv target/venv
-      target/venv/bin/pip install --quiet --disable-pip-version-check numpy pytest
+      venv
       MBA_LIBRARY="$PWD/target/debug/libmba.so" target/venv/bin/python -m pytest -q bindings/python/tests
       ;;
     go)

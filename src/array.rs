@@ -1,34 +1,37 @@
 //! The array handle: a typed, growable array in a shared store.
 //!
-//! Each handle maps its store once, with a length much larger than the store (its
-//! *reservation*), so the data pointer never moves: growth only makes more of the
-//! mapping valid. Every access is checked against the store size this handle has seen
-//! (`known`), never against header fields, which a peer may have scribbled on.
+//! Each handle maps its store once, reserving address space for the array's maximum capacity
+//! (a header field fixed at create, so every process agrees on it), so the data pointer never
+//! moves: growth only makes more of the mapping valid. Every access is checked against the part
+//! of the store this handle knows to be backed (`Region::known`), never against header fields,
+//! which a peer may have scribbled on.
 
 use crate::dtype::{Dtype, Element};
 use crate::error::{bail, Error, ErrorKind, Result};
-use crate::layout::{Geometry, Header, DATA_OFFSET, HEADER_SIZE, OFF_CAPACITY, OFF_LEN};
+use crate::fork::{self, ForkState};
+use crate::growth;
+use crate::layout::{check_shape, Header, DATA_OFFSET, HEADER_SIZE, MAX_DIMS, MAX_RESERVATION};
+use crate::lock::{ident, Coord, Os};
+use crate::region::{self, Region};
 use crate::store::{self, Location};
 use crate::sys;
+use crate::writer::LocalLock;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::ptr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
-/// Address space each handle reserves for its mapping on 64-bit systems: 1 TiB.
-/// Halved until the system grants it (under `ulimit -v`, or Valgrind), but never below
-/// twice the store's size at attach time.
-pub const DEFAULT_RESERVATION: u64 = 1 << 40;
-/// Capacity in elements when 0 is asked for: enough for 64 KiB of data.
+pub use crate::growth::{GROWTH_DIVISOR, MAX_GROWTH_STEP};
+pub use crate::lock::DEFAULT_TIMEOUT_MS;
+
+/// Capacity in elements when 0 is asked for: enough for 64 KiB of data (whole rows).
 pub const DEFAULT_CAPACITY_BYTES: u64 = 64 << 10;
-/// Each growth adds `1 / GROWTH_DIVISOR` of the data size (at least a page): geometric, so
-/// appends cost amortised O(1), while at most a quarter of the store is allocated ahead of use.
-/// (Doubling allocated 1.6x the pages a plain loop touches for 10M u32; see docs/BENCHMARKS.md.)
-pub const GROWTH_DIVISOR: u64 = 4;
-/// The largest single growth step: 1 GiB.
-pub const MAX_GROWTH_STEP: u64 = 1 << 30;
+/// The default maximum size of an array's data when its creator names none: 4 GiB, or the
+/// size of its file system if smaller (memory, for an anonymous array). Small enough that a
+/// process can hold 10,000 such arrays in a 47-bit address space, large enough for ordinary
+/// use; a creator who needs more asks for it with [`Options::max_capacity`].
+pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 
 /// How to create or attach an array.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,44 +43,73 @@ pub struct Options {
     pub exclusive: bool,
     /// Create: replace an existing array of the same name instead of failing with `Exists`.
     pub overwrite: bool,
+    /// Create with `overwrite`, and [`delete_with`]: replace or remove the file even if it is
+    /// not an mba array (without it, that is `Corrupt`).
+    pub force: bool,
+    /// Attach: refuse a store owned by another user (`Permission`).
+    pub same_owner: bool,
     /// Create: permission bits of a named store; `None` is 0o600 (owner only). Applied
     /// exactly, whatever the umask. Must include owner read and write (0o600).
     /// Example: `Some(0o660)` lets the owner's group attach; `Some(0o644)` lets anyone attach read-only.
     pub mode: Option<u32>,
+    /// Create: the most elements the array may ever hold; 0 for the default
+    /// ([`DEFAULT_MAX_BYTES`] worth, or the file system's size if smaller).
+    pub max_capacity: u64,
+    /// Create: number of dimensions, 1 to 8 (0 means 1).
+    pub ndim: u32,
+    /// Create: the extents of axes `1..ndim` in `shape[1..ndim]` (C order); `shape[0]` is
+    /// ignored, as the first axis is the one that grows.
+    pub shape: [u64; MAX_DIMS],
+    /// Create: a binding's typecode hint, stored in the header (0: none).
+    pub typecode: u32,
+    /// The bound of every lock wait of the handle, in milliseconds; 0 for [`DEFAULT_TIMEOUT_MS`].
+    pub timeout_ms: u64,
+}
+
+impl Options {
+    /// These options with a shape: `dims[0]` is ignored (the growing axis), `dims[1..]` are the
+    /// extents of the other axes.
+    pub fn shaped(mut self, dims: &[u64]) -> Self {
+        self.ndim = dims.len().max(1) as u32;
+        for (i, d) in dims.iter().take(MAX_DIMS).enumerate() {
+            self.shape[i] = *d;
+        }
+        self
+    }
 }
 
 /// The permission bits of a store created without [`Options::mode`].
 pub const DEFAULT_MODE: u32 = 0o600;
 
-/// A handle on an mba array. `Send` and `Sync`; see [`Array::append_raw`] for which calls
-/// may run at once on one handle.
+/// A handle on an mba array. `Send` and `Sync`: every call may be made from any thread.
 pub struct Array {
-    pub(crate) file: File,
-    map: memmap2::MmapRaw,
-    pub(crate) geo: Geometry,
+    file: File,
+    pub(crate) region: Region,
     pub(crate) uri: String,
     read_only: bool,
-    /// This handle's slot (see `lock.rs`); 0 until it first takes the lock, and always 0 when read-only.
-    pub(crate) slot: AtomicU32,
-    /// Serialises taking the slot.
-    pub(crate) slot_lock: Mutex<()>,
+    /// Whether the store lives in memory (tmpfs, shm, memfd): 0 not yet asked, 1 no, 2 yes.
+    shmem: std::sync::atomic::AtomicU8,
     /// Whether this handle holds the writer lease.
     pub(crate) lease: bool,
-    /// The lease holder's own length, which no one else may change.
-    local_len: AtomicU64,
-    /// Bytes of the store known to exist and to lie inside the mapping.
-    known: AtomicU64,
-    /// The same in whole elements after `data_offset`, for one-compare bounds checks.
-    known_elems: AtomicU64,
+    /// The fork handler's view of this handle, and the lease holder's own length.
+    pub(crate) fork: Box<ForkState>,
+    /// This process's slot identity, and the slot (0 until first needed; always 0 read-only).
+    identity: u64,
+    slot: AtomicU32,
+    owner_pid: u32,
+    same_namespace: bool,
+    timeout_ms: AtomicU64,
+    /// Serialises this handle's length-changing calls across its threads.
+    pub(crate) mutex: LocalLock,
     /// Serialises the slow path that re-reads the store size.
-    refresh_lock: Mutex<()>,
+    refresh_lock: LocalLock,
 }
 
 impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Array")
             .field("uri", &self.uri)
-            .field("dtype", &self.geo.dtype)
+            .field("dtype", &self.region.geo.dtype)
             .field("len", &self.len())
             .field("read_only", &self.read_only)
             .field("exclusive", &self.lease)
@@ -85,9 +117,18 @@ impl std::fmt::Debug for Array {
     }
 }
 
+fn this_pid_namespace() -> u64 {
+    static NS: OnceLock<u64> = OnceLock::new();
+    *NS.get_or_init(sys::pid_namespace)
+}
+
+fn page_round(n: u64) -> Option<u64> {
+    n.checked_next_multiple_of(sys::page_size() as u64)
+}
+
 impl Array {
     /// Creates a new array of `dtype` at `uri` (`shm://NAME`, `file://PATH`, or `""` for an
-    /// anonymous memfd) with room for `capacity` elements (0: a 64 KiB default).
+    /// anonymous memfd) with room for `capacity` elements now (0: a 64 KiB default).
     pub fn create(uri: impl AsRef<OsStr>, dtype: Dtype, capacity: u64, opts: Options) -> Result<Array> {
         let uri = uri.as_ref();
         let shown = shown(uri);
@@ -99,6 +140,9 @@ impl Array {
         if opts.read_only {
             bail!(InvalidArgument, "an array cannot be created read-only");
         }
+        if opts.same_owner {
+            bail!(InvalidArgument, "same_owner is an attach option");
+        }
         let loc = Location::parse(uri)?;
         let mode = opts.mode.unwrap_or(DEFAULT_MODE);
         if mode & !0o777 != 0 || mode & 0o600 != 0o600 {
@@ -108,53 +152,86 @@ impl Array {
             );
         }
         let item = dtype.itemsize() as u64;
-        let capacity = if capacity == 0 { DEFAULT_CAPACITY_BYTES / item } else { capacity };
-        // Exactly the capacity asked for; growth later rounds to whole pages.
-        let size = capacity
-            .checked_mul(item)
-            .and_then(|b| b.checked_add(DATA_OFFSET as u64))
-            .filter(|&b| b <= i64::MAX as u64)
-            .ok_or_else(|| {
-                Error::new(ErrorKind::InvalidArgument, format!("capacity {capacity} is too large"))
-            })?;
+        let (shape, row) = check_shape(opts.ndim.max(1), &opts.shape, dtype.itemsize())?;
+        let rows_up = |n: u64| n.div_ceil(row).checked_mul(row);
+        let capacity = if capacity == 0 { (DEFAULT_CAPACITY_BYTES / item).max(1) } else { capacity };
+        let capacity = rows_up(capacity).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidArgument, format!("capacity {capacity} is too large"))
+        })?;
         let new = store::create_unnamed(&loc)?;
         let fd = new.file.as_fd();
+        let anonymous = matches!(loc, Location::Anonymous);
+        let room = if anonymous { sys::memory().0 } else { sys::fs_size(fd).unwrap_or(u64::MAX) };
+        let max = if opts.max_capacity == 0 {
+            (DEFAULT_MAX_BYTES.min(room) / item / row * row).max(capacity)
+        } else {
+            let m = opts.max_capacity;
+            if m.checked_mul(item).is_none_or(|b| b > room) {
+                bail!(
+                    NoSpace,
+                    "maximum capacity {m} elements of {item} bytes is more than the {} can hold ({room} bytes)",
+                    if anonymous { "machine's memory" } else { "file system" }
+                );
+            }
+            m / row * row
+        };
+        if capacity > max {
+            bail!(InvalidArgument, "capacity {capacity} exceeds the maximum capacity {max}");
+        }
+        let fits = max.checked_mul(item).and_then(|b| b.checked_add(DATA_OFFSET as u64));
+        let Some(_) = fits.filter(|&e| e <= MAX_RESERVATION) else {
+            bail!(InvalidArgument, "maximum capacity {max} is too large (at most {MAX_RESERVATION} bytes)");
+        };
+        let size = DATA_OFFSET as u64 + capacity * item;
+        check_file_size(size)?;
+        if anonymous {
+            check_memory(0, size)?;
+        }
         sys::allocate(fd, 0, size).map_err(|e| Error::os(format_args!("allocate {size} bytes"), e))?;
-        let (pid, start) = sys::process_identity();
-        let header = Header::new(dtype, (size - DATA_OFFSET as u64) / item, pid, start, sys::now_ns());
+        let header = Header::new(
+            dtype,
+            capacity,
+            max,
+            opts.ndim.max(1),
+            shape,
+            opts.typecode,
+            fork::identity(),
+            this_pid_namespace(),
+            sys::now_ns(),
+        );
         sys::pwrite_all(fd, &header.to_bytes(), 0).map_err(|e| Error::os("write header", e))?;
         new.seal(&loc, mode)?;
-        let file = new.publish(&loc, opts.overwrite)?;
-        Self::from_file(file, shown.to_owned(), opts)
+        let file = new.publish(&loc, opts.overwrite, opts.force)?;
+        let st = sys::Stat { size, allocated: size, regular: true, uid: 0 };
+        Self::from_parts(file, shown.to_owned(), opts, st, header)
     }
 
-    /// Attaches to the existing array at `uri`.
+    /// Attaches to the existing array at `uri`. A `shm://` name is opened without following a
+    /// symbolic link, as `shm_open` does.
     pub fn attach(uri: impl AsRef<OsStr>, opts: Options) -> Result<Array> {
         let uri = uri.as_ref();
         let shown = shown(uri);
         let run = || {
-            if opts.overwrite || opts.mode.is_some() {
-                bail!(InvalidArgument, "overwrite and mode are create options");
-            }
+            check_attach_options(&opts)?;
             let loc = Location::parse(uri)?;
             let Some(path) = loc.path() else {
                 bail!(InvalidArgument, "attach needs a name (an anonymous array is attached by its fd)")
             };
-            let file = store::open(path, !opts.read_only)?;
+            let file = store::open(path, !opts.read_only, matches!(loc, Location::Shm(_)))?;
             Self::from_file(file, shown.clone(), opts)
         };
         run().map_err(|e| e.context(format_args!("attach {shown}")))
     }
 
     /// Attaches a new handle to the array in the store behind `fd` (a memfd received over a
-    /// socket, say). `fd` stays the caller's; the handle opens its own description of it.
+    /// socket, say), with the access that descriptor carries: no path permission is checked.
+    /// `fd` stays the caller's; the handle keeps a duplicate. Nothing of the handle's state is
+    /// tied to the descriptor, so whoever else holds it cannot affect the handle.
     pub fn attach_fd(fd: RawFd, opts: Options) -> Result<Array> {
         let shown = format!("fd {fd}");
         let run = || {
-            if opts.overwrite || opts.mode.is_some() {
-                bail!(InvalidArgument, "overwrite and mode are create options");
-            }
-            let file = store::reopen_fd(fd, !opts.read_only)?;
+            check_attach_options(&opts)?;
+            let file = store::dup_fd(fd, !opts.read_only)?;
             Self::from_file(file, shown.clone(), opts)
         };
         run().map_err(|e| e.context(format_args!("attach {shown}")))
@@ -164,84 +241,196 @@ impl Array {
         if opts.read_only && opts.exclusive {
             bail!(InvalidArgument, "a read-only handle cannot hold the writer lease");
         }
-        let (size, regular) = sys::fstat(file.as_fd()).map_err(|e| Error::os("stat", e))?;
-        if !regular {
+        let st = sys::fstat(file.as_fd()).map_err(|e| Error::os("stat", e))?;
+        if !st.regular {
             bail!(InvalidArgument, "not a regular file or shared-memory object");
         }
-        if size < HEADER_SIZE as u64 {
-            bail!(Corrupt, "store is {size} bytes, smaller than the {HEADER_SIZE}-byte header");
+        if opts.same_owner {
+            // SAFETY: geteuid has no preconditions.
+            let me = unsafe { libc::geteuid() };
+            if st.uid != me {
+                bail!(Permission, "the store is owned by uid {}, not by this user (uid {me})", st.uid);
+            }
         }
-        // The header is copied out of the mapping (one system call fewer than pread), then checked.
-        let map = map_reserved(&file, size, opts.read_only)?;
+        if st.size < HEADER_SIZE as u64 {
+            bail!(Corrupt, "store is {} bytes, smaller than the {HEADER_SIZE}-byte header", st.size);
+        }
         let mut raw = [0u8; HEADER_SIZE];
-        // SAFETY: the store holds at least HEADER_SIZE bytes (checked above) and the mapping starts
-        // at its offset 0; the bytes are copied, never referenced.
-        unsafe { ptr::copy_nonoverlapping(map.as_ptr(), raw.as_mut_ptr(), HEADER_SIZE) };
-        let geo = Header::from_bytes(&raw).validate(size)?;
-        let known = size.min(map.len() as u64);
+        sys::pread_exact(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
+        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw))
+    }
+
+    /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`.
+    fn from_parts(file: File, uri: String, opts: Options, st: sys::Stat, header: Header) -> Result<Array> {
+        let geo = header.validate(st.size)?;
+        let reserve = geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX);
+        let map = Region::map(&file, reserve, opts.read_only)?;
+        let pidns = this_pid_namespace();
+        let same_namespace = pidns != 0 && pidns == header.pidns;
+        let (pid, start) = fork::identity();
         let mut a = Array {
+            region: Region::new(map, geo, geo.data_offset as u64),
             file,
-            map,
-            geo,
             uri,
             read_only: opts.read_only,
-            slot: AtomicU32::new(0),
-            slot_lock: Mutex::new(()),
+            shmem: std::sync::atomic::AtomicU8::new(0),
             lease: false,
-            local_len: AtomicU64::new(0),
-            known: AtomicU64::new(known),
-            known_elems: AtomicU64::new((known - geo.data_offset as u64) / geo.itemsize as u64),
-            refresh_lock: Mutex::new(()),
+            fork: Box::default(),
+            identity: ident::make(pid as u32, start, !same_namespace),
+            slot: AtomicU32::new(0),
+            owner_pid: pid as u32,
+            same_namespace,
+            timeout_ms: AtomicU64::new(0),
+            mutex: LocalLock::default(),
+            refresh_lock: LocalLock::default(),
         };
-        // A writable handle takes its slot when it first needs the lock (see `Array::slot`),
-        // so attaching to read or to write in place costs no lock.
+        a.set_timeout(opts.timeout_ms);
+        a.learn(st);
+        fork::register(&a.fork);
+        // A writable handle takes its slot when it first needs the lock (see `Array::slot_locked`),
+        // so attaching to read or to write in place touches no shared word.
         if opts.exclusive {
-            a.take_lease()?;
-            // Appenders may have grown the store since it was measured above: measure again.
-            let len = a.len_word().load(Acquire);
-            if len > a.known_elems.load(Relaxed) {
-                a.refresh_for(len, a.end_of(len))?;
-            }
-            a.local_len.store(len, Relaxed);
+            let me = a.slot_locked()?;
+            a.coord().take_lease(me)?;
+            a.lease = true;
+            let len = a.region.len_word().load(Acquire);
+            a.ensure_mapped("attach", len)?;
+            a.fork.local_len.store(len, Relaxed);
+            a.update_lease_room();
         }
         Ok(a)
     }
 
+    /// Whether the store lives in memory (asked of the file system once, when first needed).
+    fn shmem(&self) -> bool {
+        match self.shmem.load(Relaxed) {
+            0 => {
+                let yes = sys::is_shmem(self.file.as_fd()).unwrap_or(true);
+                self.shmem.store(if yes { 2 } else { 1 }, Relaxed);
+                yes
+            }
+            v => v == 2,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn coord(&self) -> Coord<'_, Os> {
+        Coord {
+            region: &self.region,
+            uri: &self.uri,
+            same_namespace: self.same_namespace,
+            timeout_ms: self.timeout_ms.load(Relaxed),
+            live: Os,
+        }
+    }
+
+    /// This handle's slot, taken the first time; the caller holds `self.mutex`.
+    #[inline]
+    pub(crate) fn slot_locked(&self) -> Result<u32> {
+        match self.slot.load(Acquire) {
+            0 => self.take_slot(),
+            s => Ok(s),
+        }
+    }
+
+    #[cold]
+    fn take_slot(&self) -> Result<u32> {
+        let seed = sys::now_ns() ^ (self as *const Self as u64 >> 4) ^ self.owner_pid as u64;
+        let s = self.coord().take_slot(self.identity, seed)?;
+        self.slot.store(s, Release);
+        Ok(s)
+    }
+
+    #[inline]
+    pub(crate) fn check_writable(&self, op: &str) -> Result<()> {
+        if self.read_only || self.fork.inherited.load(Relaxed) {
+            return Err(self.not_writable(op));
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn not_writable(&self, op: &str) -> Error {
+        if self.read_only {
+            return self.read_only_error(op);
+        }
+        Error::new(
+            ErrorKind::WrongProcess,
+            format!(
+                "{op} {}: this handle belongs to process {}, and this process inherited it through \
+                     fork(); attach the array anew here",
+                self.uri, self.owner_pid
+            ),
+        )
+    }
+
+    /// Sets the bound of every lock wait of this handle (0: [`DEFAULT_TIMEOUT_MS`]). A wait
+    /// that does not resolve in time fails with `Busy`, naming the holder.
+    pub fn set_timeout(&self, timeout_ms: u64) {
+        let ms = if timeout_ms == 0 { DEFAULT_TIMEOUT_MS } else { timeout_ms };
+        self.timeout_ms.store(ms, Relaxed);
+    }
+    /// The bound of this handle's lock waits, in milliseconds.
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout_ms.load(Relaxed)
+    }
+
     // ----- accessors -----
 
-    pub(crate) fn base(&self) -> *mut u8 {
-        self.map.as_mut_ptr()
-    }
-    fn len_word(&self) -> &AtomicU64 {
-        // SAFETY: the header is inside the mapping for the handle's life; 8-aligned.
-        unsafe { AtomicU64::from_ptr(self.base().add(OFF_LEN).cast()) }
-    }
-    fn capacity_word(&self) -> &AtomicU64 {
-        // SAFETY: as len_word.
-        unsafe { AtomicU64::from_ptr(self.base().add(OFF_CAPACITY).cast()) }
-    }
-
-    /// The published length. Another process may append at any moment; elements below the
-    /// value returned are fully written.
+    /// The published length, never more than this handle can read through [`Array::data_ptr`]:
+    /// when the header claims more than the store backs (a peer wrote it), the handle re-checks
+    /// the store and returns what it can read. Another process may append at any moment;
+    /// elements below the value returned are fully written.
     #[inline]
     pub fn len(&self) -> u64 {
-        self.len_word().load(Acquire)
+        let l = self.region.len_word().load(Acquire);
+        if l <= self.region.known_elems() {
+            return l;
+        }
+        self.len_clamped(l)
     }
+
+    #[cold]
+    fn len_clamped(&self, l: u64) -> u64 {
+        let _ = self.refresh();
+        let k = l.min(self.region.known_elems());
+        k / self.region.geo.row_size * self.region.geo.row_size
+    }
+
     /// Whether the published length is 0.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// Elements the store has room for before it must grow, as the header says.
     pub fn capacity(&self) -> u64 {
-        self.capacity_word().load(Acquire)
+        self.region.capacity_word().load(Acquire)
     }
     /// The element type.
     pub fn dtype(&self) -> Dtype {
-        self.geo.dtype
+        self.region.geo.dtype
     }
     /// Bytes per element.
     pub fn itemsize(&self) -> usize {
-        self.geo.itemsize
+        self.region.geo.itemsize
+    }
+    /// Number of dimensions (1 to 8).
+    pub fn ndim(&self) -> u32 {
+        self.region.geo.ndim
+    }
+    /// The shape now: `[rows, extents of the other axes...]`, `ndim()` values.
+    pub fn shape(&self) -> Vec<u64> {
+        let g = &self.region.geo;
+        let mut s = g.shape[..g.ndim as usize].to_vec();
+        s[0] = self.len() / g.row_size;
+        s
+    }
+    /// Elements per row (the product of the extents of axes `1..ndim`; 1 when one-dimensional).
+    pub fn row_size(&self) -> u64 {
+        self.region.geo.row_size
+    }
+    /// The binding's typecode hint stored at create (0: none).
+    pub fn typecode(&self) -> u32 {
+        self.region.geo.typecode
     }
     /// The URI this handle was opened with (`fd N` for [`Array::attach_fd`]).
     pub fn uri(&self) -> &str {
@@ -255,72 +444,102 @@ impl Array {
     pub fn is_exclusive(&self) -> bool {
         self.lease
     }
-    /// The store's descriptor, owned by the handle (close-on-exec).
+    /// Whether this process inherited the handle through `fork()` (its mutators then fail).
+    pub fn is_inherited(&self) -> bool {
+        self.fork.inherited.load(Relaxed)
+    }
+    /// The store's descriptor, owned by the handle (close-on-exec). Passing it to another
+    /// process (over a Unix socket) lets that process attach with [`Array::attach_fd`].
     pub fn fd(&self) -> RawFd {
         self.file.as_raw_fd()
     }
-    /// The most elements this handle can ever address: its reservation less the header.
+    /// The most elements the array may ever hold (fixed at create, the same in every process).
     pub fn max_capacity(&self) -> u64 {
-        (self.map.len() - self.geo.data_offset) as u64 / self.geo.itemsize as u64
+        self.region.geo.max_capacity
     }
     /// Element 0. Valid, and unmoved, for the handle's whole life, however much the array grows.
     /// Elements `0..len()` may be read through it; it is shared memory that other processes
     /// may write at any time, so never make a Rust reference or slice over it.
     pub fn data_ptr(&self) -> *mut u8 {
-        // SAFETY: data_offset <= store size <= mapping length, checked at attach.
-        unsafe { self.base().add(self.geo.data_offset) }
+        self.region.data_ptr()
+    }
+    /// The live header (for bindings that read `len` without a call). Shared memory: read
+    /// its live fields atomically, and never trust `len` beyond what [`Array::len`] returned.
+    pub fn header_ptr(&self) -> *const Header {
+        self.region.base().cast()
     }
 
     // ----- bounds -----
-
-    /// Byte offset of the end of element `n - 1`, i.e. where `n` elements end.
-    #[inline]
-    fn end_of(&self, n: u64) -> Option<u64> {
-        n.checked_mul(self.geo.itemsize as u64)?.checked_add(self.geo.data_offset as u64)
-    }
 
     /// Makes sure elements `..n` lie in the store as this handle knows it, re-reading the
     /// store size if needed. Errors if the store does not hold them.
     #[inline]
     fn ensure_mapped(&self, op: &str, n: u64) -> Result<()> {
-        if n <= self.known_elems.load(Acquire) {
+        if n <= self.region.known_elems() {
             return Ok(());
         }
-        self.refresh_for(n, self.end_of(n)).map_err(|e| e.context(format_args!("{op} {}", self.uri)))
+        self.refresh_for(n).map_err(|e| e.context(format_args!("{op} {}", self.uri)))
     }
 
     #[cold]
-    fn refresh_for(&self, n: u64, end: Option<u64>) -> Result<()> {
-        let Some(end) = end else {
+    fn refresh_for(&self, n: u64) -> Result<()> {
+        let Some(end) = self.region.geo.end_of(n) else {
             bail!(Corrupt, "length {n} overflows the address space");
         };
         let size = self.refresh()?;
-        if end <= self.known.load(Acquire) {
+        if end <= self.region.known() {
             return Ok(());
         }
         if end > size {
             bail!(Corrupt, "length {n} exceeds the store ({size} bytes)");
         }
-        bail!(
-            NoSpace,
-            "element {} lies beyond the {} bytes of address space this handle reserved; attach a new handle",
-            n - 1,
-            self.map.len()
-        )
+        if end > self.region.reserved() {
+            bail!(Corrupt, "length {n} exceeds the array's maximum capacity {}", self.max_capacity());
+        }
+        bail!(Corrupt, "length {n} reaches into a part of the store that is not allocated (a hole)")
     }
 
-    /// Re-reads the store size and returns it; what lies inside the mapping becomes `known`.
+    /// Re-reads the store size and learns what of it is backed; returns the size.
     fn refresh(&self) -> Result<u64> {
-        let _g = self.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let (size, _) = sys::fstat(self.file.as_fd()).map_err(|e| Error::os("stat", e))?;
-        self.set_known(size.min(self.map.len() as u64));
-        Ok(size)
+        let st = sys::fstat(self.file.as_fd()).map_err(|e| Error::os("stat", e))?;
+        self.learn(st);
+        Ok(st.size)
     }
 
-    fn set_known(&self, known: u64) {
-        let elems = known.saturating_sub(self.geo.data_offset as u64) / self.geo.itemsize as u64;
-        self.known.store(known, Release);
-        self.known_elems.store(elems, Release);
+    /// Learns the part of a store of `st` that can be read and written without a signal: all
+    /// of it inside the mapping when it is allocated; a writer allocates a range a peer left
+    /// as a hole (or stops before it if the file system is full); a reader of a store in
+    /// memory stops at the allocated part (reading a hole there allocates, and can fault).
+    fn learn(&self, st: sys::Stat) {
+        let _g = self.refresh_lock.lock();
+        let cur = self.region.known();
+        let end = st.size.min(self.region.reserved());
+        if end <= cur {
+            return;
+        }
+        let backed = if st.allocated >= end {
+            end
+        } else if !self.read_only {
+            match sys::allocate(self.file.as_fd(), cur, end - cur) {
+                Ok(()) => end,
+                Err(_) => cur,
+            }
+        } else if self.shmem() {
+            end.min(st.allocated.max(cur))
+        } else {
+            end
+        };
+        self.region.set_known(backed);
+        self.update_lease_room();
+    }
+
+    /// Lets the lease holder's lock-free path use what the store now holds.
+    fn update_lease_room(&self) {
+        let g = &self.region.geo;
+        if self.lease && g.row_size == 1 && !self.fork.inherited.load(Relaxed) {
+            let room = self.region.known_elems().min(g.max_capacity);
+            self.fork.lease_room.fetch_max(room, Relaxed);
+        }
     }
 
     #[cold]
@@ -343,23 +562,34 @@ impl Array {
         }
     }
 
-    #[cold]
-    fn too_many(&self, op: &str, count: u64) -> Error {
-        Error::new(ErrorKind::InvalidArgument, format!("{op} {}: count {count} overflows", self.uri))
-    }
-
     /// `count` elements in bytes, or an error if that overflows.
     fn bytes_of(&self, op: &str, count: u64) -> Result<usize> {
         count
-            .checked_mul(self.geo.itemsize as u64)
+            .checked_mul(self.region.geo.itemsize as u64)
             .and_then(|b| usize::try_from(b).ok())
             .filter(|&b| b <= isize::MAX as usize)
-            .ok_or_else(|| self.too_many(op, count))
+            .ok_or_else(|| {
+                Error::new(ErrorKind::InvalidArgument, format!("{op} {}: count {count} overflows", self.uri))
+            })
+    }
+
+    /// Fails unless `count` is a whole number of rows.
+    #[inline(always)]
+    fn check_rows(&self, op: &str, what: &str, count: u64) -> Result<()> {
+        let row = self.region.geo.row_size;
+        if row != 1 && count % row != 0 {
+            bail!(
+                InvalidArgument,
+                "{op} {}: {what} {count} is not a whole number of rows of {row} elements",
+                self.uri
+            );
+        }
+        Ok(())
     }
 
     /// Checks `start..start+count` against the published length and the store.
     fn check_range(&self, op: &str, start: u64, count: u64) -> Result<usize> {
-        let len = self.len();
+        let len = self.region.len_word().load(Acquire);
         match start.checked_add(count) {
             Some(end) if end <= len => {
                 self.ensure_mapped(op, end)?;
@@ -369,210 +599,291 @@ impl Array {
         }
     }
 
-    #[inline]
-    fn elem_ptr(&self, index: u64) -> *mut u8 {
-        // SAFETY (for callers): index was checked by ensure_mapped, so the element is in the mapping.
-        unsafe { self.data_ptr().add(index as usize * self.geo.itemsize) }
-    }
-
     // ----- appending -----
 
-    /// Appends one element read from `src` (`itemsize()` bytes, any alignment).
-    ///
-    /// Threads: reads (`get`, `read`, `len`, `data_ptr`) may run on one handle from any number
-    /// of threads at once, alongside any other call. On a handle without the lease the
-    /// length-changing calls (`append`, `extend`, `pop`, `reserve`) may also run from several
-    /// threads: the append lock serialises them. On an exclusive handle they take no lock,
-    /// so they must come from one thread at a time (or be serialised by the caller).
+    /// Appends one element read from `src` (`itemsize()` bytes, any alignment). Any number of
+    /// threads may call it on one handle at once.
     ///
     /// # Safety
     /// `src` must be valid for reads of `itemsize()` bytes.
-    #[inline]
     pub unsafe fn append_raw(&self, src: *const u8) -> Result<()> {
+        // (An inherited handle's lock may have been held by a thread of the parent at the fork:
+        // never take it there; `writer` refuses such a handle first.)
+        if self.lease && !self.fork.inherited.load(Relaxed) {
+            let _m = self.mutex.lock();
+            if self.try_append_fast(src) {
+                return Ok(());
+            }
+        }
+        self.extend_impl("append", src, 1, true)
+    }
+
+    /// [`Array::append_raw`] for a caller that never makes two length-changing calls on this
+    /// handle at once: then the lease holder appends without any lock (the C ABI's contract).
+    ///
+    /// # Safety
+    /// As [`Array::append_raw`]; and no other thread may be in a length-changing call
+    /// (`*_unsync`, or their synchronised twins) of this handle meanwhile.
+    #[inline]
+    pub unsafe fn append_raw_unsync(&self, src: *const u8) -> Result<()> {
         if self.try_append_fast(src) {
             return Ok(());
         }
-        self.append_slow(src)
+        self.extend_impl("append", src, 1, false)
     }
 
-    /// The lease holder's append when the store has room: no lock, no system call, no
-    /// error to build. `false` when it does not apply; then call `append_slow`.
-    ///
-    /// # Safety
-    /// As [`Array::append_raw`].
+    /// The lease holder's append when the store has room: no lock, no system call, no error to
+    /// build. `false` when it does not apply (no lease, no room, an inherited handle, rows).
     #[inline(always)]
     unsafe fn try_append_fast(&self, src: *const u8) -> bool {
-        if !self.lease {
+        let f = &*self.fork;
+        let n = f.local_len.load(Relaxed);
+        if n >= f.lease_room.load(Relaxed) {
             return false;
         }
-        let n = self.local_len.load(Relaxed);
-        if n >= self.known_elems.load(Relaxed) {
-            return false;
-        }
-        copy_elem(src, self.elem_ptr(n), self.geo.itemsize);
-        self.len_word().store(n + 1, Release);
-        self.local_len.store(n + 1, Relaxed);
+        region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
+        self.region.len_word().store(n + 1, Release);
+        f.local_len.store(n + 1, Relaxed);
         true
     }
 
-    /// Every append `try_append_fast` leaves: growth, and handles without the lease.
-    ///
-    /// # Safety
-    /// As [`Array::append_raw`].
-    #[inline(never)]
-    unsafe fn append_slow(&self, src: *const u8) -> Result<()> {
-        if self.lease {
-            self.room_for("append", self.local_len.load(Relaxed), 1)?;
-            let appended = self.try_append_fast(src); // room_for made room for it
-            debug_assert!(appended);
-            return Ok(());
-        }
-        self.extend_shared("append", src, 1)
-    }
-
-    /// Appends `count` elements read from `src`.
+    /// Appends `count` elements read from `src` (a whole number of rows). Any number of
+    /// threads may call it on one handle at once.
     ///
     /// # Safety
     /// `src` must be valid for reads of `count * itemsize()` bytes.
     pub unsafe fn extend_raw(&self, src: *const u8, count: u64) -> Result<()> {
-        let bytes = self.bytes_of("extend", count)?;
-        if count == 0 {
-            return if self.read_only { Err(self.read_only_error("extend")) } else { Ok(()) };
-        }
-        if self.lease {
-            let n = self.local_len.load(Relaxed);
-            self.room_for("extend", n, count)?;
-            ptr::copy_nonoverlapping(src, self.elem_ptr(n), bytes);
-            self.len_word().store(n + count, Release);
-            self.local_len.store(n + count, Relaxed);
-            return Ok(());
-        }
-        self.extend_shared("extend", src, count)
+        self.extend_impl("extend", src, count, true)
     }
 
-    unsafe fn extend_shared(&self, op: &str, src: *const u8, count: u64) -> Result<()> {
-        if self.read_only {
-            return Err(self.read_only_error(op));
+    /// [`Array::extend_raw`] without serialising this handle's threads (see [`Array::append_raw_unsync`]).
+    ///
+    /// # Safety
+    /// As [`Array::append_raw_unsync`], for `count` elements.
+    pub unsafe fn extend_raw_unsync(&self, src: *const u8, count: u64) -> Result<()> {
+        self.extend_impl("extend", src, count, false)
+    }
+
+    #[inline(never)]
+    unsafe fn extend_impl(&self, op: &str, src: *const u8, count: u64, sync: bool) -> Result<()> {
+        self.bytes_of(op, count)?;
+        self.check_rows(op, "count", count)?;
+        if count == 0 {
+            return self.check_writable(op);
         }
-        let bytes = self.bytes_of(op, count)?;
-        let _g = self.sole_appender(op)?;
-        let n = self.len_word().load(Relaxed);
-        // The length is the header's: a peer may have written anything there.
+        let w = self.writer(op, sync)?;
+        let n = w.len();
+        // Without the lease the length is the header's: a peer may have written anything there.
         self.ensure_mapped(op, n)?;
         self.room_for(op, n, count)?;
         if count == 1 {
-            copy_elem(src, self.elem_ptr(n), self.geo.itemsize);
+            region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
         } else {
-            ptr::copy_nonoverlapping(src, self.elem_ptr(n), bytes);
+            region::store_elems(src, self.region.elem_ptr(n), count as usize, self.region.geo.itemsize);
         }
-        self.len_word().store(n + count, Release);
+        w.publish(n + count);
         Ok(())
     }
 
     /// Makes room for `count` more elements after `n`, growing the store if needed.
-    /// Only the lease holder or the append-lock holder calls this.
+    #[inline]
     fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
         match n.checked_add(count) {
-            Some(m) if m <= self.known_elems.load(Relaxed) => Ok(()),
-            _ => self.grow(op, n, count),
+            Some(m) if m <= self.region.known_elems() && m <= self.max_capacity() => Ok(()),
+            Some(m) => self.grow_to(m).map_err(|e| e.context(format_args!("{op} {}", self.uri))),
+            None => bail!(InvalidArgument, "{op} {}: length {n} + {count} overflows", self.uri),
         }
     }
 
+    /// Grows the store to hold at least `need` elements, geometrically (see [`growth`]), with
+    /// the storage allocated for real so later writes cannot fault. Fails with `NoSpace` past
+    /// the array's maximum capacity, the file-size limit, the memory the machine has, or the
+    /// file system's space.
     #[cold]
-    fn grow(&self, op: &str, n: u64, count: u64) -> Result<()> {
-        let Some(need) = n.checked_add(count) else {
-            bail!(InvalidArgument, "{op} {}: length {n} + {count} overflows", self.uri);
-        };
-        self.grow_to(need).map_err(|e| e.context(format_args!("{op} {}", self.uri)))
-    }
-
-    /// Grows the store to hold at least `need` elements, geometrically (see [`GROWTH_DIVISOR`])
-    /// in steps of at most [`MAX_GROWTH_STEP`], with the storage allocated for real so later
-    /// writes cannot fault.
     fn grow_to(&self, need: u64) -> Result<()> {
-        let Some(need_end) = self.end_of(need) else {
+        let max = self.max_capacity();
+        if need > max {
+            bail!(
+                NoSpace,
+                "{need} elements exceed the array's maximum capacity of {max} elements (set at create)"
+            );
+        }
+        let geo = self.region.geo;
+        let Some(need_end) = geo.end_of(need) else {
             bail!(InvalidArgument, "{need} elements overflow the address space");
         };
-        let known = self.refresh()?.min(self.map.len() as u64);
+        self.refresh()?;
+        let known = self.region.known();
         if need_end <= known {
             return Ok(());
         }
         let page = sys::page_size() as u64;
-        let data = known.saturating_sub(self.geo.data_offset as u64);
-        let grown = known.saturating_add((data / GROWTH_DIVISOR).clamp(page, MAX_GROWTH_STEP));
-        let target = need_end.max(grown).checked_next_multiple_of(page).unwrap_or(u64::MAX);
-        let limit = self.map.len() as u64;
-        if need_end > limit {
-            bail!(
-                NoSpace,
-                "{need} elements need {need_end} bytes, beyond the {limit} bytes of address space this handle reserved"
-            );
+        let limit = self.region.reserved();
+        let Some(mut target) = growth::next_size(known, need_end, geo.data_offset as u64, page, limit) else {
+            bail!(NoSpace, "{need} elements need {need_end} bytes, past the {limit} bytes reserved");
+        };
+        let just_enough = page_round(need_end).unwrap_or(need_end).min(limit);
+        let fsize = sys::file_size_limit();
+        if target > fsize {
+            check_file_size(need_end)?;
+            target = just_enough.min(fsize).max(need_end);
         }
-        let mut target = target.min(limit);
+        if self.shmem() && check_memory(known, target).is_err() {
+            check_memory(known, just_enough)?;
+            target = just_enough;
+        }
         let fd = self.file.as_fd();
         if let Err(e) = sys::allocate(fd, known, target - known) {
             // Out of space for the whole step: take only what this call needs, if that fits.
-            let just_enough = need_end.checked_next_multiple_of(page).unwrap_or(need_end).min(limit);
             let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
             if !full || just_enough >= target || sys::allocate(fd, known, just_enough - known).is_err() {
                 return Err(Error::os(format_args!("grow store from {known} to {target} bytes"), e));
             }
             target = just_enough;
         }
-        self.set_known(target);
-        let cap = (target - self.geo.data_offset as u64) / self.geo.itemsize as u64;
-        self.capacity_word().fetch_max(cap, Release);
+        self.region.set_known(target);
+        self.update_lease_room();
+        let cap = ((target - geo.data_offset as u64) / geo.itemsize as u64).min(max);
+        self.region.capacity_word().fetch_max(cap, Release);
         Ok(())
     }
 
     /// Grows the store to hold at least `capacity` elements.
     pub fn reserve(&self, capacity: u64) -> Result<()> {
-        if self.read_only {
-            return Err(self.read_only_error("reserve"));
-        }
-        let _g = self.sole_appender("reserve")?;
+        self.reserve_impl(capacity, true)
+    }
+
+    /// [`Array::reserve`] without serialising this handle's threads.
+    ///
+    /// # Safety
+    /// As [`Array::append_raw_unsync`].
+    pub unsafe fn reserve_unsync(&self, capacity: u64) -> Result<()> {
+        self.reserve_impl(capacity, false)
+    }
+
+    fn reserve_impl(&self, capacity: u64, sync: bool) -> Result<()> {
+        let _w = self.writer("reserve", sync)?;
         self.grow_to(capacity).map_err(|e| e.context(format_args!("reserve {}", self.uri)))
     }
 
-    /// Removes the last element, copying it to `dst`.
+    /// Removes the last element (or row), copying it to `dst`.
     ///
     /// # Safety
-    /// `dst` must be valid for writes of `itemsize()` bytes.
+    /// `dst` must be valid for writes of `row_size() * itemsize()` bytes.
     pub unsafe fn pop_raw(&self, dst: *mut u8) -> Result<()> {
-        self.shorten("pop", |n| {
-            if n == 0 {
-                bail!(Empty, "pop {}: array is empty", self.uri);
-            }
-            self.ensure_mapped("pop", n)?;
-            copy_elem(self.elem_ptr(n - 1), dst, self.geo.itemsize);
-            Ok(n - 1)
-        })
+        self.pop_impl(dst, true)
     }
 
-    /// Shortens the array to `len` elements; like `pop`, under the lease or the append lock.
-    /// `OutOfBounds` if `len` exceeds the current length (it never grows the array).
+    /// [`Array::pop_raw`] without serialising this handle's threads.
+    ///
+    /// # Safety
+    /// As [`Array::pop_raw`] and [`Array::append_raw_unsync`].
+    pub unsafe fn pop_raw_unsync(&self, dst: *mut u8) -> Result<()> {
+        self.pop_impl(dst, false)
+    }
+
+    unsafe fn pop_impl(&self, dst: *mut u8, sync: bool) -> Result<()> {
+        let w = self.writer("pop", sync)?;
+        let n = w.len();
+        let row = self.region.geo.row_size;
+        if n < row {
+            bail!(Empty, "pop {}: array is empty", self.uri);
+        }
+        self.ensure_mapped("pop", n)?;
+        region::load_elems(self.region.elem_ptr(n - row), dst, row as usize, self.region.geo.itemsize);
+        w.publish(n - row);
+        Ok(())
+    }
+
+    /// Shortens the array to `len` elements (a whole number of rows). `OutOfBounds` if `len`
+    /// exceeds the current length (it never grows the array).
     pub fn truncate(&self, len: u64) -> Result<()> {
-        self.shorten("truncate", |n| {
-            if len > n {
-                bail!(OutOfBounds, "truncate {}: length {len} exceeds the current length {n}", self.uri);
-            }
-            Ok(len)
-        })
+        self.truncate_impl(len, true)
     }
 
-    /// Runs `f` on the current length as its only changer (the lease holder, or the holder of
-    /// the append lock with no lease about), then publishes the length `f` returns.
-    fn shorten(&self, op: &str, f: impl FnOnce(u64) -> Result<u64>) -> Result<()> {
-        if self.read_only {
-            return Err(self.read_only_error(op));
+    /// [`Array::truncate`] without serialising this handle's threads.
+    ///
+    /// # Safety
+    /// As [`Array::append_raw_unsync`].
+    pub unsafe fn truncate_unsync(&self, len: u64) -> Result<()> {
+        self.truncate_impl(len, false)
+    }
+
+    fn truncate_impl(&self, len: u64, sync: bool) -> Result<()> {
+        self.check_rows("truncate", "length", len)?;
+        let w = self.writer("truncate", sync)?;
+        let n = w.len();
+        if len > n {
+            bail!(OutOfBounds, "truncate {}: length {len} exceeds the current length {n}", self.uri);
         }
-        let _g = self.sole_appender(op)?;
-        let n = if self.lease { self.local_len.load(Relaxed) } else { self.len_word().load(Relaxed) };
-        let len = f(n)?;
-        self.len_word().store(len, Release);
-        if self.lease {
-            self.local_len.store(len, Relaxed);
+        w.publish(len);
+        Ok(())
+    }
+
+    /// Replaces the `delete` elements at `index` with the `insert` elements at `src`, in one
+    /// step under the append lock (or the lease): the tail moves, the new elements are written,
+    /// and the new length is published once. The room is made before anything moves, so a
+    /// failure leaves the array as it was. All counts are whole rows.
+    ///
+    /// Readers see the length change once; elements at and after `index` change in place
+    /// while the call runs, so a reader that reads them meanwhile may see old or new values.
+    ///
+    /// # Safety
+    /// `src` must be valid for reads of `insert * itemsize()` bytes (it may be NULL when
+    /// `insert` is 0), and must not point into this array's own data.
+    pub unsafe fn splice_raw(&self, index: u64, delete: u64, src: *const u8, insert: u64) -> Result<()> {
+        self.splice_impl(index, delete, src, insert, true)
+    }
+
+    /// [`Array::splice_raw`] without serialising this handle's threads.
+    ///
+    /// # Safety
+    /// As [`Array::splice_raw`] and [`Array::append_raw_unsync`].
+    pub unsafe fn splice_raw_unsync(
+        &self,
+        index: u64,
+        delete: u64,
+        src: *const u8,
+        insert: u64,
+    ) -> Result<()> {
+        self.splice_impl(index, delete, src, insert, false)
+    }
+
+    unsafe fn splice_impl(
+        &self,
+        index: u64,
+        delete: u64,
+        src: *const u8,
+        insert: u64,
+        sync: bool,
+    ) -> Result<()> {
+        let op = "splice";
+        self.bytes_of(op, insert)?;
+        self.check_rows(op, "index", index)?;
+        self.check_rows(op, "delete count", delete)?;
+        self.check_rows(op, "insert count", insert)?;
+        let w = self.writer(op, sync)?;
+        let n = w.len();
+        self.ensure_mapped(op, n)?;
+        let end = index.checked_add(delete).filter(|&e| e <= n);
+        let Some(end) = end else {
+            return Err(self.out_of_bounds(op, index, delete, n));
+        };
+        let new_len = (n - delete).checked_add(insert).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidArgument, format!("{op} {}: length overflows", self.uri))
+        })?;
+        if new_len > n {
+            self.room_for(op, n, new_len - n)?;
         }
+        let size = self.region.geo.itemsize;
+        let tail = (n - end) as usize;
+        if insert != delete && tail > 0 {
+            region::move_elems(self.region.elem_ptr(end), self.region.elem_ptr(index + insert), tail, size);
+        }
+        if insert > 0 {
+            region::store_elems(src, self.region.elem_ptr(index), insert as usize, size);
+        }
+        w.publish(new_len);
         Ok(())
     }
 
@@ -584,37 +895,22 @@ impl Array {
     /// `dst` must be valid for writes of `itemsize()` bytes.
     #[inline]
     pub unsafe fn get_raw(&self, index: u64, dst: *mut u8) -> Result<()> {
-        if self.try_get_fast(index, dst) {
+        if index < self.region.len_word().load(Acquire) && index < self.region.known_elems() {
+            region::load_elem(self.region.elem_ptr(index), dst, self.region.geo.itemsize);
             return Ok(());
         }
         self.get_slow(index, dst)
     }
 
-    /// `get` when the element is published and known to be in the store: no error to build.
-    ///
-    /// # Safety
-    /// As [`Array::get_raw`].
-    #[inline(always)]
-    unsafe fn try_get_fast(&self, index: u64, dst: *mut u8) -> bool {
-        if index < self.len() && index < self.known_elems.load(Relaxed) {
-            copy_elem(self.elem_ptr(index), dst, self.geo.itemsize);
-            return true;
-        }
-        false
-    }
-
-    /// Every `get` that `try_get_fast` leaves: errors, and elements past the store as known.
-    ///
-    /// # Safety
-    /// As [`Array::get_raw`].
+    /// Every `get` the fast path leaves: errors, and elements past the store as known.
     #[inline(never)]
     unsafe fn get_slow(&self, index: u64, dst: *mut u8) -> Result<()> {
-        let len = self.len();
+        let len = self.region.len_word().load(Acquire);
         if index >= len {
             return Err(self.out_of_bounds("get", index, 1, len));
         }
         self.ensure_mapped("get", index + 1)?;
-        copy_elem(self.elem_ptr(index), dst, self.geo.itemsize);
+        region::load_elem(self.region.elem_ptr(index), dst, self.region.geo.itemsize);
         Ok(())
     }
 
@@ -623,16 +919,7 @@ impl Array {
     /// # Safety
     /// `src` must be valid for reads of `itemsize()` bytes.
     pub unsafe fn set_raw(&self, index: u64, src: *const u8) -> Result<()> {
-        if self.read_only {
-            return Err(self.read_only_error("set"));
-        }
-        let len = self.len();
-        if index >= len {
-            return Err(self.out_of_bounds("set", index, 1, len));
-        }
-        self.ensure_mapped("set", index + 1)?;
-        copy_elem(src, self.elem_ptr(index), self.geo.itemsize);
-        Ok(())
+        self.write_impl("set", index, 1, src)
     }
 
     /// Copies elements `start..start+count` to `dst`.
@@ -640,8 +927,8 @@ impl Array {
     /// # Safety
     /// `dst` must be valid for writes of `count * itemsize()` bytes.
     pub unsafe fn read_raw(&self, start: u64, count: u64, dst: *mut u8) -> Result<()> {
-        let bytes = self.check_range("read", start, count)?;
-        ptr::copy_nonoverlapping(self.elem_ptr(start), dst, bytes);
+        self.check_range("read", start, count)?;
+        region::load_elems(self.region.elem_ptr(start), dst, count as usize, self.region.geo.itemsize);
         Ok(())
     }
 
@@ -650,31 +937,57 @@ impl Array {
     /// # Safety
     /// `src` must be valid for reads of `count * itemsize()` bytes.
     pub unsafe fn write_raw(&self, start: u64, count: u64, src: *const u8) -> Result<()> {
+        self.write_impl("write", start, count, src)
+    }
+
+    unsafe fn write_impl(&self, op: &str, start: u64, count: u64, src: *const u8) -> Result<()> {
         if self.read_only {
-            return Err(self.read_only_error("write"));
+            return Err(self.read_only_error(op));
         }
-        let bytes = self.check_range("write", start, count)?;
-        ptr::copy_nonoverlapping(src, self.elem_ptr(start), bytes);
+        self.check_range(op, start, count)?;
+        region::store_elems(src, self.region.elem_ptr(start), count as usize, self.region.geo.itemsize);
         Ok(())
     }
 
-    /// Flushes the mapping to the store: the data first, then the header holding the length
-    /// that covers it. `sync`: wait for the writes (`MS_SYNC`) rather than schedule them;
-    /// `invalidate`: also drop other cached copies (`MS_INVALIDATE`).
+    /// Flushes the mapping to the store: the data up to the published length first, then the
+    /// header holding that length. `sync`: wait for the writes (`MS_SYNC`) rather than schedule
+    /// them; `invalidate`: also drop other cached copies (`MS_INVALIDATE`). A writable handle
+    /// without the lease holds the append lock meanwhile, so no appender of the shared kind can
+    /// publish a length whose data was not written first.
     pub fn msync(&self, sync: bool, invalidate: bool) -> Result<()> {
-        let known = self.known.load(Acquire) as usize;
+        let run = || -> Result<()> {
+            if self.read_only || self.fork.inherited.load(Relaxed) {
+                return self.msync_ranges(sync, invalidate);
+            }
+            let _local = self.mutex.lock();
+            let mut held = None;
+            if !self.lease {
+                let me = self.slot_locked()?;
+                held = Some(self.coord().lock(me)?);
+            }
+            let r = self.msync_ranges(sync, invalidate);
+            if let Some(word) = held {
+                self.coord().unlock(word);
+            }
+            r
+        };
+        run().map_err(|e| e.context(format_args!("msync {}", self.uri)))
+    }
+
+    fn msync_ranges(&self, sync: bool, invalidate: bool) -> Result<()> {
         let mode = (if sync { libc::MS_SYNC } else { libc::MS_ASYNC })
             | (if invalidate { libc::MS_INVALIDATE } else { 0 });
+        let len = self.len();
+        let end = self.region.geo.end_of(len).unwrap_or(0).min(self.region.known()) as usize;
         let page = sys::page_size();
-        let split = self.geo.data_offset / page * page;
-        let ranges = if split > 0 { [(split, known - split), (0, split)] } else { [(0, known), (0, 0)] };
-        for (start, len) in ranges {
-            if len == 0 {
+        let split = self.region.geo.data_offset / page * page;
+        for (start, stop) in [(split, end), (0, split.max(page).min(self.region.known() as usize))] {
+            if stop <= start {
                 continue;
             }
-            // SAFETY: start..start+len lies inside the mapping and start is page-aligned.
-            if unsafe { libc::msync(self.base().add(start).cast(), len, mode) } != 0 {
-                return Err(Error::os(format_args!("msync {}", self.uri), std::io::Error::last_os_error()));
+            // SAFETY: start..stop lies inside the mapping and the store; start is page-aligned.
+            if unsafe { libc::msync(self.region.base().add(start).cast(), stop - start, mode) } != 0 {
+                return Err(Error::os("msync", std::io::Error::last_os_error()));
             }
         }
         Ok(())
@@ -683,12 +996,12 @@ impl Array {
     // ----- typed API -----
 
     fn check_type<T: Element>(&self, op: &str) -> Result<()> {
-        if T::DTYPE != self.geo.dtype {
+        if T::DTYPE != self.region.geo.dtype {
             bail!(
                 TypeMismatch,
                 "{op} {}: array holds {}, not {}",
                 self.uri,
-                self.geo.dtype.name(),
+                self.region.geo.dtype.name(),
                 T::DTYPE.name()
             );
         }
@@ -702,11 +1015,18 @@ impl Array {
         unsafe { self.append_raw((&value as *const T).cast()) }
     }
 
-    /// Appends all of `values`.
+    /// Appends all of `values` (a whole number of rows).
     pub fn extend_from_slice<T: Element>(&self, values: &[T]) -> Result<()> {
         self.check_type::<T>("extend")?;
         // SAFETY: the slice is readable for its length.
         unsafe { self.extend_raw(values.as_ptr().cast(), values.len() as u64) }
+    }
+
+    /// Replaces `delete` elements at `index` with `values` in one step (see [`Array::splice_raw`]).
+    pub fn splice<T: Element>(&self, index: u64, delete: u64, values: &[T]) -> Result<()> {
+        self.check_type::<T>("splice")?;
+        // SAFETY: values is readable for its length and is private memory, not the array's.
+        unsafe { self.splice_raw(index, delete, values.as_ptr().cast(), values.len() as u64) }
     }
 
     /// Element `index`.
@@ -727,9 +1047,12 @@ impl Array {
         unsafe { self.set_raw(index, (&value as *const T).cast()) }
     }
 
-    /// Removes and returns the last element.
+    /// Removes and returns the last element (of a one-dimensional array).
     pub fn pop<T: Element>(&self) -> Result<T> {
         self.check_type::<T>("pop")?;
+        if self.row_size() != 1 {
+            bail!(InvalidArgument, "pop {}: the array has rows of {} elements", self.uri, self.row_size());
+        }
         let mut out = std::mem::MaybeUninit::<T>::uninit();
         // SAFETY: as in get.
         unsafe {
@@ -755,13 +1078,13 @@ impl Array {
     /// A copy of the elements published now.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         self.check_type::<T>("read")?;
-        let len = self.len();
+        let len = self.region.len_word().load(Acquire);
         // Check the (peer-written) length against the store before allocating for it.
-        let bytes = self.check_range("read", 0, len)?;
+        self.check_range("read", 0, len)?;
         let mut v = Vec::<T>::with_capacity(len as usize);
-        // SAFETY: the range is in the store and v has room for its `bytes`; set_len after the copy.
+        // SAFETY: the range is in the store and v has room for it; set_len after the copy.
         unsafe {
-            ptr::copy_nonoverlapping(self.elem_ptr(0), v.as_mut_ptr().cast::<u8>(), bytes);
+            region::load_elems(self.region.elem_ptr(0), v.as_mut_ptr().cast(), len as usize, self.itemsize());
             v.set_len(len as usize);
         }
         Ok(v)
@@ -770,56 +1093,74 @@ impl Array {
 
 impl Drop for Array {
     fn drop(&mut self) {
-        if self.lease {
-            self.drop_lease();
+        fork::unregister(&self.fork);
+        if self.fork.inherited.load(Relaxed) {
+            return; // the parent's: touch nothing shared, only unmap and close
         }
-        // The mapping unmaps and the descriptor closes, releasing the slot lock.
+        let slot = self.slot.load(Acquire);
+        if slot != 0 {
+            let coord = self.coord();
+            if self.lease {
+                coord.drop_lease(slot);
+            }
+            coord.release_slot(slot, self.identity);
+        }
     }
 }
 
+fn check_attach_options(opts: &Options) -> Result<()> {
+    if opts.overwrite || opts.force || opts.mode.is_some() {
+        bail!(InvalidArgument, "overwrite, force and mode are create options");
+    }
+    if opts.max_capacity != 0 || opts.ndim > 1 || opts.typecode != 0 {
+        bail!(InvalidArgument, "max_capacity, shape and typecode are create options");
+    }
+    Ok(())
+}
+
+/// Fails with `NoSpace` if a file of `end` bytes would pass the file-size limit (which would
+/// raise SIGXFSZ).
+fn check_file_size(end: u64) -> Result<()> {
+    let limit = sys::file_size_limit();
+    if end > limit {
+        bail!(
+            NoSpace,
+            "{end} bytes exceed this process's file-size limit (RLIMIT_FSIZE, ulimit -f) of {limit} bytes"
+        );
+    }
+    Ok(())
+}
+
+/// Fails with `NoSpace` if growing a store in memory from `from` to `to` bytes needs more
+/// memory than the machine has available.
+fn check_memory(from: u64, to: u64) -> Result<()> {
+    let more = to.saturating_sub(from);
+    if more < 64 << 20 {
+        return Ok(()); // small steps: the file system's own limit answers
+    }
+    let (_, available) = sys::memory();
+    if more > available {
+        bail!(NoSpace, "growing by {more} bytes needs more memory than the {available} bytes available");
+    }
+    Ok(())
+}
+
 /// Removes the name of the array at `uri`. Attached handles keep working; the storage is
-/// freed when the last one is gone.
+/// freed when the last one is gone. A file that is not an mba array is refused (`Corrupt`).
 pub fn delete(uri: impl AsRef<OsStr>) -> Result<()> {
+    delete_with(uri, false)
+}
+
+/// [`delete`]; with `force`, also removes a file that is not an mba array.
+pub fn delete_with(uri: impl AsRef<OsStr>, force: bool) -> Result<()> {
     let uri = uri.as_ref();
     Location::parse(uri)
-        .and_then(|loc| store::delete(&loc))
+        .and_then(|loc| store::delete(&loc, force))
         .map_err(|e| e.context(format_args!("delete {}", shown(uri))))
 }
 
 fn shown(uri: &OsStr) -> String {
     uri.to_string_lossy().into_owned()
-}
-
-/// Maps `file` with a length far beyond its size, so that it can grow in place.
-fn map_reserved(file: &File, size: u64, read_only: bool) -> Result<memmap2::MmapRaw> {
-    let floor = size.saturating_mul(2).max(DEFAULT_CAPACITY_BYTES);
-    let mut want = DEFAULT_RESERVATION.max(floor).min(isize::MAX as u64 / 2);
-    loop {
-        let mut o = memmap2::MmapOptions::new();
-        o.len(want as usize);
-        let r = if read_only { o.map_raw_read_only(file) } else { o.map_raw(file) };
-        match r {
-            Ok(m) => return Ok(m),
-            Err(e)
-                if want / 2 >= size.max(HEADER_SIZE as u64)
-                    && matches!(e.raw_os_error(), Some(libc::ENOMEM) | Some(libc::EINVAL)) =>
-            {
-                want /= 2
-            }
-            Err(e) => return Err(Error::os(format_args!("map {want} bytes"), e)),
-        }
-    }
-}
-
-/// Copies one element of `size` bytes (1, 2, 4 or 8) as a single access where aligned.
-#[inline(always)]
-unsafe fn copy_elem(src: *const u8, dst: *mut u8, size: usize) {
-    match size {
-        1 => ptr::write_volatile(dst, ptr::read_volatile(src)),
-        2 => ptr::write_unaligned(dst.cast::<u16>(), ptr::read_unaligned(src.cast::<u16>())),
-        4 => ptr::write_unaligned(dst.cast::<u32>(), ptr::read_unaligned(src.cast::<u32>())),
-        _ => ptr::write_unaligned(dst.cast::<u64>(), ptr::read_unaligned(src.cast::<u64>())),
-    }
 }
 
 // SAFETY: all interior state is atomic or behind a Mutex; the mapping is shared memory

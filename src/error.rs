@@ -33,14 +33,22 @@ pub enum ErrorKind {
     Io,
     /// The wrong element type was used with a typed call.
     TypeMismatch,
+    /// A handle inherited through `fork()` was asked to change the array: attach anew.
+    WrongProcess,
 }
 
 /// An error of the mba core: what failed, on which array, and why.
+///
+/// One pointer wide (the details are boxed), so that `Result<()>` stays small on the hot paths
+/// that almost never fail.
 #[derive(Debug, thiserror::Error)]
-pub struct Error {
+#[error("{}", .0.message)]
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     message: String,
-    #[source]
     source: Option<io::Error>,
 }
 
@@ -49,37 +57,39 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// An error of `kind` with a message naming the cause.
+    #[cold]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), source: None }
+        Error(Box::new(Inner { kind, message: message.into(), source: None }))
     }
 
     /// An operating-system error: the kind follows from the errno, the message
     /// carries `context` (operation and path) and the errno text.
+    #[cold]
     pub fn os(context: impl fmt::Display, err: io::Error) -> Self {
         let kind = kind_of_errno(err.raw_os_error().unwrap_or(0));
-        Error { kind, message: format!("{context}: {err}"), source: Some(err) }
+        Error(Box::new(Inner { kind, message: format!("{context}: {err}"), source: Some(err) }))
     }
 
     /// The class of this failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The message, without the kind.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
+    }
+
+    /// The operating-system error behind this one, if any.
+    pub fn os_error(&self) -> Option<&io::Error> {
+        self.0.source.as_ref()
     }
 
     /// The same error with `prefix: ` put in front of its message.
+    #[cold]
     pub(crate) fn context(mut self, prefix: impl fmt::Display) -> Self {
-        self.message = format!("{prefix}: {}", self.message);
+        self.0.message = format!("{prefix}: {}", self.0.message);
         self
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
     }
 }
 

@@ -20,17 +20,24 @@
 mod array;
 mod dtype;
 mod error;
+mod fork;
+mod growth;
 pub mod layout;
+pub mod list;
 mod lock;
+mod region;
+mod residency;
 mod store;
 mod sys;
+mod writer;
 
 pub mod ffi;
 
 pub use array::{
-    delete, Array, Options, DEFAULT_CAPACITY_BYTES, DEFAULT_MODE, DEFAULT_RESERVATION, GROWTH_DIVISOR,
-    MAX_GROWTH_STEP,
+    delete, delete_with, Array, Options, DEFAULT_CAPACITY_BYTES, DEFAULT_MAX_BYTES, DEFAULT_MODE,
+    DEFAULT_TIMEOUT_MS, GROWTH_DIVISOR, MAX_GROWTH_STEP,
 };
-pub use dtype::{Dtype, Element};
+pub use dtype::{Bool, Dtype, Element, F16};
 pub use error::{Error, ErrorKind, Result};
+pub use residency::Advice;
 pub use store::{MAX_SHM_NAME, SHM_DIR};

@@ -78,27 +78,88 @@ fn os_err(what: impl std::fmt::Display) -> Error {
     Error::os(what, std::io::Error::last_os_error())
 }
 
-/// Opens the existing store at `path` for attaching.
-pub fn open(path: &Path, writable: bool) -> Result<File> {
+/// Opens the existing store at `path` for attaching; `nofollow`: refuse a symbolic link in
+/// its last component (as `shm_open` does, so no one can plant a link in `/dev/shm`).
+pub fn open(path: &Path, writable: bool, nofollow: bool) -> Result<File> {
     let c = cpath(path)?;
     let access = if writable { libc::O_RDWR } else { libc::O_RDONLY };
+    let follow = if nofollow { libc::O_NOFOLLOW } else { 0 };
     // O_NONBLOCK: opening a FIFO someone named must not hang; it is refused below as not a regular file.
     // SAFETY: c is a valid C string.
-    let fd = unsafe { libc::open(c.as_ptr(), access | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY) };
+    let fd = unsafe {
+        libc::open(c.as_ptr(), access | follow | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
+    };
     if fd < 0 {
-        return Err(os_err(format_args!("open {}", path.display())));
+        let e = std::io::Error::last_os_error();
+        if nofollow && e.raw_os_error() == Some(libc::ELOOP) {
+            bail!(Permission, "open {}: it is a symbolic link, which shm names never follow", path.display());
+        }
+        return Err(Error::os(format_args!("open {}", path.display()), e));
     }
     // SAFETY: fd is a fresh descriptor we own.
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
-/// Opens a new open file description of the store behind `fd`, so that the new handle's
-/// locks are its own (a `dup` would share them).
-pub fn reopen_fd(fd: RawFd, writable: bool) -> Result<File> {
+/// A close-on-exec duplicate of `fd`, checked to allow what the handle needs: no path is
+/// looked up, so the descriptor's own access is what counts.
+pub fn dup_fd(fd: RawFd, writable: bool) -> Result<File> {
     if fd < 0 {
         bail!(InvalidArgument, "file descriptor {fd} is negative");
     }
-    open(Path::new(&format!("/proc/self/fd/{fd}")), writable)
+    // SAFETY: fcntl on any integer is safe; an invalid one fails with EBADF.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 {
+        return Err(os_err(format_args!("fcntl fd {fd}")));
+    }
+    let acc = fl & libc::O_ACCMODE;
+    if fl & libc::O_PATH != 0 || acc == libc::O_WRONLY {
+        bail!(Permission, "descriptor {fd} is not open for reading");
+    }
+    if writable && acc != libc::O_RDWR {
+        bail!(Permission, "descriptor {fd} is open read-only; attach it with read_only");
+    }
+    // SAFETY: as above.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(os_err(format_args!("dup fd {fd}")));
+    }
+    // SAFETY: fresh descriptor we own.
+    Ok(unsafe { File::from_raw_fd(new) })
+}
+
+/// Whether the file at `path` is an mba array (a regular file starting with the magic),
+/// without following a symbolic link or opening anything for writing. `NotFound` if absent.
+fn is_array(path: &Path) -> Result<bool> {
+    let c = cpath(path)?;
+    // SAFETY: c is a valid C string.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY,
+        )
+    };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ELOOP) => Ok(false),
+            _ => Err(Error::os(format_args!("open {}", path.display()), e)),
+        };
+    }
+    // SAFETY: fresh descriptor we own.
+    let f = unsafe { File::from_raw_fd(fd) };
+    let st = crate::sys::fstat(std::os::fd::AsFd::as_fd(&f)).map_err(|e| Error::os("stat", e))?;
+    let mut magic = [0u8; 8];
+    Ok(st.regular
+        && crate::sys::pread_exact(std::os::fd::AsFd::as_fd(&f), &mut magic, 0).is_ok()
+        && magic == crate::layout::MAGIC)
+}
+
+/// Fails with `Corrupt` unless the file at `path` is an mba array or `force` is set.
+fn check_replaceable(path: &Path, force: bool, what: &str) -> Result<()> {
+    if force || is_array(path)? {
+        return Ok(());
+    }
+    bail!(Corrupt, "refusing to {what} {}: it is not an mba array (force it with MBA_FORCE)", path.display())
 }
 
 /// A store being created: an open descriptor not yet reachable by its name.
@@ -218,7 +279,7 @@ impl NewStore {
 
     /// Gives the finished store its name. Without `overwrite`, an existing name is
     /// `Exists`; with it, the old array is replaced atomically (its live handles keep it).
-    pub fn publish(mut self, loc: &Location, overwrite: bool) -> Result<File> {
+    pub fn publish(mut self, loc: &Location, overwrite: bool, force: bool) -> Result<File> {
         let Some(path) = loc.path() else {
             return Ok(self.file);
         };
@@ -235,6 +296,10 @@ impl NewStore {
                 return Err(os_err(format_args!("create {}", path.display())));
             }
             return Ok(self.file);
+        }
+        match check_replaceable(path, force, "replace") {
+            Err(e) if e.kind() != crate::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
         let staged = match self.temp.0.take() {
             Some(t) => t,
@@ -272,10 +337,11 @@ fn proc_fd_path(f: &File) -> CString {
 }
 
 /// Removes the name of the store at `loc`; handles that are attached keep working.
-pub fn delete(loc: &Location) -> Result<()> {
+pub fn delete(loc: &Location, force: bool) -> Result<()> {
     let Some(path) = loc.path() else {
         bail!(InvalidArgument, "an anonymous array has no name to delete");
     };
+    check_replaceable(path, force, "delete")?;
     std::fs::remove_file(path).map_err(|e| Error::os(format_args!("delete {}", path.display()), e))
 }
 

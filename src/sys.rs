@@ -24,16 +24,122 @@ pub fn page_size() -> usize {
     }
 }
 
-/// The store's size in bytes and whether it is a regular file.
-pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<(u64, bool)> {
+/// What mba needs of a store's `fstat`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Bytes of storage allocated to it (`st_blocks * 512`).
+    pub allocated: u64,
+    /// Whether it is a regular file (shm objects and memfds are).
+    pub regular: bool,
+    /// Owner.
+    pub uid: u32,
+}
+
+/// `fstat` of a store.
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     // SAFETY: st is written by fstat before it is read.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     cvt(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
-    Ok((st.st_size as u64, (st.st_mode & libc::S_IFMT) == libc::S_IFREG))
+    Ok(Stat {
+        size: st.st_size as u64,
+        allocated: (st.st_blocks as u64).saturating_mul(512),
+        regular: (st.st_mode & libc::S_IFMT) == libc::S_IFREG,
+        uid: st.st_uid,
+    })
+}
+
+/// Whether the store lives in memory (tmpfs, a shm object or a memfd), where reading a
+/// hole allocates a page and so can fail with SIGBUS when the file system is full.
+pub fn is_shmem(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: sf is written by fstatfs before it is read.
+    let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sf) })?;
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
+    Ok(sf.f_type as i64 == libc::TMPFS_MAGIC as i64)
+}
+
+/// The total size in bytes of the file system holding `fd`.
+pub fn fs_size(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: sv is written by fstatvfs before it is read.
+    let mut sv: libc::statvfs = unsafe { std::mem::zeroed() };
+    cvt(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut sv) })?;
+    Ok((sv.f_blocks as u64).saturating_mul(sv.f_frsize as u64))
+}
+
+/// The largest file this process may write (`RLIMIT_FSIZE`, `ulimit -f`); `u64::MAX` if unlimited.
+/// Growing a file past it raises SIGXFSZ, so mba checks it first.
+pub fn file_size_limit() -> u64 {
+    // SAFETY: rl is written by getrlimit before it is read.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut rl) } != 0 || rl.rlim_cur == libc::RLIM_INFINITY {
+        return u64::MAX;
+    }
+    rl.rlim_cur as u64
+}
+
+/// The memory-lock limit (`RLIMIT_MEMLOCK`) in bytes; `u64::MAX` if unlimited.
+pub fn memlock_limit() -> u64 {
+    // SAFETY: rl is written by getrlimit before it is read.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut rl) } != 0 || rl.rlim_cur == libc::RLIM_INFINITY {
+        return u64::MAX;
+    }
+    rl.rlim_cur as u64
+}
+
+/// `MemTotal` and `MemAvailable` of `/proc/meminfo`, in bytes.
+pub fn memory() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .map(|kib| kib.saturating_mul(1024))
+    };
+    let total = field("MemTotal:").unwrap_or(u64::MAX);
+    (total, field("MemAvailable:").unwrap_or(total))
+}
+
+/// The inode number of this process's pid namespace, 0 if unknown.
+pub fn pid_namespace() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).unwrap_or(0)
+}
+
+/// Whether process `pid`, started at `start` clock ticks after boot (compared on the low
+/// `start_bits` bits), is alive in this pid namespace: `Some(false)` when it is gone, a zombie, or
+/// another process with its pid; `None` when that cannot be told (its `/proc` entry is hidden).
+pub fn process_alive(pid: u32, start: u64, start_bits: u32) -> Option<bool> {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return Some(false);
+    }
+    // SAFETY: signal 0 only checks for existence and permission.
+    if unsafe { libc::kill(pid as libc::pid_t, 0) } != 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    {
+        return Some(false);
+    }
+    let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Some(false),
+        Err(_) => return None,
+    };
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return Some(false);
+    }
+    let started: u64 = fields.nth(18)?.parse().ok()?;
+    let mask = if start_bits >= 64 { u64::MAX } else { (1u64 << start_bits) - 1 };
+    Some(started & mask == start & mask)
 }
 
 /// Allocates real storage for bytes `offset..offset+len`, growing the file if needed, so
-/// later writes through a mapping cannot fault for want of space.
+/// later writes through a mapping cannot fault for want of space. Growing a file past the
+/// file-size limit raises SIGXFSZ: callers that extend a file check [`file_size_limit`] first.
 pub fn allocate(fd: BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
@@ -49,6 +155,34 @@ pub fn allocate(fd: BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
             e => return Err(io::Error::from_raw_os_error(e)),
         }
     }
+}
+
+/// Reads all of `buf` from `offset`; `UnexpectedEof` if the file is shorter.
+pub fn pread_exact(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: buf[done..] is a valid writable range.
+        let n = unsafe {
+            libc::pread(
+                fd.as_raw_fd(),
+                buf[done..].as_mut_ptr().cast(),
+                buf.len() - done,
+                (offset + done as u64) as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        done += n as usize;
+    }
+    Ok(())
 }
 
 /// Writes all of `buf` at `offset`.
@@ -77,43 +211,6 @@ pub fn pwrite_all(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> io::Result<()>
         done += n as usize;
     }
     Ok(())
-}
-
-fn ofd(fd: BorrowedFd<'_>, cmd: libc::c_int, ty: libc::c_int, byte: u64) -> io::Result<libc::flock> {
-    // SAFETY: flock is plain data; fcntl reads and (for GETLK) writes it.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = ty as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = byte as libc::off_t;
-    fl.l_len = 1;
-    loop {
-        match cvt(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, &mut fl) }) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r.map(|_| fl),
-        }
-    }
-}
-
-/// Takes an exclusive open-file-description lock on one byte without waiting.
-/// `Ok(false)` when another open file description holds it. The kernel drops the
-/// lock when the last descriptor of this description closes, including at process death.
-pub fn ofd_try_lock(fd: BorrowedFd<'_>, byte: u64) -> io::Result<bool> {
-    match ofd(fd, libc::F_OFD_SETLK, libc::F_WRLCK, byte) {
-        Ok(_) => Ok(true),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Releases a lock taken by [`ofd_try_lock`].
-pub fn ofd_unlock(fd: BorrowedFd<'_>, byte: u64) -> io::Result<()> {
-    ofd(fd, libc::F_OFD_SETLK, libc::F_UNLCK, byte).map(|_| ())
-}
-
-/// Whether an open file description other than `fd`'s holds a lock on `byte`.
-pub fn ofd_locked_by_other(fd: BorrowedFd<'_>, byte: u64) -> io::Result<bool> {
-    let fl = ofd(fd, libc::F_OFD_GETLK, libc::F_WRLCK, byte)?;
-    Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 
 /// Sleeps while `*word == expected`, for at most `timeout`. Works across processes
@@ -147,15 +244,9 @@ pub fn futex_wake(word: &AtomicU32, n: i32) {
 
 /// This process's id and start time in clock ticks after boot (`/proc/self/stat` field 22),
 /// which together name a process even after its pid is reused. Start time 0 if unknown.
+/// (Read anew each call: `fork::identity` caches it until a fork.)
 pub fn process_identity() -> (u64, u64) {
-    // The start time of a process never changes: read it once per pid (a fork has a new pid).
-    static CACHE: std::sync::Mutex<(u64, u64)> = std::sync::Mutex::new((0, 0));
-    let pid = std::process::id() as u64;
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if cache.0 != pid {
-        *cache = (pid, read_start_time());
-    }
-    *cache
+    (std::process::id() as u64, read_start_time())
 }
 
 fn read_start_time() -> u64 {

@@ -69,11 +69,11 @@ fn unknown_dtypes_and_flags_are_invalid_arguments() {
     let n = Name::new("ffi-flags");
     let c = CString::new(n.uri()).unwrap();
     let mut a = null_mut();
-    for dtype in [0, 11, 0xFFFF_FFFF] {
+    for dtype in [0, 15, 0xFFFF_FFFF] {
         assert_eq!(mba_create(c.as_ptr(), dtype, 0, 0, &mut a), MBA_ERR_INVALID_ARGUMENT);
         assert!(last_error().contains(&format!("unknown dtype code {dtype}")), "{}", last_error());
     }
-    for flags in [8, 0x8000_0000, MBA_READ_ONLY] {
+    for flags in [MBA_SAME_OWNER, 32, 0x8000_0000, MBA_READ_ONLY] {
         assert_eq!(
             mba_create(c.as_ptr(), MBA_U8, 0, flags, &mut a),
             MBA_ERR_INVALID_ARGUMENT,
@@ -90,7 +90,7 @@ fn unknown_dtypes_and_flags_are_invalid_arguments() {
     assert_eq!(mba_delete(c.as_ptr()), MBA_OK);
     let a = create(n.uri(), MBA_U8, 0);
     let mut b = null_mut();
-    for flags in [MBA_OVERWRITE, 16, MBA_READ_ONLY | MBA_EXCLUSIVE] {
+    for flags in [MBA_OVERWRITE, MBA_FORCE, 32, MBA_READ_ONLY | MBA_EXCLUSIVE] {
         assert_eq!(
             mba_attach(c.as_ptr(), flags, &mut b),
             MBA_ERR_INVALID_ARGUMENT,

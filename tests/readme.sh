@@ -5,8 +5,9 @@
 #   - every code block announced by a `<!-- file: PATH -->` line: it is written to PATH first,
 #     and must equal the committed PATH (the README's snippets are the programs in examples/).
 # All of it twice, so that every command and snippet must work again after itself: snippets
-# remove what they create. Blocks announced by `<!-- not run: REASON -->` are listed, not run;
-# any other block fails this test, so nothing is left out by accident.
+# remove what they create. Blocks announced by `<!-- not run: REASON -->` are listed, not run,
+# and so are plain ``` blocks (output, messages); any other block fails this test, so nothing
+# is left out by accident.
 #
 # Isolation: the commands run in a private mount namespace where /usr/local and /etc are
 # overlays over the real ones, so `sudo make install` and its ldconfig change nothing outside.
@@ -65,6 +66,8 @@ while i < len(lines):
                 print(f"  run     {cmd}")
                 script.append(f"printf '[%ss] %s\\n' $((SECONDS - start)) {shlex.quote('$ ' + cmd)}")
                 script.append(cmd)
+    elif lang in ("", "text"):
+        print(f"  text    ({where}: output or a message, not code)")
     else:
         sys.exit(f"readme.sh: {where}: a ```{lang} block with neither <!-- file: PATH --> nor <!-- not run: REASON -->")
     marker = None
@@ -102,7 +105,7 @@ for round in 1 2; do
     git diff --exit-code --stat -- $(cat "$work/files")) ||
     { echo "readme.sh: README.md's snippets differ from the committed files they name (above)" >&2; exit 1; }
   # Nothing left behind under the names the README uses (other names may be other programs').
-  leaked=$(comm -13 <(echo "$shm_before") <(ls /dev/shm | sort) | grep -E '^(sensor|mba-demo-)' || true)
+  leaked=$(comm -13 <(echo "$shm_before") <(ls /dev/shm | sort) | grep -E '^(sensor|test|mba-demo-)' || true)
   [ -z "$leaked" ] || { echo "readme.sh: round $round left in /dev/shm: $leaked" >&2; exit 1; }
 done
 echo "readme.sh: every README command and snippet ran twice"

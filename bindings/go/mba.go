@@ -40,6 +40,7 @@ import "C"
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 )
 
@@ -64,6 +65,7 @@ const (
 	ErrEmpty           int32 = C.MBA_ERR_EMPTY
 	ErrPermission      int32 = C.MBA_ERR_PERMISSION
 	ErrIO              int32 = C.MBA_ERR_IO
+	ErrWrongProcess    int32 = C.MBA_ERR_WRONG_PROCESS
 )
 
 // Error is a failed mba call: the status code and the library's message.
@@ -144,7 +146,10 @@ type Array struct {
 
 // Create makes a new array of T at uri ("shm://NAME", "file://PATH", or "" for anonymous).
 func Create[T Element](uri string, capacity uint64, flags uint32) (*Array, error) {
-	cu := C.CString(uri)
+	cu, err := cURI(uri)
+	if err != nil {
+		return nil, err
+	}
 	defer C.free(unsafe.Pointer(cu))
 	var h *C.mba_array
 	if err := errorOf(C.go_create(cu, C.uint32_t(dtypeOf[T]()), C.uint64_t(capacity), C.uint32_t(flags), &h)); err != nil {
@@ -155,7 +160,10 @@ func Create[T Element](uri string, capacity uint64, flags uint32) (*Array, error
 
 // Attach opens the existing array at uri; flags is 0, ReadOnly or Exclusive.
 func Attach(uri string, flags uint32) (*Array, error) {
-	cu := C.CString(uri)
+	cu, err := cURI(uri)
+	if err != nil {
+		return nil, err
+	}
 	defer C.free(unsafe.Pointer(cu))
 	var h *C.mba_array
 	if err := errorOf(C.go_attach(cu, C.uint32_t(flags), &h)); err != nil {
@@ -166,9 +174,21 @@ func Attach(uri string, flags uint32) (*Array, error) {
 
 // Delete removes the name uri; attached arrays keep working.
 func Delete(uri string) error {
-	cu := C.CString(uri)
+	cu, err := cURI(uri)
+	if err != nil {
+		return err
+	}
 	defer C.free(unsafe.Pointer(cu))
 	return errorOf(C.go_delete(cu))
+}
+
+// cURI is uri as a C string, refusing a NUL byte inside it (C would silently cut the name there
+// and act on a shorter one). The caller frees the result.
+func cURI(uri string) (*C.char, error) {
+	if i := strings.IndexByte(uri, 0); i >= 0 {
+		return nil, &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: URI %q contains a NUL byte at %d", uri, i)}
+	}
+	return C.CString(uri), nil
 }
 
 // Close unmaps the array; slices from View become invalid. Closing twice is harmless.
@@ -268,6 +288,8 @@ func Pop[T Element](a *Array) (T, error) {
 }
 
 // View returns the elements published now as a slice over the shared memory itself: no copy.
+// Its length is mba_len(), which the library never lets exceed what is mapped and backed, so a
+// peer that writes a huge length into the header cannot make the slice reach unmapped memory.
 // The slice stays valid, and at the same address, until Close; later appends need a new View.
 // Writes through it go to the shared array (unless it is read-only, where they fault).
 func View[T Element](a *Array) ([]T, error) {

@@ -167,3 +167,77 @@ func TestReadsWhatACProgramWrote(t *testing.T) {
 		}
 	}
 }
+
+func TestNulInURIIsInvalidArgument(t *testing.T) {
+	for _, f := range []func() error{
+		func() error { _, err := Create[uint32]("shm://abc\x00def", 0, 0); return err },
+		func() error { _, err := Attach("shm://abc\x00def", 0); return err },
+		func() error { return Delete("shm://abc\x00def") },
+	} {
+		if err := f(); status(err) != ErrInvalidArgument || !strings.Contains(err.Error(), "NUL") {
+			t.Fatalf("want ErrInvalidArgument naming the NUL, got %v", err)
+		}
+	}
+}
+
+// A peer scribbles the header (a huge length, random bytes) through the file while this
+// goroutine reads every element of View again and again: values or errors, never a fault.
+func TestViewUnderAScribbledHeaderNeverFaults(t *testing.T) {
+	uri := name(t)
+	a, err := Create[uint64](uri, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	vals := make([]uint64, 5000)
+	if err := Extend(a, vals); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Attach(uri, ReadOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f, err := os.OpenFile("/dev/shm/"+strings.TrimPrefix(uri, "shm://"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		x := uint64(0x9E3779B97F4A7C15)
+		buf := make([]byte, 8)
+		for i := 0; i < 200000; i++ {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			claims := []uint64{1 << 40, ^uint64(0) / 8, x % 1000000, 6000}
+			v := claims[i%4]
+			for b := 0; b < 8; b++ {
+				buf[b] = byte(v >> (8 * b))
+			}
+			if _, err := f.WriteAt(buf, 64); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var sum uint64
+	loops := 0
+	for running := true; running; loops++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		v, err := View[uint64](r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range v {
+			sum += x
+		}
+	}
+	t.Logf("%d views read under scribbles (sum %d)", loops, sum&1)
+}

@@ -4,6 +4,7 @@ use super::error::*;
 use crate::array::{Array, Options};
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
+use crate::layout::Header;
 use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 
@@ -25,6 +26,14 @@ pub const MBA_I64: u32 = 7;
 pub const MBA_U64: u32 = 8;
 pub const MBA_F32: u32 = 9;
 pub const MBA_F64: u32 = 10;
+/// One byte, 0 false, 1 true (numpy `bool`).
+pub const MBA_BOOL: u32 = 11;
+/// IEEE 754 binary16 (numpy `float16`), passed as its 16 bits.
+pub const MBA_F16: u32 = 12;
+/// Two binary32, real then imaginary (numpy `complex64`, C `float _Complex`).
+pub const MBA_C64: u32 = 13;
+/// Two binary64, real then imaginary (numpy `complex128`, C `double _Complex`).
+pub const MBA_C128: u32 = 14;
 
 /// Flag of mba_attach and mba_attach_fd: map read-only; every mutator returns MBA_ERR_READ_ONLY.
 pub const MBA_READ_ONLY: u32 = 1;
@@ -32,7 +41,18 @@ pub const MBA_READ_ONLY: u32 = 1;
 /// life. Appends take a lock-free path; other appenders and exclusive attaches get MBA_ERR_BUSY.
 pub const MBA_EXCLUSIVE: u32 = 2;
 /// Flag of mba_create: replace an existing array of that name (its live handles keep the old one).
+/// A file that is not an mba array is refused with MBA_ERR_CORRUPT unless MBA_FORCE is given too.
 pub const MBA_OVERWRITE: u32 = 4;
+/// Flag of mba_create (with MBA_OVERWRITE) and mba_delete_ex: replace or remove the file even if
+/// it is not an mba array.
+pub const MBA_FORCE: u32 = 8;
+/// Flag of mba_attach and mba_attach_fd: refuse a store owned by another user
+/// (MBA_ERR_PERMISSION), so a name planted by someone else is never used.
+pub const MBA_SAME_OWNER: u32 = 16;
+/// The most dimensions an array may have.
+pub const MBA_MAX_DIMS: u32 = 8;
+/// The bound of lock waits of a handle whose options name none, in milliseconds.
+pub const MBA_DEFAULT_TIMEOUT_MS: u64 = crate::lock::DEFAULT_TIMEOUT_MS;
 
 /// Flag of mba_msync: wait until the data and then the header are written to the store.
 pub const MBA_SYNC: u32 = 1;
@@ -52,8 +72,172 @@ fn flags(value: u32, allowed: u32, what: &str) -> Result<Options> {
         read_only: value & MBA_READ_ONLY != 0,
         exclusive: value & MBA_EXCLUSIVE != 0,
         overwrite: value & MBA_OVERWRITE != 0,
-        mode: None,
+        force: value & MBA_FORCE != 0,
+        same_owner: value & MBA_SAME_OWNER != 0,
+        ..Options::default()
     })
+}
+
+/// Everything mba_create_ex and mba_attach_ex can be told. Fill it with mba_options_init, then
+/// set the fields you need: the fields a call does not use must stay as mba_options_init left
+/// them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mba_options {
+    /// `sizeof(mba_options)`, set by mba_options_init; lets later versions grow the struct.
+    pub struct_size: u32,
+    /// MBA_READ_ONLY, MBA_EXCLUSIVE, MBA_OVERWRITE, MBA_FORCE, MBA_SAME_OWNER, as the call allows.
+    pub flags: u32,
+    /// Create: the element type (MBA_I8 .. MBA_C128).
+    pub dtype: u32,
+    /// Create: permission bits of a named store; 0 for 0600. Must include 0600.
+    pub mode: u32,
+    /// Create: elements to make room for now; 0 for 64 KiB worth.
+    pub capacity: u64,
+    /// Create: the most elements the array may ever hold; 0 for the default (4 GiB worth, or
+    /// the file system's size if smaller). Every handle reserves address space for this many.
+    pub max_capacity: u64,
+    /// Create: dimensions, 1 to MBA_MAX_DIMS (0 means 1).
+    pub ndim: u32,
+    /// Create: a binding's typecode hint, stored in the header and given back by mba_typecode.
+    pub typecode: u32,
+    /// Create: `shape[1 .. ndim]` are the extents of the axes after the first (C order); the
+    /// first axis is the one that grows, and `shape[0]` is ignored.
+    pub shape: [u64; 8],
+    /// The bound of every lock wait of the handle, in milliseconds; 0 for MBA_DEFAULT_TIMEOUT_MS.
+    pub timeout_ms: u64,
+}
+
+impl Default for mba_options {
+    fn default() -> Self {
+        mba_options {
+            struct_size: std::mem::size_of::<mba_options>() as u32,
+            flags: 0,
+            dtype: 0,
+            mode: 0,
+            capacity: 0,
+            max_capacity: 0,
+            ndim: 1,
+            typecode: 0,
+            shape: [0; 8],
+            timeout_ms: 0,
+        }
+    }
+}
+
+/// Fills `*o` with the defaults: no flags, dtype 0 (set one to create), mode 0600, default
+/// capacity and maximum capacity, one dimension, no typecode, the default timeout. NULL is a no-op.
+/// Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_options_init(o: *mut mba_options) {
+    ffi_boundary!("mba_options_init", {
+        // SAFETY: o is NULL or points at a writable mba_options (documented contract).
+        if let Some(o) = unsafe { o.as_mut() } {
+            *o = mba_options::default();
+        }
+    })
+}
+
+/// The core options of `o`, with its flags checked against `allowed`.
+fn options_of(o: *const mba_options, allowed: u32, what: &str) -> Result<(Options, u32, u64)> {
+    let o = non_null!(o);
+    // SAFETY: o points at a readable mba_options of at least its struct_size (documented).
+    let size = unsafe { std::ptr::addr_of!((*o).struct_size).read() };
+    if (size as usize) < std::mem::size_of::<mba_options>() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("mba_options.struct_size is {size}: fill the struct with mba_options_init"),
+        ));
+    }
+    // SAFETY: as above; the struct is at least our size.
+    let o = unsafe { *o };
+    let mode = match o.mode {
+        0 => None,
+        m => Some(m),
+    };
+    let opts = Options {
+        mode,
+        max_capacity: o.max_capacity,
+        ndim: o.ndim,
+        shape: o.shape,
+        typecode: o.typecode,
+        timeout_ms: o.timeout_ms,
+        ..flags(o.flags, allowed, what)?
+    };
+    Ok((opts, o.dtype, o.capacity))
+}
+
+fn dtype_of(code: u32) -> Result<Dtype> {
+    Dtype::from_code(code)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, format!("unknown dtype code {code}")))
+}
+
+/// Creates a new array as `*o` says (dtype, capacity, maximum capacity, shape, mode, typecode,
+/// timeout and flags MBA_EXCLUSIVE, MBA_OVERWRITE, MBA_FORCE) and returns a handle in `*out`.
+/// `uri` as for mba_create.
+///
+/// Errors: as mba_create; MBA_ERR_INVALID_ARGUMENT for an unfilled struct, a bad shape, a
+/// capacity above the maximum; MBA_ERR_NO_SPACE when the maximum capacity is more than the
+/// file system (or, for an anonymous array, the machine's memory) can hold, or its address
+/// space cannot be reserved; MBA_ERR_CORRUPT when MBA_OVERWRITE would replace a file that is
+/// not an mba array (add MBA_FORCE). Ownership: on MBA_OK `*out` is a new handle for mba_free;
+/// `*o` stays the caller's. Threads: any thread.
+#[no_mangle]
+pub extern "C" fn mba_create_ex(
+    uri: *const c_char,
+    o: *const mba_options,
+    out: *mut *mut mba_array,
+) -> mba_status {
+    ffi_status!("mba_create_ex", {
+        let out = non_null!(out);
+        let (opts, dtype, capacity) = options_of(o, MBA_EXCLUSIVE | MBA_OVERWRITE | MBA_FORCE, "create")?;
+        give(out, Array::create(uri_of(uri), dtype_of(dtype)?, capacity, opts)?);
+        Ok(())
+    })
+}
+
+/// Attaches to the array named `uri` as `*o` says (flags MBA_READ_ONLY, MBA_EXCLUSIVE,
+/// MBA_SAME_OWNER, and timeout_ms; the create fields must stay as mba_options_init left them).
+///
+/// Errors: as mba_attach, and MBA_ERR_PERMISSION for a store of another user with
+/// MBA_SAME_OWNER. Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_attach_ex(
+    uri: *const c_char,
+    o: *const mba_options,
+    out: *mut *mut mba_array,
+) -> mba_status {
+    ffi_status!("mba_attach_ex", {
+        let out = non_null!(out);
+        let uri = non_null!(uri);
+        let (opts, dtype, capacity) =
+            options_of(o, MBA_READ_ONLY | MBA_EXCLUSIVE | MBA_SAME_OWNER, "attach")?;
+        check_no_create_fields(dtype, capacity)?;
+        give(out, Array::attach(uri_of(uri), opts)?);
+        Ok(())
+    })
+}
+
+/// mba_attach_fd as `*o` says (see mba_attach_ex).
+///
+/// Errors, ownership and threads: as mba_attach_fd and mba_attach_ex.
+#[no_mangle]
+pub extern "C" fn mba_attach_fd_ex(fd: c_int, o: *const mba_options, out: *mut *mut mba_array) -> mba_status {
+    ffi_status!("mba_attach_fd_ex", {
+        let out = non_null!(out);
+        let (opts, dtype, capacity) =
+            options_of(o, MBA_READ_ONLY | MBA_EXCLUSIVE | MBA_SAME_OWNER, "attach")?;
+        check_no_create_fields(dtype, capacity)?;
+        give(out, Array::attach_fd(fd, opts)?);
+        Ok(())
+    })
+}
+
+fn check_no_create_fields(dtype: u32, capacity: u64) -> Result<()> {
+    if dtype != 0 || capacity != 0 {
+        return Err(Error::new(ErrorKind::InvalidArgument, "dtype and capacity are create options"));
+    }
+    Ok(())
 }
 
 fn uri_of<'a>(uri: *const c_char) -> &'a OsStr {
@@ -122,11 +306,8 @@ fn create(
     out: *mut *mut mba_array,
 ) -> Result<()> {
     let out = non_null!(out);
-    let opts = Options { mode, ..self::flags(flags, MBA_EXCLUSIVE | MBA_OVERWRITE, "create")? };
-    let Some(dtype) = Dtype::from_code(dtype) else {
-        return Err(Error::new(ErrorKind::InvalidArgument, format!("unknown dtype code {dtype}")));
-    };
-    give(out, Array::create(uri_of(uri), dtype, capacity, opts)?);
+    let opts = Options { mode, ..self::flags(flags, MBA_EXCLUSIVE | MBA_OVERWRITE | MBA_FORCE, "create")? };
+    give(out, Array::create(uri_of(uri), dtype_of(dtype)?, capacity, opts)?);
     Ok(())
 }
 
@@ -143,7 +324,7 @@ pub extern "C" fn mba_attach(uri: *const c_char, flags: u32, out: *mut *mut mba_
     ffi_status!("mba_attach", {
         let out = non_null!(out);
         let uri = non_null!(uri);
-        let opts = self::flags(flags, MBA_READ_ONLY | MBA_EXCLUSIVE, "attach")?;
+        let opts = self::flags(flags, MBA_READ_ONLY | MBA_EXCLUSIVE | MBA_SAME_OWNER, "attach")?;
         give(out, Array::attach(uri_of(uri), opts)?);
         Ok(())
     })
@@ -152,14 +333,20 @@ pub extern "C" fn mba_attach(uri: *const c_char, flags: u32, out: *mut *mut mba_
 /// Attaches a new handle to the array in the store open as `fd` (an anonymous array's
 /// memfd received over a Unix socket, or any descriptor of a shm object or file).
 ///
-/// `fd` stays the caller's to close; the handle opens its own description of the same
-/// store. `flags` as for mba_attach. Errors as for mba_attach.
-/// Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any thread.
+/// The descriptor is a capability: the handle works with the access it carries (an O_RDWR
+/// descriptor allows writing even where the path's permissions would not), no path is looked
+/// up, and nothing of the handle's coordination state is tied to the descriptor, so neither the
+/// sender nor anyone else holding it can affect the new handle. `fd` stays the caller's to
+/// close; the handle keeps a duplicate. `flags` as for mba_attach.
+///
+/// Errors: as for mba_attach; MBA_ERR_PERMISSION when a read-only descriptor is attached
+/// without MBA_READ_ONLY. Ownership: on MBA_OK `*out` is a new handle for mba_free.
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn mba_attach_fd(fd: c_int, flags: u32, out: *mut *mut mba_array) -> mba_status {
     ffi_status!("mba_attach_fd", {
         let out = non_null!(out);
-        let opts = self::flags(flags, MBA_READ_ONLY | MBA_EXCLUSIVE, "attach")?;
+        let opts = self::flags(flags, MBA_READ_ONLY | MBA_EXCLUSIVE | MBA_SAME_OWNER, "attach")?;
         give(out, Array::attach_fd(fd, opts)?);
         Ok(())
     })
@@ -168,33 +355,40 @@ pub extern "C" fn mba_attach_fd(fd: c_int, flags: u32, out: *mut *mut mba_array)
 /// Appends the element at `elem` (mba_itemsize bytes), growing the store if needed.
 ///
 /// The element is visible to every reader, in every process, once the call returns, and
-/// never partly. Errors: MBA_ERR_READ_ONLY, MBA_ERR_BUSY (another handle holds the lease),
-/// MBA_ERR_NO_SPACE (the store could not grow; the array keeps what it had).
+/// never partly. Errors: MBA_ERR_READ_ONLY, MBA_ERR_BUSY (another handle holds the lease, or
+/// the append lock was not released within the handle's timeout), MBA_ERR_NO_SPACE (the
+/// store could not grow, or the array is at its maximum capacity; the array keeps what it
+/// had), MBA_ERR_INVALID_ARGUMENT (the array has rows of more than one element: use
+/// mba_extend), MBA_ERR_WRONG_PROCESS (the handle was inherited through fork()).
 /// Threads: on a handle without MBA_EXCLUSIVE, any number of threads may append at once.
-/// On an MBA_EXCLUSIVE handle, mba_append, mba_extend, mba_pop and mba_reserve must not run
-/// in two threads at once (they take no lock); reads may run alongside.
+/// On an MBA_EXCLUSIVE handle, mba_append, mba_extend, mba_pop, mba_truncate, mba_splice and
+/// mba_reserve must not run in two threads at once (they take no lock); reads may run alongside.
 #[no_mangle]
 pub extern "C" fn mba_append(a: *mut mba_array, elem: *const c_void) -> mba_status {
     ffi_status!("mba_append", {
         let a = handle!(a);
         let elem = non_null!(elem);
-        // SAFETY: elem points at itemsize readable bytes (documented contract).
-        unsafe { a.append_raw(elem.cast()) }
+        // SAFETY: elem points at itemsize readable bytes, and the caller serialises the
+        // length-changing calls of an exclusive handle (documented contract).
+        unsafe { a.append_raw_unsync(elem.cast()) }
     })
 }
 
 /// Appends `count` elements from `elems` (count * mba_itemsize bytes) in one step: readers
-/// see none of them or all. `elems` may be NULL when `count` is 0.
+/// see none of them or all. `elems` may be NULL when `count` is 0. For an array with a shape,
+/// `count` must be a whole number of rows (mba_row_size elements each).
 ///
-/// Errors: as mba_append, and MBA_ERR_INVALID_ARGUMENT when count * itemsize overflows.
+/// Errors: as mba_append, and MBA_ERR_INVALID_ARGUMENT when count * itemsize overflows or
+/// `count` is not a whole number of rows.
 /// Threads: as mba_append.
 #[no_mangle]
 pub extern "C" fn mba_extend(a: *mut mba_array, elems: *const c_void, count: u64) -> mba_status {
     ffi_status!("mba_extend", {
         let a = handle!(a);
         let elems = if count == 0 { elems } else { non_null!(elems) };
-        // SAFETY: elems points at count * itemsize readable bytes (documented contract).
-        unsafe { a.extend_raw(elems.cast(), count) }
+        // SAFETY: elems points at count * itemsize readable bytes; the caller serialises
+        // exclusive handles (documented contract).
+        unsafe { a.extend_raw_unsync(elems.cast(), count) }
     })
 }
 
@@ -255,16 +449,18 @@ pub extern "C" fn mba_write(a: *mut mba_array, start: u64, count: u64, elems: *c
     })
 }
 
-/// Removes the last element and copies it to `out`.
+/// Removes the last element (the last row, mba_row_size elements, for an array with a shape)
+/// and copies it to `out`.
 ///
-/// Errors: MBA_ERR_EMPTY, MBA_ERR_READ_ONLY, MBA_ERR_BUSY. Threads: as mba_append.
+/// Errors: MBA_ERR_EMPTY, MBA_ERR_READ_ONLY, MBA_ERR_BUSY, MBA_ERR_WRONG_PROCESS.
+/// Threads: as mba_append.
 #[no_mangle]
 pub extern "C" fn mba_pop(a: *mut mba_array, out: *mut c_void) -> mba_status {
     ffi_status!("mba_pop", {
         let a = handle!(a);
         let out = non_null!(out);
-        // SAFETY: out points at itemsize writable bytes.
-        unsafe { a.pop_raw(out.cast()) }
+        // SAFETY: out points at one row of writable bytes; exclusive handles serialised by the caller.
+        unsafe { a.pop_raw_unsync(out.cast()) }
     })
 }
 
@@ -276,7 +472,8 @@ pub extern "C" fn mba_pop(a: *mut mba_array, out: *mut c_void) -> mba_status {
 pub extern "C" fn mba_truncate(a: *mut mba_array, len: u64) -> mba_status {
     ffi_status!("mba_truncate", {
         let a = handle!(a);
-        a.truncate(len)
+        // SAFETY: the caller serialises the length-changing calls of an exclusive handle.
+        unsafe { a.truncate_unsync(len) }
     })
 }
 
@@ -288,13 +485,57 @@ pub extern "C" fn mba_truncate(a: *mut mba_array, len: u64) -> mba_status {
 pub extern "C" fn mba_reserve(a: *mut mba_array, capacity: u64) -> mba_status {
     ffi_status!("mba_reserve", {
         let a = handle!(a);
-        a.reserve(capacity)
+        // SAFETY: the caller serialises the length-changing calls of an exclusive handle.
+        unsafe { a.reserve_unsync(capacity) }
     })
 }
 
-/// Writes the array back to its store: the data first, then the header with the length
-/// that covers it. `flags`: MBA_SYNC (wait) or MBA_ASYNC (schedule), optionally | MBA_INVALIDATE.
-/// For a file array, MBA_SYNC makes everything appended before the call durable.
+/// Replaces the `delete_count` elements at `index` with the `insert_count` elements at `elems`,
+/// in one step under the append lock (or the lease): the tail moves, the new elements are
+/// written, and the new length is published once. The room is made before anything moves, so
+/// a failure leaves the array as it was. Insert is `delete_count` 0, delete is `insert_count`
+/// 0. Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
+/// `insert_count` is 0, and must not point into this array.
+///
+/// Readers see the length change once; elements from `index` on change in place during the
+/// call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len),
+/// MBA_ERR_INVALID_ARGUMENT, MBA_ERR_NO_SPACE, MBA_ERR_READ_ONLY, MBA_ERR_BUSY,
+/// MBA_ERR_WRONG_PROCESS. Threads: as mba_append.
+#[no_mangle]
+pub extern "C" fn mba_splice(
+    a: *mut mba_array,
+    index: u64,
+    delete_count: u64,
+    elems: *const c_void,
+    insert_count: u64,
+) -> mba_status {
+    ffi_status!("mba_splice", {
+        let a = handle!(a);
+        let elems = if insert_count == 0 { elems } else { non_null!(elems) };
+        // SAFETY: elems points at insert_count * itemsize readable bytes outside the array, and
+        // the caller serialises the length-changing calls of an exclusive handle.
+        unsafe { a.splice_raw_unsync(index, delete_count, elems.cast(), insert_count) }
+    })
+}
+
+/// Sets the bound of every lock wait of handle `a`, in milliseconds (0: MBA_DEFAULT_TIMEOUT_MS).
+/// A call that waits longer for the append lock fails with MBA_ERR_BUSY naming the holder; a
+/// real-time caller can choose a short bound to fail fast.
+///
+/// Errors: MBA_ERR_NULL_POINTER. Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_set_timeout(a: *mut mba_array, timeout_ms: u64) -> mba_status {
+    ffi_status!("mba_set_timeout", {
+        handle!(a).set_timeout(timeout_ms);
+        Ok(())
+    })
+}
+
+/// Writes the array back to its store: the data up to the published length first, then the
+/// header holding that length. `flags`: MBA_SYNC (wait) or MBA_ASYNC (schedule), optionally
+/// | MBA_INVALIDATE. A writable handle without MBA_EXCLUSIVE holds the append lock meanwhile, so
+/// no other shared appender publishes a length whose data is not written first. For a file
+/// array, MBA_SYNC makes everything appended before the call durable.
 ///
 /// Errors: MBA_ERR_INVALID_ARGUMENT (neither or both of MBA_SYNC and MBA_ASYNC, unknown
 /// bits), MBA_ERR_IO. Threads: any.
@@ -330,14 +571,28 @@ pub extern "C" fn mba_free(a: *mut mba_array) -> mba_status {
 }
 
 /// Removes the name `uri` (`"shm://NAME"` or `"file://PATH"`). Handles already attached keep
-/// working; the storage is freed when the last one is closed.
+/// working; the storage is freed when the last one is closed. A file that is not an mba array
+/// (or a symbolic link) is not removed: use mba_delete_ex with MBA_FORCE.
 ///
-/// Errors: MBA_ERR_NOT_FOUND, MBA_ERR_PERMISSION, MBA_ERR_INVALID_ARGUMENT. Threads: any.
+/// Errors: MBA_ERR_NOT_FOUND, MBA_ERR_PERMISSION, MBA_ERR_INVALID_ARGUMENT, MBA_ERR_CORRUPT
+/// (not an mba array). Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_delete(uri: *const c_char) -> mba_status {
     ffi_status!("mba_delete", {
         let uri = non_null!(uri);
         crate::array::delete(uri_of(uri))
+    })
+}
+
+/// mba_delete with `flags`: 0, or MBA_FORCE to remove the name even if it is not an mba array.
+///
+/// Errors: as mba_delete, and MBA_ERR_INVALID_ARGUMENT for unknown flag bits. Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_delete_ex(uri: *const c_char, flags: u32) -> mba_status {
+    ffi_status!("mba_delete_ex", {
+        let uri = non_null!(uri);
+        let opts = self::flags(flags, MBA_FORCE, "delete")?;
+        crate::array::delete_with(uri_of(uri), opts.force)
     })
 }
 
@@ -347,7 +602,10 @@ fn opt<'a>(a: *const mba_array) -> Option<&'a Array> {
     unsafe { a.as_ref() }.map(|h| &h.inner)
 }
 
-/// The published length: elements below it are fully written. 0 for NULL.
+/// The published length: elements below it are fully written, and all of them can be read
+/// through mba_data(). When the header claims more than the store backs (a peer wrote it),
+/// the handle re-checks the store and returns what it can read; the checked calls (mba_get,
+/// mba_read) report such a claim as MBA_ERR_CORRUPT. 0 for NULL.
 /// Threads: any; the value may grow at any time as other processes append.
 #[no_mangle]
 pub extern "C" fn mba_len(a: *const mba_array) -> u64 {
@@ -361,15 +619,15 @@ pub extern "C" fn mba_capacity(a: *const mba_array) -> u64 {
     ffi_boundary!("mba_capacity", { opt(a).map_or(0, Array::capacity) })
 }
 
-/// The most elements this handle can address: its address-space reservation (1 TiB on
-/// 64-bit systems, less under `ulimit -v`) less the header. Growth past it returns
-/// MBA_ERR_NO_SPACE; attach a new handle to go further. 0 for NULL. Threads: any.
+/// The most elements the array may ever hold, fixed at create (mba_options.max_capacity) and
+/// the same in every process; each handle reserves address space for exactly this many.
+/// Growth past it returns MBA_ERR_NO_SPACE. 0 for NULL. Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_max_capacity(a: *const mba_array) -> u64 {
     ffi_boundary!("mba_max_capacity", { opt(a).map_or(0, Array::max_capacity) })
 }
 
-/// The element type code (MBA_I8 .. MBA_F64). 0 for NULL. Threads: any.
+/// The element type code (MBA_I8 .. MBA_C128). 0 for NULL. Threads: any.
 #[no_mangle]
 pub extern "C" fn mba_dtype(a: *const mba_array) -> u32 {
     ffi_boundary!("mba_dtype", { opt(a).map_or(0, |a| a.dtype().code()) })
@@ -381,9 +639,60 @@ pub extern "C" fn mba_itemsize(a: *const mba_array) -> u32 {
     ffi_boundary!("mba_itemsize", { opt(a).map_or(0, |a| a.itemsize() as u32) })
 }
 
+/// Number of dimensions, 1 to MBA_MAX_DIMS. 0 for NULL. Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_ndim(a: *const mba_array) -> u32 {
+    ffi_boundary!("mba_ndim", { opt(a).map_or(0, Array::ndim) })
+}
+
+/// Elements per row: the product of the extents of the axes after the first (1 for a
+/// one-dimensional array). Appends, pops and splices move whole rows. 0 for NULL. Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_row_size(a: *const mba_array) -> u64 {
+    ffi_boundary!("mba_row_size", { opt(a).map_or(0, Array::row_size) })
+}
+
+/// Writes the shape now to `shape[0 .. mba_ndim(a)]`: `shape[0]` is the number of rows
+/// (mba_len / mba_row_size), the rest the fixed extents. `shape` must have room for
+/// mba_ndim(a) values (MBA_MAX_DIMS always suffices).
+///
+/// Errors: MBA_ERR_NULL_POINTER. Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_shape(a: *const mba_array, shape: *mut u64) -> mba_status {
+    ffi_status!("mba_shape", {
+        let a = handle!(a);
+        let shape = non_null!(shape);
+        for (i, d) in a.shape().into_iter().enumerate() {
+            // SAFETY: shape has room for ndim values (documented contract).
+            unsafe { shape.add(i).write(d) };
+        }
+        Ok(())
+    })
+}
+
+/// The typecode hint stored at create (mba_options.typecode), 0 for none or for NULL.
+/// Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_typecode(a: *const mba_array) -> u32 {
+    ffi_boundary!("mba_typecode", { opt(a).map_or(0, Array::typecode) })
+}
+
+/// The live header of the array, for bindings that read `len` without a call. NULL for NULL.
+///
+/// It is shared memory that peers may write at any moment: load its live fields atomically
+/// (`__atomic_load_n(&h->len, __ATOMIC_ACQUIRE)`), and never read elements past the last value
+/// mba_len() returned: a larger `len` in the header must be confirmed by calling mba_len().
+/// Ownership: the handle's; dies with mba_free. Threads: any.
+#[no_mangle]
+pub extern "C" fn mba_header_ptr(a: *const mba_array) -> *const Header {
+    ffi_boundary!("mba_header_ptr", { opt(a).map_or(std::ptr::null(), Array::header_ptr) })
+}
+
 /// A pointer to element 0, 64-byte aligned. It never moves while the handle lives,
 /// however much the array grows. Elements `0 .. mba_len()` may be read through it (and
-/// written, unless the handle is read-only: its pages are mapped read-only). NULL for NULL.
+/// written, unless the handle is read-only: its pages are mapped read-only), using a length
+/// returned by mba_len(), never one read from the header: mba_len() guarantees that many are
+/// mapped and backed. NULL for NULL.
 ///
 /// Ownership: the memory belongs to the handle; the pointer dies with mba_free.
 /// Threads: any. Other processes may write the elements at any time.

@@ -27,7 +27,8 @@ pub const MBA_ERR_EXISTS: mba_status = -6;
 pub const MBA_ERR_CORRUPT: mba_status = -7;
 /// The disk, `/dev/shm`, or the handle's address reservation is full. The array is intact.
 pub const MBA_ERR_NO_SPACE: mba_status = -8;
-/// Another handle holds the writer lease.
+/// Another handle holds the writer lease, or the append lock was not released within the
+/// handle's timeout (the message names the holder).
 pub const MBA_ERR_BUSY: mba_status = -9;
 /// mba_pop on an empty array.
 pub const MBA_ERR_EMPTY: mba_status = -10;
@@ -37,6 +38,9 @@ pub const MBA_ERR_PERMISSION: mba_status = -11;
 pub const MBA_ERR_IO: mba_status = -12;
 /// mba itself failed unexpectedly (a bug); the handle may be used or freed.
 pub const MBA_ERR_PANIC: mba_status = -13;
+/// The handle was inherited through fork(): it belongs to the parent, so it refuses to change
+/// the array. Attach the array anew in this process. Reads through it keep working.
+pub const MBA_ERR_WRONG_PROCESS: mba_status = -14;
 
 pub(crate) fn code_of(kind: ErrorKind) -> mba_status {
     match kind {
@@ -52,6 +56,7 @@ pub(crate) fn code_of(kind: ErrorKind) -> mba_status {
         ErrorKind::Empty => MBA_ERR_EMPTY,
         ErrorKind::Permission => MBA_ERR_PERMISSION,
         ErrorKind::Io => MBA_ERR_IO,
+        ErrorKind::WrongProcess => MBA_ERR_WRONG_PROCESS,
     }
 }
 
@@ -125,11 +130,12 @@ pub extern "C" fn mba_status_str(status: mba_status) -> *const c_char {
         MBA_ERR_EXISTS => c"MBA_ERR_EXISTS: array already exists",
         MBA_ERR_CORRUPT => c"MBA_ERR_CORRUPT: not a valid mba array",
         MBA_ERR_NO_SPACE => c"MBA_ERR_NO_SPACE: no space left for the array",
-        MBA_ERR_BUSY => c"MBA_ERR_BUSY: another handle holds the writer lease",
+        MBA_ERR_BUSY => c"MBA_ERR_BUSY: the writer lease or the append lock is held by another handle",
         MBA_ERR_EMPTY => c"MBA_ERR_EMPTY: array is empty",
         MBA_ERR_PERMISSION => c"MBA_ERR_PERMISSION: permission denied",
         MBA_ERR_IO => c"MBA_ERR_IO: operating-system error",
         MBA_ERR_PANIC => c"MBA_ERR_PANIC: internal error",
+        MBA_ERR_WRONG_PROCESS => c"MBA_ERR_WRONG_PROCESS: handle inherited through fork(); attach anew",
         _ => c"unknown mba status",
     };
     s.as_ptr()

@@ -28,6 +28,14 @@ impl PanicValue for *mut c_void {
         std::ptr::null_mut()
     }
 }
+impl PanicValue for *const crate::layout::Header {
+    fn panic_value() -> Self {
+        std::ptr::null()
+    }
+}
+impl PanicValue for () {
+    fn panic_value() -> Self {}
+}
 impl PanicValue for *const c_char {
     fn panic_value() -> Self {
         c"".as_ptr()

@@ -13,6 +13,10 @@
 mod macros;
 pub mod array;
 pub mod error;
+pub mod list;
+pub mod residency;
 
 pub use array::*;
 pub use error::*;
+pub use list::*;
+pub use residency::*;

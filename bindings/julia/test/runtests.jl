@@ -30,3 +30,25 @@ using .Mba
     close(r); close(a)
     Mba.delete(uri)
 end
+
+@testset "list, mlock, madvise" begin
+    dir = mktempdir()
+    a = Mba.create(Float32, "file://$dir/good")
+    append!(a, Float32[1, 2, 3])
+    write(joinpath(dir, "notes.txt"), "not an array")
+    l = Mba.list(dir)
+    @test length(l) == 1
+    e = l[1]
+    @test e.uri == "file://$dir/good" && e.status == 0 && e.dtype == 9 && e.len == 3 && e.shape == UInt64[3]
+    @test e.creator_alive === true && e.creator_pid == getpid() && !isempty(e.owner)
+    Mba.mlock(a)
+    Mba.munlock(a)
+    for adv in (:normal, :sequential, :random, :willneed, :dontneed)
+        Mba.madvise(a, adv)
+    end
+    @test_throws ArgumentError Mba.madvise(a, :later)
+    @test a[3] == 3
+    close(a)
+    Mba.delete("file://$dir/good")
+    @test isempty(Mba.list(dir))
+end
