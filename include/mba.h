@@ -268,7 +268,7 @@ typedef struct {
     uint32_t itemsize;
     // Number of dimensions (1 ..= 8).
     uint32_t ndim;
-    // shape[0]: rows now (len / row size); shape[1 .. ndim]: extents of the other axes; rest 0.
+    // `shape[0]`: rows now (len / row size); `shape[1 .. ndim]`: extents of the other axes; rest 0.
     uint64_t shape[8];
     // Published length in elements (scalars).
     uint64_t len;
