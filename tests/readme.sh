@@ -19,8 +19,15 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "readme.sh: needs root (a private mount namespace with overlays)" >&2; exit 1; }
+# The shm names the README's snippets use: they must be free, and a run stopped half-way
+# (killed between a snippet's create and its delete) must not leave them to the next one.
+names=(sensor test)
+for n in "${names[@]}"; do
+  [ ! -e "/dev/shm/$n" ] || { echo "readme.sh: /dev/shm/$n exists, and the README's snippets create it: rm /dev/shm/$n" >&2; exit 1; }
+done
 work=$(mktemp -d /tmp/mba-readme.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; for n in "${names[@]}"; do rm -f "/dev/shm/$n"; done' EXIT
+trap 'exit 143' TERM INT
 git clone -q "$repo" "$work/mba"
 
 # The README as one script, plus the list of what it runs.
@@ -105,7 +112,7 @@ for round in 1 2; do
     git diff --exit-code --stat -- $(cat "$work/files")) ||
     { echo "readme.sh: README.md's snippets differ from the committed files they name (above)" >&2; exit 1; }
   # Nothing left behind under the names the README uses (other names may be other programs').
-  leaked=$(comm -13 <(echo "$shm_before") <(ls /dev/shm | sort) | grep -E '^(sensor|test|mba-demo-)' || true)
+  leaked=$(comm -13 <(echo "$shm_before") <(ls /dev/shm | sort) | grep -E "^($(IFS='|'; echo "${names[*]}")|mba-demo-)" || true)
   [ -z "$leaked" ] || { echo "readme.sh: round $round left in /dev/shm: $leaked" >&2; exit 1; }
 done
 echo "readme.sh: every README command and snippet ran twice"
