@@ -1,5 +1,5 @@
 import numpy as np
-import mba as sa                      # instead of: import SharedArray as sa
+import mba._sharedarray as sa        # instead of: import SharedArray as sa
 a = sa.create("shm://test", (1000, 3), dtype=np.float32)
 b = sa.attach("test", ro=True)        # the same memory, shape (1000, 3)
 a[0] = [1, 2, 3]
