@@ -5,11 +5,12 @@
 # multiprocessing.shared_memory, Go), and writes docs/BENCHMARKS.md and docs/benchmarks.png.
 # Installs what it needs: Debian's libboost-dev and golang-go (as root), and a venv in
 # bench/out/venv with numpy, matplotlib, SharedArray and mmap_backed_array.
-# Usage: bench/run.sh [N] [RUNS]   (defaults 10000000 and 5; MBA_BENCH_OUT, MBA_BENCH_PNG redirect the outputs)
+# Usage: bench/run.sh [N] [RUNS]   (defaults MBA_BENCH_N or 10000000, and MBA_BENCH_RUNS or 5;
+# MBA_BENCH_OUT, MBA_BENCH_PNG redirect the outputs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n="${1:-10000000}"
-runs="${2:-5}"
+n="${1:-${MBA_BENCH_N:-10000000}}"
+runs="${2:-${MBA_BENCH_RUNS:-5}}"
 out="${MBA_BENCH_OUT:-docs/BENCHMARKS.md}"
 png="${MBA_BENCH_PNG:-docs/benchmarks.png}"
 
@@ -26,15 +27,13 @@ mkdir -p bench/out
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check numpy matplotlib SharedArray mmap_backed_array setuptools smmap
 
-cargo build --release --lib
+make -s   # target/release/libmba.so, its SONAME link libmba.so.0, and pkgconfig/mba.pc
 (cd bindings/python && "../../$venv/bin/python" setup.py -q build_ext --inplace)   # mba/_speedups beside the sources
-ln -sf libmba.so target/release/libmba.so.0   # the SONAME programs ask for
 lib=(-Ltarget/release -lmba -Wl,-rpath,"$PWD/target/release")
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/bench.c -o bench/out/bench "${lib[@]}"
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/window.c -o bench/out/window_bench "${lib[@]}"
 g++ -O2 -std=c++17 -Wall -Wextra -Werror -Iinclude bench/compare/native.cpp -o bench/out/native "${lib[@]}" -lrt -lpthread
-(cd bench/compare/go && CGO_LDFLAGS="-L$PWD/../../../target/release -Wl,-rpath,$PWD/../../../target/release" \
-   go build -o ../../out/mbabench .)
+(cd bench/compare/go && PKG_CONFIG_PATH="$PWD/../../../target/release/pkgconfig" go build -o ../../out/mbabench .)
 
 echo "== mba through its C ABI"
 bench/out/bench "$n" "$runs" | tee bench/out/cabi.md

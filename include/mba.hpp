@@ -6,6 +6,8 @@
  *   auto b = mba::array<uint32_t>::attach("shm://sensor", mba::read_only);
  *   for (uint32_t v : b.view()) ...       // zero-copy view of the published elements
  *
+ *   mba::remove("shm://sensor");          // removes the name; attached arrays keep working
+ *
  * Errors throw mba::error, carrying the status and mba_last_error()'s message.
  * mba::array is move-only and frees its handle in its destructor.
  * Thread rules are mba.h's: reads from any thread; push_back and friends from several threads
@@ -95,6 +97,16 @@ template <> struct dtype_of<std::complex<double>> { static constexpr std::uint32
 
 inline void check(mba_status s) {
     if (s != MBA_OK) throw error(s, mba_last_error());
+}
+
+/* The name of a dtype code, as numpy spells it ("uint32"), or "dtype N" for a code this header
+ * does not know. */
+inline std::string dtype_name(std::uint32_t code) {
+    static const char *const names[] = {"int8",    "uint8",   "int16", "uint16",  "int32",
+                                        "uint32",  "int64",   "uint64", "float32", "float64",
+                                        "bool",    "float16", "complex64", "complex128"};
+    if (code >= 1 && code <= sizeof names / sizeof names[0]) return names[code - 1];
+    return "dtype " + std::to_string(code);
 }
 } // namespace detail
 
@@ -295,8 +307,9 @@ template <class T> class array {
     static array checked(mba_array *h, const std::string &what) {
         array a(h);
         if (mba_dtype(h) != dtype)
-            throw error(MBA_ERR_INVALID_ARGUMENT, what + " holds dtype " + std::to_string(mba_dtype(h)) +
-                                                      ", not the " + std::to_string(dtype) + " of this mba::array");
+            throw error(MBA_ERR_INVALID_ARGUMENT, what + " holds " + detail::dtype_name(mba_dtype(h)) +
+                                                      " elements, not the " + detail::dtype_name(dtype) +
+                                                      " of this mba::array");
         return a;
     }
     std::size_t checked_index(std::size_t i) const {

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn quickstart_example_runs() {
-    let prog = build("c-examples/quickstart.c");
+    let prog = build("examples/c/quickstart.c");
     let n = Name::new("quickstart");
     let out = run_ok(&prog, &[n.uri()]);
     assert_eq!(out.trim(), format!("len=1000000 last=999999 sum={}", 999_999u64 * 1_000_000 / 2));
@@ -20,7 +20,7 @@ fn quickstart_example_runs() {
 #[test]
 fn header_compiles_as_cplusplus_and_links_statically() {
     // extern "C" guards: the same example as C++, linked against libmba.a.
-    let prog = build_with("c-examples/quickstart.c", "quickstart_cxx_static", &["-xc++", "-std=c++17"], true);
+    let prog = build_with("examples/c/quickstart.c", "quickstart_cxx_static", &["-xc++", "-std=c++17"], true);
     let n = Name::new("quickstart-cxx");
     assert!(run_ok(&prog, &[n.uri()]).starts_with("len=1000000 "));
 }

@@ -1,9 +1,13 @@
 // Package mba gives Go typed, growable arrays in shared memory, shared with zero copies by
 // every process and language on one machine, over the C library libmba.
 //
-// Link against an installed libmba (pkg-config finds it), or point cgo at a build:
+// cgo finds libmba and mba.h through pkg-config (`#cgo pkg-config: mba`): an installed libmba
+// (`sudo make install`) is found as it is; for a build tree, `make` writes a pkg-config file
+// with an rpath, so point pkg-config at it:
 //
-//	CGO_CFLAGS=-I$REPO/include CGO_LDFLAGS="-L$REPO/target/release -lmba -Wl,-rpath,$REPO/target/release"
+//	PKG_CONFIG_PATH=$REPO/target/release/pkgconfig go build
+//
+// README.md beside this file shows how to use the package from another module.
 //
 // An Array must be closed with Close; slices from View point into its mapping and must not be
 // used after Close. Errors are *Error values carrying the mba status and the library's message,
@@ -11,8 +15,7 @@
 package mba
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -lmba
+#cgo pkg-config: mba
 #include <string.h>
 #include <stdlib.h>
 #include "mba.h"
@@ -94,6 +97,18 @@ func (b Bool) IsTrue() bool { return b != 0 }
 
 // Float16 is an element of a float16 array (MBA_F16): the IEEE 754 binary16 bits.
 type Float16 uint16
+
+// dtypeNames are the dtype codes' names, as numpy spells them; index = code - 1.
+var dtypeNames = [...]string{"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+	"float32", "float64", "bool", "float16", "complex64", "complex128"}
+
+// DtypeName is the name of a dtype code ("uint32" for MBA_U32), or "dtype N" for an unknown code.
+func DtypeName(code uint32) string {
+	if code >= 1 && int(code) <= len(dtypeNames) {
+		return dtypeNames[code-1]
+	}
+	return fmt.Sprintf("dtype %d", code)
+}
 
 func dtypeOf[T Element]() uint32 {
 	var zero T
@@ -239,8 +254,8 @@ func check[T Element](a *Array) error {
 		return &Error{Status: ErrNullPointer, Message: "mba: array is closed"}
 	}
 	if d := dtypeOf[T](); d != a.dtype {
-		var zero T
-		return &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: array holds dtype %d, not %T", a.dtype, zero)}
+		return &Error{Status: ErrInvalidArgument,
+			Message: fmt.Sprintf("mba: the array holds %s elements, not %s", DtypeName(a.dtype), DtypeName(d))}
 	}
 	return nil
 }

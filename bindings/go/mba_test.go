@@ -88,7 +88,8 @@ func TestErrorsCarryStatusAndMessage(t *testing.T) {
 	if _, err := Create[float64](uri, 0, 0); status(err) != ErrExists {
 		t.Fatalf("create existing: %v", err)
 	}
-	if err := Append(a, int32(1)); status(err) != ErrInvalidArgument || !strings.Contains(err.Error(), "int32") {
+	if err := Append(a, int32(1)); status(err) != ErrInvalidArgument ||
+		!strings.Contains(err.Error(), "holds float64 elements, not int32") {
 		t.Fatalf("dtype mismatch: %v", err)
 	}
 	if _, err := Get[float64](a, 0); status(err) != ErrOutOfBounds {
@@ -135,13 +136,15 @@ func TestErrorMessagesStayWithTheirGoroutine(t *testing.T) {
 // A Go process reads what a C program appends.
 func TestReadsWhatACProgramWrote(t *testing.T) {
 	root, _ := filepath.Abs("../..")
-	libdir := os.Getenv("MBA_LIBDIR")
-	if libdir == "" {
-		t.Fatal("MBA_LIBDIR must name the directory of the libmba.so under test")
+	// The library this package links, as cgo found it.
+	flags, err := exec.Command("pkg-config", "--cflags", "--libs", "mba").Output()
+	if err != nil {
+		t.Fatalf("pkg-config --cflags --libs mba: %v (set PKG_CONFIG_PATH=$REPO/target/release/pkgconfig after make)", err)
 	}
 	worker := filepath.Join(t.TempDir(), "worker")
-	cc := exec.Command("cc", "-std=c11", "-D_DEFAULT_SOURCE", "-I"+filepath.Join(root, "include"),
-		filepath.Join(root, "tests/c/worker.c"), "-o", worker, "-L"+libdir, "-lmba", "-Wl,-rpath,"+libdir)
+	args := append([]string{"-std=c11", "-D_DEFAULT_SOURCE", filepath.Join(root, "tests/c/worker.c"), "-o", worker},
+		strings.Fields(string(flags))...)
+	cc := exec.Command("cc", args...)
 	if out, err := cc.CombinedOutput(); err != nil {
 		t.Fatalf("cc: %v\n%s", err, out)
 	}

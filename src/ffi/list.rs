@@ -52,7 +52,7 @@ pub struct mba_list_entry {
     pub itemsize: u32,
     /// Number of dimensions (1 ..= 8).
     pub ndim: u32,
-    /// shape[0]: rows now (len / row size); shape[1 .. ndim]: extents of the other axes; rest 0.
+    /// `shape[0]`: rows now (len / row size); `shape[1 .. ndim]`: extents of the other axes; rest 0.
     pub shape: [u64; 8],
     /// Published length in elements (scalars).
     pub len: u64,

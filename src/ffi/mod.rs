@@ -1,7 +1,7 @@
 //! The C ABI of mba: the exports of `include/mba.h`.
 //!
 //! A thin skin over the safe core: every export runs inside one panic boundary
-//! ([`macros`]), checks its pointers in one place, validates every integer that comes
+//! (`macros.rs`), checks its pointers in one place, validates every integer that comes
 //! from C (flags, dtype codes, counts) before using it, writes outputs only on success,
 //! and records a message for [`error::mba_last_error`] on every failure.
 

@@ -1,4 +1,4 @@
-//! Builds the C programs of `c-examples/` and `tests/c/` with the `cc` crate, against
+//! Builds the C programs of `examples/c/` and `tests/c/` with the `cc` crate, against
 //! `include/mba.h` and the `libmba.so` that cargo built for this test run.
 
 use std::collections::BTreeMap;

@@ -5,6 +5,17 @@ pub mod cprog;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Fails the test, with the command that installs it, unless the program `tool` is installed.
+/// The tests that need tools beyond cargo and a C compiler live in `tests/tool_*.rs`, which cargo
+/// runs after the others, so a missing tool fails those tests and stops nothing before them.
+pub fn require_tool(tool: &str, debian_package: &str) {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "this test needs `{tool}`, which is not installed: apt-get install {debian_package}");
+}
+
 /// Read-write handle options.
 pub fn rw() -> mba::Options {
     mba::Options::default()

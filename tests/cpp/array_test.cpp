@@ -48,6 +48,12 @@ int main(int argc, char **argv) {
         CHECK(status_of([&] { (void)a.at(150000); }) == MBA_ERR_OUT_OF_BOUNDS);
         CHECK(status_of([&] { r.push_back(1); }) == MBA_ERR_READ_ONLY);
         CHECK(status_of([&] { (void)mba::array<float>::attach(uri); }) == MBA_ERR_INVALID_ARGUMENT);
+        try {
+            (void)mba::array<float>::attach(uri);
+        } catch (const mba::error &e) {
+            // Dtypes by name, not by code.
+            CHECK(std::string(e.what()).find("holds uint32 elements, not the float32") != std::string::npos);
+        }
         CHECK(status_of([&] { (void)mba::array<std::uint32_t>::create(uri); }) == MBA_ERR_EXISTS);
         try {
             (void)mba::array<std::uint32_t>::attach("shm://mba-cpp-missing");
@@ -73,7 +79,9 @@ int main(int argc, char **argv) {
         auto twin = mba::array<double>::attach_fd(mba_fd(anon.handle()));
         CHECK(twin.size() == 1 && twin[0] == 2.5);
     }
-    CHECK(mba_delete(uri.c_str()) == MBA_OK);
+    CHECK(status_of([&] { mba::remove(uri); }) == MBA_OK);
+    CHECK(status_of([&] { mba::remove(uri); }) == MBA_ERR_NOT_FOUND);
+    CHECK(status_of([&] { (void)mba::array<std::uint32_t>::attach(uri); }) == MBA_ERR_NOT_FOUND);
     if (failures) return 1;
     std::printf("cpp ok\n");
     return 0;

@@ -54,6 +54,11 @@ mutable struct MbaArray{T}
     end
 end
 
+# The dtype codes' names, as numpy spells them; index = code.
+const DTYPE_NAMES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                     "float32", "float64", "bool", "float16", "complex64", "complex128")
+dtype_name(code::Integer) = 1 <= code <= length(DTYPE_NAMES) ? DTYPE_NAMES[code] : "dtype $code"
+
 function dtype_of(::Type{T}) where {T}
     haskey(DTYPES, T) || throw(ArgumentError("mba has no element type for $T"))
     return DTYPES[T]
@@ -74,7 +79,7 @@ function attach(::Type{T}, uri::AbstractString; readonly::Bool = false, exclusiv
     check(ccall((:mba_attach, libmba), Int32, (Cstring, UInt32, Ref{Ptr{Cvoid}}), uri, flags, out))
     a = MbaArray{T}(out[])
     got = ccall((:mba_dtype, libmba), UInt32, (Ptr{Cvoid},), a.handle)
-    got == dtype_of(T) || (close(a); throw(MbaError(-1, "$uri holds dtype $got, not $T")))
+    got == dtype_of(T) || (close(a); throw(MbaError(-1, "$uri holds $(dtype_name(got)) elements, not the $(dtype_name(dtype_of(T))) of $T")))
     return a
 end
 

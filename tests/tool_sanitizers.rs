@@ -1,13 +1,13 @@
 //! The C programs under AddressSanitizer + UndefinedBehaviorSanitizer, and under Valgrind:
-//! zero reports. Both tools are required: a missing one fails the test.
+//! zero reports. Both tools are required: a missing one fails the test, naming its package.
 
 mod common;
 use common::cprog::{build, build_with};
 use common::Name;
 use std::process::Command;
 
-const PROGRAMS: [&str; 2] = ["tests/c/api_tour.c", "c-examples/quickstart.c"];
-const WITH_CPP: [&str; 3] = ["tests/c/api_tour.c", "c-examples/quickstart.c", "tests/cpp/array_test.cpp"];
+const PROGRAMS: [&str; 2] = ["tests/c/api_tour.c", "examples/c/quickstart.c"];
+const WITH_CPP: [&str; 3] = ["tests/c/api_tour.c", "examples/c/quickstart.c", "tests/cpp/array_test.cpp"];
 
 #[test]
 fn c_programs_are_clean_under_asan_and_ubsan() {
@@ -49,6 +49,7 @@ fn c_programs_are_clean_under_asan_and_ubsan() {
 
 #[test]
 fn c_programs_are_clean_under_valgrind() {
+    common::require_tool("valgrind", "valgrind");
     for src in PROGRAMS {
         let prog = build(src);
         let n = Name::new("valgrind");

@@ -1,6 +1,7 @@
 //! `make install` into a temporary prefix, then two out-of-tree consumers built against the
 //! installed files: a C program through pkg-config (shared) and a CMake project through
 //! find_package(mba) (static, and shared). Also: version macros agree with Cargo.toml.
+//! Needs make, pkg-config, readelf and cmake (a missing one fails the test, naming its package).
 
 mod common;
 use common::cprog::lib_dir;
@@ -25,15 +26,21 @@ fn run(cmd: &mut Command) -> String {
 
 fn install(prefix: &Path) {
     let root = env!("CARGO_MANIFEST_DIR");
+    // `make install` installs what the build made, and never builds.
     run(Command::new("make")
         .current_dir(root)
-        .args(["-s", "install-files"])
+        .args(["-s", "install"])
         .arg(format!("PREFIX={}", prefix.display()))
         .arg(format!("LIBSRC={}", lib_dir().display())));
 }
 
 #[test]
 fn installed_library_serves_pkg_config_and_cmake_consumers() {
+    for (tool, package) in
+        [("make", "make"), ("pkg-config", "pkg-config"), ("readelf", "binutils"), ("cmake", "cmake")]
+    {
+        common::require_tool(tool, package);
+    }
     let d = TempDir::new("install");
     let prefix = d.0.join("prefix");
     install(&prefix);
@@ -67,6 +74,24 @@ fn installed_library_serves_pkg_config_and_cmake_consumers() {
     let out = run(Command::new(&app).arg(name.uri()));
     assert_eq!(out, format!("pkg-config consumer: len=11 last=5 version={VERSION}\n"));
 
+    // C, through pkg-config --static, linked fully static (libgcc_s has no archive: the
+    // .pc must not ask for it).
+    let pc_static = run(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .args(["--static", "--cflags", "--libs", "mba"]));
+    assert!(!pc_static.contains("-lgcc_s"), "{pc_static}");
+    let app_static = d.0.join("c-app-static");
+    let mut cc = common::cprog::compiler(false);
+    cc.arg("-static")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers/c-pkgconfig/main.c"))
+        .args(pc_static.split_whitespace())
+        .arg("-o")
+        .arg(&app_static);
+    run(&mut cc);
+    let name = common::Name::new("pkgconfig-static");
+    let out = run(Command::new(&app_static).arg(name.uri()));
+    assert_eq!(out, format!("pkg-config consumer: len=11 last=5 version={VERSION}\n"));
+
     // C++, through CMake's find_package, static and shared.
     for (target, static_link) in [("mba::mba_static", true), ("mba::mba", false)] {
         let build = d.0.join(format!("cmake-{static_link}"));
@@ -86,6 +111,24 @@ fn installed_library_serves_pkg_config_and_cmake_consumers() {
             format!("cmake consumer: len=1000 sum=249750.0 version={VERSION}\n")
         );
     }
+}
+
+#[test]
+fn make_install_never_builds_and_says_when_nothing_was_built() {
+    common::require_tool("make", "make");
+    let d = TempDir::new("install-unbuilt");
+    let o = Command::new("make")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["-s", "install"])
+        .arg(format!("PREFIX={}", d.0.join("prefix").display()))
+        .arg(format!("LIBSRC={}", d.0.join("empty").display()))
+        .arg("CARGO=false") // were it to run cargo, it would fail differently
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "installed from an empty build directory");
+    assert!(err.contains("libmba.so is not built; run `make` first"), "{err}");
+    assert!(!d.0.join("prefix").exists(), "installed something");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-/* producer.c: the writer of the README demo. Creates a u64 array of capacity 4 under the
+/* producer.c: the writer of the README demo (examples/demo.sh). Creates a u64 array of capacity 4 under the
  * name given, appends COUNT squares, one every millisecond, holding the writer lease, then
  * removes the name (attached readers keep the array). Usage: producer URI COUNT */
 #define _DEFAULT_SOURCE

@@ -4,7 +4,7 @@
 Attaches read-only to the array the producer writes, then prints its length and last
 element as the producer appends: the array grows under it, past the capacity it had at
 attach time, and the data pointer stays where it was. Usage: watch.py URI COUNT
-Finds libmba.so through MBA_LIBRARY, else target/release/ beside this checkout.
+Finds libmba.so through MBA_LIBRARY, else target/release/ of this checkout.
 """
 import ctypes
 import os
@@ -12,7 +12,7 @@ import sys
 import time
 
 here = os.path.dirname(os.path.abspath(__file__))
-lib = ctypes.CDLL(os.environ.get("MBA_LIBRARY") or os.path.join(here, "..", "target", "release", "libmba.so"))
+lib = ctypes.CDLL(os.environ.get("MBA_LIBRARY") or os.path.join(here, "..", "..", "target", "release", "libmba.so"))
 lib.mba_attach.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_void_p)]
 lib.mba_attach.restype = ctypes.c_int32
 for name in ("mba_len", "mba_capacity"):
