@@ -441,7 +441,7 @@ typedef struct {
     uint64_t len;
     // The file's size as last seen.
     uint64_t file_size;
-    // shape[0] = rows (len / row size), then the trailing extents; unused entries 0.
+    // `shape[0]` = rows (len / row size), then the trailing extents; unused entries 0.
     uint64_t shape[8];
 } mba_window_cursor_info;
 

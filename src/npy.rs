@@ -9,7 +9,7 @@
 //!
 //! Only what mba can map is accepted: the fourteen mba dtypes (`|b1`, `i1`..`u8`, `f2`, `f4`,
 //! `f8`, `c8`, `c16`) in either byte order, C order (or Fortran order when it does not matter:
-//! fewer than two dimensions), and at most [`MAX_DIMS`] dimensions. Object, structured, string,
+//! fewer than two dimensions), and at most `MAX_DIMS` (8) dimensions. Object, structured, string,
 //! datetime and other dtypes, and Fortran order, are refused with a message naming which.
 //! The parser takes untrusted bytes: every length is checked, nesting is bounded, and no input
 //! makes it panic or allocate more than the header's own size.
@@ -112,7 +112,7 @@ impl NpyHeader {
     }
 }
 
-/// From the first [`PREFIX_LEN`] bytes of a file (fewer if the file is shorter): the format
+/// From the first `PREFIX_LEN` bytes of a file (fewer if the file is shorter): the format
 /// version and the total header length, magic included, which is where the data starts.
 pub fn header_len(prefix: &[u8]) -> Result<((u8, u8), usize)> {
     if prefix.len() < 10 || &prefix[..6] != MAGIC {

@@ -123,7 +123,7 @@ pub struct mba_window_cursor_info {
     pub len: u64,
     /// The file's size as last seen.
     pub file_size: u64,
-    /// shape[0] = rows (len / row size), then the trailing extents; unused entries 0.
+    /// `shape[0]` = rows (len / row size), then the trailing extents; unused entries 0.
     pub shape: [u64; 8],
 }
 
