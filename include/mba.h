@@ -509,6 +509,10 @@ typedef struct {
 // the array. Attach the array anew in this process. Reads through it keep working.
 #define MBA_ERR_WRONG_PROCESS -14
 
+// mba_splice with `expected`: the elements at the index are not the expected ones (another
+// process changed them); nothing was changed.
+#define MBA_ERR_CHANGED -15
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -676,15 +680,21 @@ mba_status mba_reserve(mba_array *a, uint64_t capacity);
 // moves, so a failure leaves the array as it was and writes nothing to `removed`. Insert is
 // `delete_count` 0, delete is `insert_count` 0, and `pop(i)` is a delete of one with `removed`.
 // Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
-// `insert_count` is 0; neither buffer may point into this array.
+// `insert_count` is 0; no buffer may point into this array.
+//
+// `expected` makes it a compare-and-splice: if it is not NULL, the call changes nothing and
+// returns MBA_ERR_CHANGED unless the `delete_count` elements at `index` are, byte for byte,
+// those at `expected` (delete_count * mba_itemsize bytes). `remove(x)` in a binding finds x,
+// then splices with the element it found as `expected`, and searches again on MBA_ERR_CHANGED.
 //
 // Readers see the length change once; elements from `index` on change in place during the
-// call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len),
+// call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len), MBA_ERR_CHANGED,
 // MBA_ERR_INVALID_ARGUMENT, MBA_ERR_NO_SPACE, MBA_ERR_READ_ONLY, MBA_ERR_BUSY,
 // MBA_ERR_WRONG_PROCESS. Threads: as mba_append.
 mba_status mba_splice(mba_array *a,
                       uint64_t index,
                       uint64_t delete_count,
+                      const void *expected,
                       void *removed,
                       const void *elems,
                       uint64_t insert_count);

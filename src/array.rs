@@ -860,28 +860,50 @@ impl Array {
         src: *const u8,
         insert: u64,
     ) -> Result<()> {
-        self.splice_impl(index, delete, removed, src, insert, true)
+        self.splice_impl(index, delete, std::ptr::null(), removed, src, insert, true)
     }
 
-    /// [`Array::splice_raw`] without serialising this handle's threads.
+    /// [`Array::splice_raw`] only if the `delete` elements at `index` are, byte for byte, those
+    /// at `expected` (a compare-and-splice); otherwise nothing changes and the error is
+    /// `Changed`. Lets a caller remove exactly the element it found, whatever other processes
+    /// did meanwhile.
     ///
     /// # Safety
-    /// As [`Array::splice_raw`] and [`Array::append_raw_unsync`].
-    pub unsafe fn splice_raw_unsync(
+    /// As [`Array::splice_raw`], and `expected` valid for reads of `delete * itemsize()` bytes.
+    pub unsafe fn splice_if_raw(
         &self,
         index: u64,
         delete: u64,
+        expected: *const u8,
         removed: *mut u8,
         src: *const u8,
         insert: u64,
     ) -> Result<()> {
-        self.splice_impl(index, delete, removed, src, insert, false)
+        self.splice_impl(index, delete, expected, removed, src, insert, true)
+    }
+
+    /// [`Array::splice_if_raw`] (`expected` may be NULL: no comparison) without serialising this
+    /// handle's threads.
+    ///
+    /// # Safety
+    /// As [`Array::splice_if_raw`] and [`Array::append_raw_unsync`].
+    pub unsafe fn splice_raw_unsync(
+        &self,
+        index: u64,
+        delete: u64,
+        expected: *const u8,
+        removed: *mut u8,
+        src: *const u8,
+        insert: u64,
+    ) -> Result<()> {
+        self.splice_impl(index, delete, expected, removed, src, insert, false)
     }
 
     unsafe fn splice_impl(
         &self,
         index: u64,
         delete: u64,
+        expected: *const u8,
         removed: *mut u8,
         src: *const u8,
         insert: u64,
@@ -907,6 +929,17 @@ impl Array {
             self.room_for(op, n, new_len - n)?;
         }
         let size = self.region.geo.itemsize;
+        if !expected.is_null() && delete > 0 {
+            let mut now = vec![0u8; delete as usize * size];
+            region::load_elems(self.region.elem_ptr(index), now.as_mut_ptr(), delete as usize, size);
+            if now.as_slice() != std::slice::from_raw_parts(expected, now.len()) {
+                bail!(
+                    Changed,
+                    "{op} {}: the {delete} elements at {index} are no longer the expected ones",
+                    self.uri
+                );
+            }
+        }
         if !removed.is_null() && delete > 0 {
             region::load_elems(self.region.elem_ptr(index), removed, delete as usize, size);
         }

@@ -35,6 +35,8 @@ pub enum ErrorKind {
     TypeMismatch,
     /// A handle inherited through `fork()` was asked to change the array: attach anew.
     WrongProcess,
+    /// A compare-and-splice found other elements than the expected ones: nothing changed.
+    Changed,
 }
 
 /// An error of the mba core: what failed, on which array, and why.

@@ -167,6 +167,8 @@ fn status_strings_cover_every_code() {
         MBA_ERR_PERMISSION,
         MBA_ERR_IO,
         MBA_ERR_PANIC,
+        MBA_ERR_WRONG_PROCESS,
+        MBA_ERR_CHANGED,
     ];
     // Values are part of the ABI: 0, then -1, -2, ... in this order.
     assert_eq!(

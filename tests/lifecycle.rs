@@ -247,7 +247,17 @@ fn splice_replaces_in_one_step_and_a_failure_leaves_the_array_as_it_was() {
     assert_eq!(e.kind(), ErrorKind::NoSpace, "{e}");
     assert_eq!(a.to_vec::<u32>().unwrap(), vec![0, 1, 9, 4, 5, 6, 7], "nothing moved");
     assert_eq!(a.splice(6, 2, &[1u32]).unwrap_err().kind(), ErrorKind::OutOfBounds);
-    a.splice::<u32>(0, 7, &[]).unwrap();
+    // A compare-and-splice removes only what it expects to find.
+    let (five, six) = (5u32.to_ne_bytes(), 6u32.to_ne_bytes());
+    // SAFETY: private buffers of one u32; no removed or inserted elements.
+    let e = unsafe { a.splice_if_raw(4, 1, six.as_ptr(), std::ptr::null_mut(), std::ptr::null(), 0) }
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Changed, "{e}");
+    assert_eq!(a.len(), 7, "nothing changed");
+    // SAFETY: as above.
+    unsafe { a.splice_if_raw(4, 1, five.as_ptr(), std::ptr::null_mut(), std::ptr::null(), 0) }.unwrap();
+    assert_eq!(a.to_vec::<u32>().unwrap(), vec![0, 1, 9, 4, 6, 7]);
+    a.splice::<u32>(0, 6, &[]).unwrap();
     assert!(a.is_empty());
 }
 

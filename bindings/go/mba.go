@@ -71,6 +71,7 @@ const (
 	ErrPermission      int32 = C.MBA_ERR_PERMISSION
 	ErrIO              int32 = C.MBA_ERR_IO
 	ErrWrongProcess    int32 = C.MBA_ERR_WRONG_PROCESS
+	ErrChanged         int32 = C.MBA_ERR_CHANGED
 )
 
 // Error is a failed mba call: the status code and the library's message.

@@ -27,7 +27,7 @@ static opt_res go_attach_ex(const char *uri, uint32_t flags, uint64_t timeout_ms
     return opt_res_of(mba_attach_ex(uri, &o, out));
 }
 static opt_res go_splice(mba_array *a, uint64_t i, uint64_t del, void *removed, const void *e, uint64_t ins) {
-    return opt_res_of(mba_splice(a, i, del, removed, e, ins));
+    return opt_res_of(mba_splice(a, i, del, NULL, removed, e, ins));
 }
 static opt_res go_shape(const mba_array *a, uint64_t *shape) { return opt_res_of(mba_shape(a, shape)); }
 static opt_res go_set_timeout(mba_array *a, uint64_t ms) { return opt_res_of(mba_set_timeout(a, ms)); }

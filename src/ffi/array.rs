@@ -534,10 +534,15 @@ pub extern "C" fn mba_reserve(a: *mut mba_array, capacity: u64) -> mba_status {
 /// moves, so a failure leaves the array as it was and writes nothing to `removed`. Insert is
 /// `delete_count` 0, delete is `insert_count` 0, and `pop(i)` is a delete of one with `removed`.
 /// Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
-/// `insert_count` is 0; neither buffer may point into this array.
+/// `insert_count` is 0; no buffer may point into this array.
+///
+/// `expected` makes it a compare-and-splice: if it is not NULL, the call changes nothing and
+/// returns MBA_ERR_CHANGED unless the `delete_count` elements at `index` are, byte for byte,
+/// those at `expected` (delete_count * mba_itemsize bytes). `remove(x)` in a binding finds x,
+/// then splices with the element it found as `expected`, and searches again on MBA_ERR_CHANGED.
 ///
 /// Readers see the length change once; elements from `index` on change in place during the
-/// call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len),
+/// call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len), MBA_ERR_CHANGED,
 /// MBA_ERR_INVALID_ARGUMENT, MBA_ERR_NO_SPACE, MBA_ERR_READ_ONLY, MBA_ERR_BUSY,
 /// MBA_ERR_WRONG_PROCESS. Threads: as mba_append.
 #[no_mangle]
@@ -545,6 +550,7 @@ pub extern "C" fn mba_splice(
     a: *mut mba_array,
     index: u64,
     delete_count: u64,
+    expected: *const c_void,
     removed: *mut c_void,
     elems: *const c_void,
     insert_count: u64,
@@ -555,7 +561,16 @@ pub extern "C" fn mba_splice(
         // SAFETY: elems points at insert_count * itemsize readable bytes and removed (if not
         // NULL) at delete_count * itemsize writable bytes, outside the array; the caller
         // serialises the length-changing calls of an exclusive handle.
-        unsafe { a.splice_raw_unsync(index, delete_count, removed.cast(), elems.cast(), insert_count) }
+        unsafe {
+            a.splice_raw_unsync(
+                index,
+                delete_count,
+                expected.cast(),
+                removed.cast(),
+                elems.cast(),
+                insert_count,
+            )
+        }
     })
 }
 

@@ -41,6 +41,9 @@ pub const MBA_ERR_PANIC: mba_status = -13;
 /// The handle was inherited through fork(): it belongs to the parent, so it refuses to change
 /// the array. Attach the array anew in this process. Reads through it keep working.
 pub const MBA_ERR_WRONG_PROCESS: mba_status = -14;
+/// mba_splice with `expected`: the elements at the index are not the expected ones (another
+/// process changed them); nothing was changed.
+pub const MBA_ERR_CHANGED: mba_status = -15;
 
 pub(crate) fn code_of(kind: ErrorKind) -> mba_status {
     match kind {
@@ -57,6 +60,7 @@ pub(crate) fn code_of(kind: ErrorKind) -> mba_status {
         ErrorKind::Permission => MBA_ERR_PERMISSION,
         ErrorKind::Io => MBA_ERR_IO,
         ErrorKind::WrongProcess => MBA_ERR_WRONG_PROCESS,
+        ErrorKind::Changed => MBA_ERR_CHANGED,
     }
 }
 
@@ -136,6 +140,7 @@ pub extern "C" fn mba_status_str(status: mba_status) -> *const c_char {
         MBA_ERR_IO => c"MBA_ERR_IO: operating-system error",
         MBA_ERR_PANIC => c"MBA_ERR_PANIC: internal error",
         MBA_ERR_WRONG_PROCESS => c"MBA_ERR_WRONG_PROCESS: handle inherited through fork(); attach anew",
+        MBA_ERR_CHANGED => c"MBA_ERR_CHANGED: the elements are no longer the expected ones",
         _ => c"unknown mba status",
     };
     s.as_ptr()

@@ -241,8 +241,8 @@ and returns the removed elements; a failure leaves `a` as it was.
 function splice!(a::MbaArray{T}, i::Integer, n::Integer, vs::AbstractVector = T[]) where {T}
     buf = convert(Vector{T}, vs)
     removed = Vector{T}(undef, n)
-    check(ccall((:mba_splice, libmba), Int32, (Ptr{Cvoid}, UInt64, UInt64, Ptr{T}, Ptr{T}, UInt64),
-                a.handle, i - 1, n, removed, buf, Base.length(buf)))
+    check(ccall((:mba_splice, libmba), Int32, (Ptr{Cvoid}, UInt64, UInt64, Ptr{Cvoid}, Ptr{T}, Ptr{T}, UInt64),
+                a.handle, i - 1, n, C_NULL, removed, buf, Base.length(buf)))
     return removed
 end
 

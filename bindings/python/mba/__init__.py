@@ -136,7 +136,7 @@ class _Calls:
         self.extend = _declare(lib, "mba_extend", [_p, _p, _u64], _status)
         self.extend_bytes = _declare(type(lib)(lib._name, handle=lib._handle), "mba_extend",
                                      [_p, ctypes.c_char_p, _u64], _status)
-        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status)
+        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _p, _p, _u64], _status)
         self.pop = _declare(lib, "mba_pop", [_p, _p], _status)
         self.truncate = _declare(lib, "mba_truncate", [_p, _u64], _status)
 
@@ -1075,7 +1075,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         h = self._resizable()
         count = len(src) if src is not None else 0
         address = src.buffer_info()[0] if count else None
-        self._call(self._s.calls.splice, h, index, delete, None, address, count)
+        self._call(self._s.calls.splice, h, index, delete, None, None, address, count)
 
     def insert(self, i, x):
         i = operator.index(i)
@@ -1114,7 +1114,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         if last:
             self._call(s.calls.pop, h, out)
         else:
-            st = self._call_status(s.calls.splice, h, i, 1, out, None, 0)
+            st = self._call_status(s.calls.splice, h, i, 1, None, out, None, 0)
             if st == -3:  # another process shortened the array meanwhile
                 raise IndexError("pop index out of range")
             if st:
@@ -1130,56 +1130,43 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         return None
 
     def remove(self, x):
-        """Removes the first element equal to x. The library has no compare-and-remove, so
-        finding x and removing it are two steps, and another process may insert or remove
-        elements before it in between. So: the search finds index k; a[k] is read again just
-        before the removal (a mismatch means a new search, nothing removed); the removal (one
-        mba_splice) hands back the element it removed, and if that is not an x (the array
-        changed in the microseconds between the read and the splice), it is put back at k (a
-        second splice) and the search starts again, at most _REMOVE_TRIES times (then
-        BusyError, the array as it was). So the element removed is always an x and no other is
-        lost; but an element put back lands at index k, which is not where it was if other
-        processes removed or inserted before k meanwhile, and they may see the array without it
-        between the two splices. Appends by other processes never cause a retry (they move no
-        element)."""
+        """Removes the first element equal to x. Finding x and removing it are two steps, and
+        other processes may insert or remove elements before it in between; so the removal is
+        a compare-and-splice (mba_splice with `expected`): it removes element k only if k still
+        holds, byte for byte, the element the search found there, and otherwise changes nothing
+        (MBA_ERR_CHANGED), and the search starts again, at most _REMOVE_TRIES times (then
+        BusyError, the array as it was). So the element removed is always the x that was found,
+        and no other element is ever moved or lost. Appends by other processes never cause a
+        retry (they move no element)."""
         h = self._resizable()
         s = self._s
-        out = ctypes.create_string_buffer(s.isz)
+        found = ctypes.create_string_buffer(s.isz)
         for _ in range(_REMOVE_TRIES):
             k = self._find(x)
             if k is None:
                 raise ValueError("array.remove(x): x not in array")
-            if not self._holds(k, x):
+            if k >= self.__len__():
+                continue  # the array shrank under the search: search again
+            self._read_element(k, found)
+            if not self._holds_bytes(found.raw, x):
                 continue  # moved since the search: search again, nothing removed
-            st = self._call_status(s.calls.splice, h, k, 1, out, None, 0)
-            if st == -3:  # the array shrank under the search: search again
+            st = self._call_status(s.calls.splice, h, k, 1, found, None, None, 0)
+            if st in (-3, -15):  # shrank, or element k changed meanwhile: search again
                 continue
             if st:
                 _raise(st)
-            got = self._element(out.raw)
-            if got is x or got == x:
-                return
-            self._put_back(h, k, out)
+            return
         raise BusyError(-9, f"mba: remove(x): other processes changed the array between finding x and removing "
                             f"it {_REMOVE_TRIES} times in a row")
 
-    def _holds(self, k, x):
-        """Whether element k is (still) an x."""
-        if k >= self.__len__():
-            return False
-        v = self._mv[k]
-        return v is x or v == x
+    def _read_element(self, k, buf):
+        """Copies element k (below len(self), so mapped) into buf."""
+        ctypes.memmove(buf, self._s.data + k * self._s.isz, self._s.isz)
 
-    def _put_back(self, h, k, out):
-        """Inserts the one element in out at k, or at the end if the array is shorter than k by
-        now: an element remove() took by mistake is never lost."""
-        calls = self._s.calls
-        address = ctypes.addressof(out)
-        st = self._call_status(calls.splice, h, k, 0, None, address, 1)
-        if st == -3:
-            self._call(calls.extend, h, address, 1)
-        elif st:
-            _raise(st)
+    def _holds_bytes(self, raw, x):
+        """Whether the element whose bytes are raw is an x."""
+        v = self._element(raw)
+        return v is x or v == x
 
     def clear(self):
         h = self._resizable()
