@@ -899,6 +899,7 @@ impl Array {
         self.splice_impl(index, delete, expected, removed, src, insert, false)
     }
 
+    #[allow(clippy::too_many_arguments)] // the C call's six, and whether to serialise threads
     unsafe fn splice_impl(
         &self,
         index: u64,
