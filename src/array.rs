@@ -6,6 +6,7 @@
 //! of the store this handle knows to be backed (`Region::known`), never against header fields,
 //! which a peer may have scribbled on.
 
+use crate::claim::ClaimState;
 use crate::dtype::{Dtype, Element};
 use crate::error::{bail, Error, ErrorKind, Result};
 use crate::fork::{self, ForkState};
@@ -103,6 +104,8 @@ pub struct Array {
     pub(crate) mutex: LocalLock,
     /// Serialises the slow path that re-reads the store size.
     refresh_lock: LocalLock,
+    /// The claim open on this handle, if any (see `claim.rs`).
+    pub(crate) claim: ClaimState,
 }
 
 impl std::fmt::Debug for Array {
@@ -283,6 +286,7 @@ impl Array {
             timeout_ms: AtomicU64::new(0),
             mutex: LocalLock::default(),
             refresh_lock: LocalLock::default(),
+            claim: ClaimState::default(),
         };
         a.set_timeout(opts.timeout_ms);
         a.learn(st);
@@ -474,7 +478,7 @@ impl Array {
     /// Makes sure elements `..n` lie in the store as this handle knows it, re-reading the
     /// store size if needed. Errors if the store does not hold them.
     #[inline]
-    fn ensure_mapped(&self, op: &str, n: u64) -> Result<()> {
+    pub(crate) fn ensure_mapped(&self, op: &str, n: u64) -> Result<()> {
         if n <= self.region.known_elems() {
             return Ok(());
         }
@@ -563,7 +567,7 @@ impl Array {
     }
 
     /// `count` elements in bytes, or an error if that overflows.
-    fn bytes_of(&self, op: &str, count: u64) -> Result<usize> {
+    pub(crate) fn bytes_of(&self, op: &str, count: u64) -> Result<usize> {
         count
             .checked_mul(self.region.geo.itemsize as u64)
             .and_then(|b| usize::try_from(b).ok())
@@ -575,7 +579,7 @@ impl Array {
 
     /// Fails unless `count` is a whole number of rows.
     #[inline(always)]
-    fn check_rows(&self, op: &str, what: &str, count: u64) -> Result<()> {
+    pub(crate) fn check_rows(&self, op: &str, what: &str, count: u64) -> Result<()> {
         let row = self.region.geo.row_size;
         if row != 1 && count % row != 0 {
             bail!(
@@ -610,7 +614,7 @@ impl Array {
         // (An inherited handle's lock may have been held by a thread of the parent at the fork:
         // never take it there; `writer` refuses such a handle first.)
         if self.lease && !self.fork.inherited.load(Relaxed) {
-            let _m = self.mutex.lock();
+            let _m = self.local("append")?;
             if self.try_append_fast(src) {
                 return Ok(());
             }
@@ -642,7 +646,7 @@ impl Array {
             return false;
         }
         region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
-        self.region.len_word().store(n + 1, Release);
+        self.region.publish_len(n + 1);
         f.local_len.store(n + 1, Relaxed);
         true
     }
@@ -687,7 +691,7 @@ impl Array {
 
     /// Makes room for `count` more elements after `n`, growing the store if needed.
     #[inline]
-    fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
+    pub(crate) fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
         match n.checked_add(count) {
             Some(m) if m <= self.region.known_elems() && m <= self.max_capacity() => Ok(()),
             Some(m) => self.grow_to(m).map_err(|e| e.context(format_args!("{op} {}", self.uri))),
@@ -956,10 +960,12 @@ impl Array {
     /// publish a length whose data was not written first.
     pub fn msync(&self, sync: bool, invalidate: bool) -> Result<()> {
         let run = || -> Result<()> {
-            if self.read_only || self.fork.inherited.load(Relaxed) {
+            // This thread's open claim holds everything msync would take, and this thread cannot
+            // commit meanwhile: flush as it stands.
+            if self.read_only || self.fork.inherited.load(Relaxed) || self.claim.held_by_this_thread() {
                 return self.msync_ranges(sync, invalidate);
             }
-            let _local = self.mutex.lock();
+            let _local = self.local("msync")?;
             let mut held = None;
             if !self.lease {
                 let me = self.slot_locked()?;
@@ -1097,6 +1103,7 @@ impl Drop for Array {
         if self.fork.inherited.load(Relaxed) {
             return; // the parent's: touch nothing shared, only unmap and close
         }
+        self.abort_on_free(); // an open claim publishes nothing and lets the append lock go
         let slot = self.slot.load(Acquire);
         if slot != 0 {
             let coord = self.coord();

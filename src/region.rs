@@ -25,6 +25,8 @@ pub(crate) struct Region {
     known: AtomicU64,
     /// The same in whole elements after `data_offset`, for one-compare bounds checks.
     known_elems: AtomicU64,
+    /// This handle's record of wake-ups that found no sleeper (see `wait.rs`).
+    pub(crate) wakes: crate::wait::WakeRecord,
 }
 
 impl Region {
@@ -61,7 +63,13 @@ impl Region {
 
     /// A region over `map`, of which the first `known` bytes are backed.
     pub(crate) fn new(map: memmap2::MmapRaw, geo: Geometry, known: u64) -> Region {
-        let r = Region { map, geo, known: AtomicU64::new(0), known_elems: AtomicU64::new(0) };
+        let r = Region {
+            map,
+            geo,
+            known: AtomicU64::new(0),
+            known_elems: AtomicU64::new(0),
+            wakes: Default::default(),
+        };
         r.set_known(known.min(r.map.len() as u64));
         r
     }
@@ -125,9 +133,15 @@ impl Region {
     pub(crate) fn lock_seq(&self) -> &AtomicU32 {
         self.word32(OFF_LOCK_SEQ)
     }
-    #[allow(dead_code)]
     pub(crate) fn len_waiters(&self) -> &AtomicU32 {
         self.word32(OFF_LEN_WAITERS)
+    }
+    /// The 4 bytes of `len` holding its low 32 bits: the futex word length waiters sleep on.
+    /// Only its address is used (the kernel reads it); Rust code reads `len` whole.
+    pub(crate) fn len_futex(&self) -> *const u32 {
+        let low = if cfg!(target_endian = "big") { 4 } else { 0 };
+        // SAFETY: inside the header, which lies in the mapping; 4-aligned.
+        unsafe { self.base().add(OFF_LEN + low).cast::<u32>() }
     }
     /// The identity word of writer slot `slot` (1 ..= SLOTS).
     pub(crate) fn slot_word(&self, slot: u32) -> &AtomicU64 {

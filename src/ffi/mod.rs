@@ -12,11 +12,13 @@
 #[macro_use]
 mod macros;
 pub mod array;
+pub mod claim;
 pub mod error;
 pub mod list;
 pub mod residency;
 
 pub use array::*;
+pub use claim::*;
 pub use error::*;
 pub use list::*;
 pub use residency::*;
