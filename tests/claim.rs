@@ -364,3 +364,15 @@ fn a_waiter_is_never_kept_asleep_by_a_writer_killed_while_it_sleeps() {
         assert_eq!(len_waiters(&a) & 0xFFFF, 0);
     }
 }
+
+#[test]
+fn the_cpp_appender_and_wait_len_behave_as_documented() {
+    let prog = common::cprog::build_with(
+        "tests/cpp/appender_test.cpp",
+        "cpp_appender_test",
+        &["-xc++", "-std=c++17"],
+        false,
+    );
+    let n = Name::new("cpp-appender");
+    assert_eq!(run_ok(&prog, &[n.uri()]), "cpp appender ok\n");
+}
