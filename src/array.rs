@@ -95,10 +95,15 @@ pub struct Array {
     /// The fork handler's view of this handle, and the lease holder's own length.
     pub(crate) fork: Box<ForkState>,
     /// This process's slot identity, and the slot (0 until first needed; always 0 read-only).
-    identity: u64,
+    /// The identity and whether this process is in the array's pid namespace are worked out
+    /// when the first slot is taken (they cost a read of `/proc`), not at attach.
+    identity: AtomicU64,
     slot: AtomicU32,
     owner_pid: u32,
-    same_namespace: bool,
+    /// The array's pid namespace (from its header), and whether this process shares it:
+    /// 0 not yet asked, 1 no, 2 yes.
+    pidns: u64,
+    same_namespace: std::sync::atomic::AtomicU8,
     timeout_ms: AtomicU64,
     /// Serialises this handle's length-changing calls across its threads.
     pub(crate) mutex: LocalLock,
@@ -127,6 +132,11 @@ fn this_pid_namespace() -> u64 {
 
 fn page_round(n: u64) -> Option<u64> {
     n.checked_next_multiple_of(sys::page_size() as u64)
+}
+
+/// The address space every handle reserves for an array: its maximum capacity, page-rounded.
+fn reservation(geo: &crate::layout::Geometry) -> u64 {
+    geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX)
 }
 
 impl Array {
@@ -202,11 +212,18 @@ impl Array {
             this_pid_namespace(),
             sys::now_ns(),
         );
-        sys::pwrite_all(fd, &header.to_bytes(), 0).map_err(|e| Error::os("write header", e))?;
+        // The header goes in through the mapping the handle keeps (one system call fewer than a
+        // pwrite); the store has no name yet, so no one can see it half-written.
+        let geo = header.validate(size)?;
+        let map = Region::map(&new.file, reservation(&geo), false)?;
+        let bytes = header.to_bytes();
+        // SAFETY: the mapping covers the store, which holds at least the header; no one else
+        // can reach the unnamed store yet.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.as_mut_ptr(), bytes.len()) };
         new.seal(&loc, mode)?;
         let file = new.publish(&loc, opts.overwrite, opts.force)?;
         let st = sys::Stat { size, allocated: size, regular: true, uid: 0 };
-        Self::from_parts(file, shown.to_owned(), opts, st, header)
+        Self::from_parts(file, shown.to_owned(), opts, st, header, Some(map))
     }
 
     /// Attaches to the existing array at `uri`. A `shm://` name is opened without following a
@@ -260,17 +277,24 @@ impl Array {
         }
         let mut raw = [0u8; HEADER_SIZE];
         sys::pread_exact(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
-        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw))
+        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw), None)
     }
 
-    /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`.
-    fn from_parts(file: File, uri: String, opts: Options, st: sys::Stat, header: Header) -> Result<Array> {
+    /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`;
+    /// `map`, the mapping already made of it, if any.
+    fn from_parts(
+        file: File,
+        uri: String,
+        opts: Options,
+        st: sys::Stat,
+        header: Header,
+        map: Option<memmap2::MmapRaw>,
+    ) -> Result<Array> {
         let geo = header.validate(st.size)?;
-        let reserve = geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX);
-        let map = Region::map(&file, reserve, opts.read_only)?;
-        let pidns = this_pid_namespace();
-        let same_namespace = pidns != 0 && pidns == header.pidns;
-        let (pid, start) = fork::identity();
+        let map = match map {
+            Some(m) => m,
+            None => Region::map(&file, reservation(&geo), opts.read_only)?,
+        };
         let mut a = Array {
             region: Region::new(map, geo, geo.data_offset as u64),
             file,
@@ -279,10 +303,11 @@ impl Array {
             shmem: std::sync::atomic::AtomicU8::new(0),
             lease: false,
             fork: Box::default(),
-            identity: ident::make(pid as u32, start, !same_namespace),
+            identity: AtomicU64::new(0),
             slot: AtomicU32::new(0),
-            owner_pid: pid as u32,
-            same_namespace,
+            owner_pid: fork::pid() as u32,
+            pidns: header.pidns,
+            same_namespace: std::sync::atomic::AtomicU8::new(0),
             timeout_ms: AtomicU64::new(0),
             mutex: LocalLock::default(),
             refresh_lock: LocalLock::default(),
@@ -322,7 +347,7 @@ impl Array {
         Coord {
             region: &self.region,
             uri: &self.uri,
-            same_namespace: self.same_namespace,
+            same_namespace: self.same_namespace.load(Relaxed) == 2,
             timeout_ms: self.timeout_ms.load(Relaxed),
             live: Os,
         }
@@ -339,8 +364,14 @@ impl Array {
 
     #[cold]
     fn take_slot(&self) -> Result<u32> {
+        let mine = this_pid_namespace();
+        let same = mine != 0 && mine == self.pidns;
+        self.same_namespace.store(if same { 2 } else { 1 }, Relaxed);
+        let (pid, start) = fork::identity();
+        let identity = ident::make(pid as u32, start, !same);
+        self.identity.store(identity, Relaxed);
         let seed = sys::now_ns() ^ (self as *const Self as u64 >> 4) ^ self.owner_pid as u64;
-        let s = self.coord().take_slot(self.identity, seed)?;
+        let s = self.coord().take_slot(identity, seed)?;
         self.slot.store(s, Release);
         Ok(s)
     }
@@ -1110,7 +1141,7 @@ impl Drop for Array {
             if self.lease {
                 coord.drop_lease(slot);
             }
-            coord.release_slot(slot, self.identity);
+            coord.release_slot(slot, self.identity.load(Relaxed));
         }
     }
 }

@@ -58,6 +58,8 @@ static INSTALL: Once = Once::new();
 
 /// This process's (pid, start time), cached until a fork makes a new process.
 static IDENTITY: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+/// This process's pid alone (no read of `/proc`), cached likewise.
+static PID: AtomicU64 = AtomicU64::new(0);
 
 fn acquire() {
     while REGISTRY.lock.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
@@ -77,6 +79,7 @@ extern "C" fn parent() {
 extern "C" fn child() {
     // Single-threaded here; the registry is ours since `prepare`.
     IDENTITY.0.store(0, Relaxed);
+    PID.store(0, Relaxed);
     let mut p = REGISTRY.head.get();
     while !p.is_null() {
         // SAFETY: registered states are live (unregistered before they drop); the lock is held.
@@ -105,7 +108,21 @@ pub(crate) fn identity() -> (u64, u64) {
     let (pid, start) = crate::sys::process_identity();
     IDENTITY.1.store(start, Relaxed);
     IDENTITY.0.store(pid, Release);
+    PID.store(pid, Relaxed);
     (pid, start)
+}
+
+/// This process's pid, read once per process.
+pub(crate) fn pid() -> u64 {
+    install();
+    match PID.load(Relaxed) {
+        0 => {
+            let p = std::process::id() as u64;
+            PID.store(p, Relaxed);
+            p
+        }
+        p => p,
+    }
 }
 
 /// Registers a handle's state with the fork handler (installing it on first use).

@@ -285,14 +285,17 @@ impl NewStore {
         };
         let cdst = cpath(path)?;
         if !overwrite {
-            let (src, follow) = match &self.temp.0 {
-                Some(t) => (cpath(t)?, 0),
-                None => (proc_fd_path(&self.file), libc::AT_SYMLINK_FOLLOW),
+            let linked = match &self.temp.0 {
+                Some(t) => {
+                    let src = cpath(t)?;
+                    // SAFETY: valid C strings.
+                    unsafe {
+                        libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, cdst.as_ptr(), 0) == 0
+                    }
+                }
+                None => link_fd(&self.file, &cdst),
             };
-            // SAFETY: valid C strings.
-            if unsafe { libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, cdst.as_ptr(), follow) }
-                != 0
-            {
+            if !linked {
                 return Err(os_err(format_args!("create {}", path.display())));
             }
             return Ok(self.file);
@@ -306,18 +309,7 @@ impl NewStore {
             None => {
                 let t = unique_sibling(path);
                 let ct = cpath(&t)?;
-                let src = proc_fd_path(&self.file);
-                // SAFETY: valid C strings.
-                if unsafe {
-                    libc::linkat(
-                        libc::AT_FDCWD,
-                        src.as_ptr(),
-                        libc::AT_FDCWD,
-                        ct.as_ptr(),
-                        libc::AT_SYMLINK_FOLLOW,
-                    )
-                } != 0
-                {
+                if !link_fd(&self.file, &ct) {
                     return Err(os_err(format_args!("create {}", t.display())));
                 }
                 t
@@ -332,8 +324,36 @@ impl NewStore {
     }
 }
 
-fn proc_fd_path(f: &File) -> CString {
-    CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL in a number")
+/// Gives the unnamed file `f` the name `dst`; false with errno set on failure.
+///
+/// `linkat(fd, "", AT_EMPTY_PATH)` names the descriptor itself, without the walk through
+/// `/proc/self/fd/N` that costs as much as the rest of a create; the kernel allows it to
+/// processes with `CAP_DAC_READ_SEARCH`, and (since Linux 6.10) to the process that opened the
+/// file. Elsewhere it fails with `ENOENT` or `EPERM`, and this process goes through `/proc` from
+/// then on.
+fn link_fd(f: &File, dst: &std::ffi::CStr) -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+    if !EMPTY_PATH_REFUSED.load(Relaxed) {
+        // SAFETY: valid descriptor and C strings.
+        let r = unsafe {
+            libc::linkat(f.as_raw_fd(), c"".as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_EMPTY_PATH)
+        };
+        if r == 0 {
+            return true;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::EPERM) | Some(libc::EINVAL) => {
+                EMPTY_PATH_REFUSED.store(true, Relaxed)
+            }
+            _ => return false, // EEXIST, EACCES, ENOSPC...: the answer for this name either way
+        }
+    }
+    let src = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL in a number");
+    // SAFETY: valid C strings.
+    unsafe {
+        libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_SYMLINK_FOLLOW) == 0
+    }
 }
 
 /// Removes the name of the store at `loc`; handles that are attached keep working.

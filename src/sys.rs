@@ -185,34 +185,6 @@ pub fn pread_exact(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Resul
     Ok(())
 }
 
-/// Writes all of `buf` at `offset`.
-pub fn pwrite_all(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: buf[done..] is a valid readable range.
-        let n = unsafe {
-            libc::pwrite(
-                fd.as_raw_fd(),
-                buf[done..].as_ptr().cast(),
-                buf.len() - done,
-                (offset + done as u64) as libc::off_t,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
-        }
-        done += n as usize;
-    }
-    Ok(())
-}
-
 /// Sleeps while `*word == expected`, for at most `timeout`. Works across processes
 /// (no FUTEX_PRIVATE_FLAG). Spurious returns are allowed; callers re-check.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
