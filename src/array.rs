@@ -677,8 +677,11 @@ impl Array {
             return false;
         }
         region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
-        self.region.publish_len(n + 1);
+        let wake = self.region.publish_len(n + 1);
         f.local_len.store(n + 1, Relaxed);
+        if wake {
+            self.region.wake_len_waiters();
+        }
         true
     }
 

@@ -4,7 +4,9 @@
 //! sleeper that read the length and then asks the kernel to sleep while those 32 bits are
 //! unchanged can never miss an append that came in between. Appenders only call `FUTEX_WAKE`
 //! when the header's `len_waiters` says someone sleeps, so with no sleeper a publish costs one
-//! more load of a word in the cache line it has just written.
+//! more load of a word in the cache line it has just written. An appender holding the append
+//! lock wakes sleepers after releasing it, so that a woken reader that appends in turn finds it
+//! free.
 //!
 //! `len_waiters` holds a count of registered sleepers in its low 16 bits and an *epoch* in its
 //! high 16 bits. A sleeper killed while asleep would leave the count raised forever, and every
@@ -14,14 +16,22 @@
 //! [`SLICE`] at a time, so none is stranded.
 //!
 //! The appender stores `len` and then loads `len_waiters` without a fence (a fence on every
-//! publish would cost more than the whole append), so a sleeper that registers at the very moment
-//! of a publish may not be woken by it: a sleeper's first sleep after registering is therefore
-//! short ([`FIRST_SLICE`]), long enough for any store to become visible.
+//! publish would cost more than the whole append). A sleeper registers (a locked read-modify-
+//! write, a full fence) before it reads the length, and the kernel reads the futex word again
+//! when it is asked to sleep, a system call later: a publish whose store was still on its way to
+//! memory when its appender read a count of 0 has landed by then, and the sleep does not begin.
+//! Should it ever not have, the sleep ends after [`SLICE`] at the latest.
+//!
+//! Every sleep is bounded, by the caller's timeout and by [`SLICE`]: a timer far enough away that
+//! arming it rarely reprograms the hardware, and a sleeper wakes five times a second at most.
 //!
 //! A read-only handle cannot write `len_waiters` (its mapping is read-only, and a reader must not
-//! be able to slow writers down): it sleeps on the same futex in short slices, from
-//! [`RO_SLICE_MIN`] doubling to [`RO_SLICE_MAX`], and is woken at once whenever a registered
-//! sleeper exists, since appenders wake every sleeper on the word.
+//! be able to slow writers down): it sleeps on the same futex in slices of an eighth of the time
+//! it has waited so far, from [`RO_SLICE_MIN`] to [`RO_SLICE_MAX`], and is woken at once whenever
+//! a registered sleeper exists, since appenders wake every sleeper on the word.
+//!
+//! Before it sleeps a waiter spins for a few microseconds, re-reading the length: an answer that
+//! comes that soon costs neither a sleep nor a wake-up (see [`Array::wait_len`]).
 
 use crate::array::Array;
 use crate::error::Result;
@@ -33,46 +43,58 @@ use std::time::{Duration, Instant};
 /// The sleeper count in `len_waiters`; the bits above it are the epoch.
 pub(crate) const COUNT_MASK: u32 = 0xFFFF;
 const EPOCH_ONE: u32 = 1 << 16;
-/// How long a waiter spins, re-reading the length, before it sleeps.
-const SPIN: Duration = Duration::from_micros(5);
-/// The first sleep after registering: covers a publish that raced the registration.
-pub(crate) const FIRST_SLICE: Duration = Duration::from_micros(200);
+/// How long a waiter spins before it sleeps, at most: the spin adapts per handle below this.
+const SPIN_MAX_NS: u32 = 8_000;
+/// A spin that has shrunk below this is dropped, and tried again every 16th wait.
+const SPIN_MIN_NS: u32 = 500;
 /// The longest a registered sleeper sleeps before it looks again (its epoch may have changed).
-pub(crate) const SLICE: Duration = Duration::from_millis(100);
+pub(crate) const SLICE: Duration = Duration::from_millis(200);
 /// The sleeps of a handle that cannot register (read-only, or 65,535 sleepers already).
 pub(crate) const RO_SLICE_MIN: Duration = Duration::from_micros(50);
-pub(crate) const RO_SLICE_MAX: Duration = Duration::from_millis(2);
+pub(crate) const RO_SLICE_MAX: Duration = Duration::from_millis(10);
 /// An appender starts a new epoch after this many wake-ups in a row found nobody asleep...
 const HEAL_WAKES: u32 = 64;
 /// ...over at least this long.
 const HEAL_NS: u64 = 1_000_000_000;
 
-/// A handle's record of its wake-ups that found nobody asleep.
+/// A handle's record of its wake-ups that found nobody asleep, and of its waits' spinning.
 #[derive(Debug, Default)]
 pub(crate) struct WakeRecord {
     /// Wake-ups in a row that woke no one.
     wasted: AtomicU32,
     /// When the first of them happened (monotonic nanoseconds).
     since_ns: AtomicU64,
+    /// How long this handle's waits spin before they sleep; 0: not yet set (the maximum).
+    spin_ns: AtomicU32,
+    /// Waits made with the spin dropped, so that it is tried again now and then.
+    unspun: AtomicU32,
+}
+
+/// Whether this process may run on more than one CPU (spinning is useless otherwise).
+fn several_cpus() -> bool {
+    static N: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(true, |n| n.get() > 1))
 }
 
 impl Region {
-    /// Publishes `n` as the length (a release store, after the elements it covers), then wakes
-    /// the readers sleeping until it changes, if the header counts any: with none, one load of
-    /// a word in the cache line just written.
+    /// Publishes `n` as the length (a release store, after the elements it covers) and tells
+    /// whether readers sleep until it changes (the header counts some): then the caller wakes
+    /// them with [`Region::wake_len_waiters`], once it has let go of the append lock. With no
+    /// sleeper this costs one load of a word in the cache line just written.
     #[inline(always)]
-    pub(crate) fn publish_len(&self, n: u64) {
+    #[must_use]
+    pub(crate) fn publish_len(&self, n: u64) -> bool {
         // Both addresses first, from one load of the base.
         let (len, waiters) = (self.len_word(), self.len_waiters());
         len.store(n, Release);
-        if waiters.load(Relaxed) & COUNT_MASK != 0 {
-            self.wake_len_slow();
-        }
+        waiters.load(Relaxed) & COUNT_MASK != 0
     }
 
+    /// Wakes every reader sleeping until the length changes (after [`Region::publish_len`]
+    /// said there are some).
     #[cold]
     #[inline(never)]
-    fn wake_len_slow(&self) {
+    pub(crate) fn wake_len_waiters(&self) {
         let r = &self.wakes;
         if sys::futex_wake_at(self.len_futex(), i32::MAX) > 0 {
             r.wasted.store(0, Relaxed);
@@ -103,15 +125,11 @@ struct Registration<'a> {
     writable: bool,
     /// The epoch registered in, if registered.
     epoch: Option<u32>,
-    /// Registered since the last sleep: the next one is short.
-    fresh: bool,
-    /// Sleeps so far without a registration (for the backoff).
-    unregistered_sleeps: u32,
 }
 
 impl<'a> Registration<'a> {
     fn new(region: &'a Region, writable: bool) -> Self {
-        let mut r = Registration { region, writable, epoch: None, fresh: false, unregistered_sleeps: 0 };
+        let mut r = Registration { region, writable, epoch: None };
         r.register();
         r
     }
@@ -128,7 +146,6 @@ impl<'a> Registration<'a> {
             match w.compare_exchange_weak(cur, cur + 1, SeqCst, Relaxed) {
                 Ok(_) => {
                     self.epoch = Some(cur >> 16);
-                    self.fresh = true;
                     return;
                 }
                 Err(now) => cur = now,
@@ -136,22 +153,18 @@ impl<'a> Registration<'a> {
         }
     }
 
-    /// How long to sleep next, registering again if an appender started a new epoch.
-    fn next_slice(&mut self) -> Duration {
+    /// How long to sleep next, `waited` into the wait, registering again if an appender
+    /// started a new epoch.
+    fn next_slice(&mut self, waited: Duration) -> Duration {
         if let Some(e) = self.epoch {
             if self.region.len_waiters().load(SeqCst) >> 16 != e {
                 self.register();
             }
         }
         if self.epoch.is_some() {
-            if std::mem::take(&mut self.fresh) {
-                return FIRST_SLICE;
-            }
             return SLICE;
         }
-        let n = self.unregistered_sleeps.min(8);
-        self.unregistered_sleeps += 1;
-        (RO_SLICE_MIN * (1 << n)).min(RO_SLICE_MAX)
+        (waited / 8).clamp(RO_SLICE_MIN, RO_SLICE_MAX)
     }
 }
 
@@ -174,11 +187,13 @@ impl Array {
     /// Waits until the published length is at least `len`, or `timeout` passes (`None`: no
     /// limit), and returns the length then: at least `len`, unless the time ran out.
     ///
-    /// The caller sleeps in the kernel (after spinning for a few microseconds) and appenders in
-    /// any process wake it when they publish. A writable handle registers itself in the header
-    /// so that appenders know to wake it; a read-only handle cannot, and looks again every
-    /// 2 ms at most. No writer, dead or alive, can keep it asleep past `timeout`. Any number of
-    /// threads may wait on one handle, alongside any other call.
+    /// The caller first spins for up to a few microseconds, re-reading the length (less, or not
+    /// at all, after waits that the spin did not end, and never where the process may use only
+    /// one CPU), then sleeps in the kernel until an appender in any process publishes. A
+    /// writable handle registers itself in the header so that appenders know to wake it; a
+    /// read-only handle cannot, and looks again after an eighth of the time it has waited
+    /// (10 ms at most). No writer, dead or alive, can keep it asleep past `timeout`. Any number
+    /// of threads may wait on one handle, alongside any other call.
     pub fn wait_len(&self, len: u64, timeout: Option<Duration>) -> Result<u64> {
         let now_len = self.len();
         if now_len >= len || timeout == Some(Duration::ZERO) {
@@ -186,16 +201,8 @@ impl Array {
         }
         let start = Instant::now();
         let deadline = timeout.and_then(|t| start.checked_add(t));
-        let spin_until = start + SPIN.min(timeout.unwrap_or(SPIN));
-        loop {
-            std::hint::spin_loop();
-            let l = self.len();
-            if l >= len {
-                return Ok(l);
-            }
-            if Instant::now() >= spin_until {
-                break;
-            }
+        if let Some(l) = self.spin_for(len, timeout) {
+            return Ok(l);
         }
         let mut reg = Registration::new(&self.region, !self.is_read_only());
         loop {
@@ -210,8 +217,44 @@ impl Array {
                 Some(d) => d - now,
                 None => SLICE,
             };
-            let slice = reg.next_slice().min(left);
+            let slice = reg.next_slice(now - start).min(left);
             sys::futex_wait_at(self.region.len_futex(), raw as u32, slice);
+        }
+    }
+
+    /// The spin before a wait sleeps: re-reads the length for this handle's spin time (at most
+    /// `timeout`). The spin time grows by a quarter when the spin ends a wait and halves when
+    /// the wait goes on to sleep; below [`SPIN_MIN_NS`] it is dropped and tried again every
+    /// 16th wait. Where this process may use only one CPU nothing can change while it spins,
+    /// so it never does.
+    fn spin_for(&self, len: u64, timeout: Option<Duration>) -> Option<u64> {
+        if !several_cpus() {
+            return None;
+        }
+        let rec = &self.region.wakes;
+        let spin = match rec.spin_ns.load(Relaxed) {
+            0 => SPIN_MAX_NS,
+            s => s,
+        };
+        if spin < SPIN_MIN_NS && rec.unspun.fetch_add(1, Relaxed) % 16 != 15 {
+            return None;
+        }
+        let spin = spin.max(SPIN_MIN_NS);
+        let limit = timeout.map_or(spin as u64, |t| (t.as_nanos() as u64).min(spin as u64));
+        let t0 = sys::monotonic_ns();
+        let mut i = 0u32;
+        loop {
+            std::hint::spin_loop();
+            let l = self.len();
+            if l >= len {
+                rec.spin_ns.store((spin + spin / 4).min(SPIN_MAX_NS), Relaxed);
+                return Some(l);
+            }
+            i += 1;
+            if i % 8 == 0 && sys::monotonic_ns().saturating_sub(t0) >= limit {
+                rec.spin_ns.store((spin / 2).max(1), Relaxed);
+                return None;
+            }
         }
     }
 }

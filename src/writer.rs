@@ -95,11 +95,12 @@ impl Writer<'_> {
         }
     }
 
-    /// Publishes `n` as the new length, after the elements it covers, and wakes the readers
-    /// sleeping until the length changes, if any (one load when there are none).
+    /// Publishes `n` as the new length, after the elements it covers. The readers sleeping
+    /// until the length changes are woken when the writer is dropped, after the append lock is
+    /// released (a reader woken while it is still held would find it taken if it appends in turn).
     #[inline(always)]
     pub(crate) fn publish(&self, n: u64) {
-        self.array.region.publish_len(n);
+        self.array.region.len_word().store(n, Release);
         if self.lock.is_none() {
             self.array.fork.local_len.store(n, Relaxed);
         }
@@ -127,7 +128,12 @@ impl Writer<'_> {
 impl Drop for Writer<'_> {
     fn drop(&mut self) {
         if let Some(word) = self.lock {
-            self.array.coord().unlock(word);
+            crate::lock::unlock(&self.array.region, word);
+        }
+        // After any publish (and harmlessly after a call that published nothing): one load when
+        // no reader sleeps.
+        if self.array.region.len_waiters().load(Relaxed) & crate::wait::COUNT_MASK != 0 {
+            self.array.region.wake_len_waiters();
         }
     }
 }
