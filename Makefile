@@ -30,7 +30,7 @@ install-files:
 	ln -sf libmba.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmba.so.$(MAJOR)
 	ln -sf libmba.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libmba.so
 	install -m 0644 $(LIBSRC)/libmba.a $(DESTDIR)$(LIBDIR)/libmba.a
-	install -m 0644 include/mba.h include/mba.hpp $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/mba.h include/mba.hpp include/mba_window.hpp $(DESTDIR)$(INCLUDEDIR)/
 	$(if $(wildcard $(MBA_BIN)),install -D -m 0755 $(MBA_BIN) $(DESTDIR)$(BINDIR)/mba,@echo "make: $(MBA_BIN) is not built; the mba command is not installed (cargo build --release -p mba-cli)")
 	for f in mba.pc:pkgconfig/mba.pc mba-config.cmake:cmake/mba/mba-config.cmake \
 	         mba-config-version.cmake:cmake/mba/mba-config-version.cmake; do \
@@ -42,6 +42,6 @@ install-files:
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libmba.so $(DESTDIR)$(LIBDIR)/libmba.so.$(MAJOR) \
 	      $(DESTDIR)$(LIBDIR)/libmba.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmba.a \
-	      $(DESTDIR)$(INCLUDEDIR)/mba.h $(DESTDIR)$(INCLUDEDIR)/mba.hpp $(DESTDIR)$(LIBDIR)/pkgconfig/mba.pc \
+	      $(DESTDIR)$(INCLUDEDIR)/mba.h $(DESTDIR)$(INCLUDEDIR)/mba.hpp $(DESTDIR)$(INCLUDEDIR)/mba_window.hpp $(DESTDIR)$(LIBDIR)/pkgconfig/mba.pc \
 	      $(DESTDIR)$(BINDIR)/mba
 	rm -rf $(DESTDIR)$(LIBDIR)/cmake/mba

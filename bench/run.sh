@@ -24,12 +24,14 @@ fi
 venv=bench/out/venv
 mkdir -p bench/out
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check numpy matplotlib SharedArray mmap_backed_array
+"$venv/bin/pip" install --quiet --disable-pip-version-check numpy matplotlib SharedArray mmap_backed_array setuptools smmap
 
 cargo build --release --lib
+(cd bindings/python && "../../$venv/bin/python" setup.py -q build_ext --inplace)   # mba/_speedups beside the sources
 ln -sf libmba.so target/release/libmba.so.0   # the SONAME programs ask for
 lib=(-Ltarget/release -lmba -Wl,-rpath,"$PWD/target/release")
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/bench.c -o bench/out/bench "${lib[@]}"
+cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/window.c -o bench/out/window_bench "${lib[@]}"
 g++ -O2 -std=c++17 -Wall -Wextra -Werror -Iinclude bench/compare/native.cpp -o bench/out/native "${lib[@]}" -lrt -lpthread
 (cd bench/compare/go && CGO_LDFLAGS="-L$PWD/../../../target/release -Wl,-rpath,$PWD/../../../target/release" \
    go build -o ../../out/mbabench .)
@@ -42,8 +44,14 @@ echo "== Python comparison"
 MBA_LIBRARY="$PWD/target/release/libmba.so" "$venv/bin/python" bench/compare/python_peers.py "$n" "$runs" | tee -a bench/out/results.jsonl
 echo "== Go"
 bench/out/mbabench "$n" "$runs" | tee -a bench/out/results.jsonl
+# The windowed reader: a file four times the memory budget (64 MiB, or 16 MiB for short runs).
+wbudget=$(( n >= 10000000 ? 64 : 16 ))
+echo "== windowed reader, C (budget $wbudget MiB)"
+bench/out/window_bench bench/out "$wbudget" "$runs" | tee -a bench/out/results.jsonl
+echo "== windowed reader, Python: mba.smmap and smmap"
+MBA_LIBRARY="$PWD/target/release/libmba.so" "$venv/bin/python" bench/compare/window_peers.py bench/out "$wbudget" "$runs" | tee -a bench/out/results.jsonl
 
-peers=$("$venv/bin/python" -c "import numpy, SharedArray, matplotlib; from importlib.metadata import version as v; print(f'numpy {numpy.__version__}, SharedArray {v(\"SharedArray\")}, mmap_backed_array {v(\"mmap_backed_array\")}, matplotlib {matplotlib.__version__}')")
+peers=$("$venv/bin/python" -c "import numpy, SharedArray, matplotlib; from importlib.metadata import version as v; print(f'numpy {numpy.__version__}, SharedArray {v(\"SharedArray\")}, mmap_backed_array {v(\"mmap_backed_array\")}, smmap {v(\"smmap\")}, matplotlib {matplotlib.__version__}')")
 boost=$(sed -n 's/^#define BOOST_LIB_VERSION "\(.*\)"/\1/p' /usr/include/boost/version.hpp)
 {
   echo "# Benchmarks"

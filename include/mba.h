@@ -155,6 +155,24 @@
 // mba_madvise: use transparent huge pages where the system allows (MADV_HUGEPAGE).
 #define MBA_ADVICE_HUGEPAGE 5
 
+// Flag of mba_window_config: reads copy from mapped windows even where another process
+// could truncate the file. As fast as plain mmap, with plain mmap's contract: a truncation
+// while reading raises SIGBUS. Without it, reads of such files use pread (see
+// mba_window_read).
+#define MBA_WINDOW_MAPPED_READS 1
+
+// File kinds of mba_window_open: decide from the first bytes (`.npy` magic, mba magic, else raw).
+#define MBA_WINDOW_AUTO 0
+
+// File kind: headerless elements from a byte offset to the end of the file.
+#define MBA_WINDOW_RAW 1
+
+// File kind: a `.npy` file (format 1.0, 2.0 or 3.0; C order; either byte order).
+#define MBA_WINDOW_NPY 2
+
+// File kind: an mba array (data at its data_offset, length from its live len).
+#define MBA_WINDOW_MBA 3
+
 // An open handle on an mba array. Opaque: create it with mba_create, mba_attach or
 // mba_attach_fd, and give it back with mba_free.
 typedef struct mba_array mba_array;
@@ -162,6 +180,18 @@ typedef struct mba_array mba_array;
 // A snapshot of the arrays in a directory, taken by mba_list_open. Opaque: read it with
 // mba_list_count and mba_list_get, give it back with mba_list_free.
 typedef struct mba_list mba_list;
+
+// A `.npy` file being appended to. Opaque: make it with mba_npy_create or mba_npy_open,
+// give it back with mba_npy_close.
+typedef struct mba_npy_writer mba_npy_writer;
+
+// A reader of one file through a manager. Opaque: make it with mba_window_open,
+// mba_window_open_fd or mba_window_cursor_clone, give it back with mba_window_cursor_free.
+typedef struct mba_window_cursor mba_window_cursor;
+
+// A windowed reader's manager. Opaque: make it with mba_window_manager_new, give it back
+// with mba_window_manager_free.
+typedef struct mba_window_manager mba_window_manager;
 
 // Everything mba_create_ex and mba_attach_ex can be told. Fill it with mba_options_init, then
 // set the fields you need: the fields a call does not use must stay as mba_options_init left
@@ -315,6 +345,111 @@ typedef struct {
     // Reserved; 0.
     uint32_t reserved;
 } mba_list_entry;
+
+// The budgets of a manager. Fill it with mba_window_config_init, then change fields.
+typedef struct {
+    // sizeof(mba_window_config): set by mba_window_config_init.
+    uint32_t struct_size;
+    // 0 or MBA_WINDOW_MAPPED_READS.
+    uint32_t flags;
+    // Bytes per window, rounded up to the page size; default 4 MiB. 0 = whole files, in
+    // windows of at most max_mapped_bytes.
+    uint64_t window_size;
+    // The most bytes mapped at any moment; default 1 GiB. At least one page, and at least
+    // window_size.
+    uint64_t max_mapped_bytes;
+    // The most file descriptors open at any moment; default 64; at least 1.
+    uint64_t max_open_files;
+    // The most windows mapped at any moment; default 0 = no limit but the bytes.
+    uint64_t max_windows;
+} mba_window_config;
+
+// A manager's use of its budgets (mba_window_manager_stats).
+typedef struct {
+    // Bytes mapped now: counted before mmap, uncounted after munmap, so never below the truth.
+    uint64_t mapped_bytes;
+    // Of those, bytes inside the files when their windows were mapped (the rest is the tail of
+    // each file's last page).
+    uint64_t mapped_file_bytes;
+    // Windows mapped now (including evicted ones a cursor still pins).
+    uint64_t windows;
+    // Windows some cursor pins now.
+    uint64_t pinned_windows;
+    // Descriptors open now.
+    uint64_t open_files;
+    // Files known (with cursors, windows or a descriptor).
+    uint64_t files;
+    // The highest mapped_bytes, windows and open_files ever reached.
+    uint64_t peak_mapped_bytes;
+    uint64_t peak_windows;
+    uint64_t peak_open_files;
+    // Cumulative counts: windows mapped, unmapped, evicted to make room; descriptors opened,
+    // closed; pread calls.
+    uint64_t maps;
+    uint64_t unmaps;
+    uint64_t evictions;
+    uint64_t opens;
+    uint64_t closes;
+    uint64_t preads;
+    // The budgets as validated (window_size 0 = whole files; max_windows 0 = no limit).
+    uint64_t window_size;
+    uint64_t max_mapped_bytes;
+    uint64_t max_open_files;
+    uint64_t max_windows;
+} mba_window_stats;
+
+// One window (mba_window_manager_region, mba_window_current).
+typedef struct {
+    // Unique for the manager's life; never reused.
+    uint64_t id;
+    // File offset of the window's first byte (a page multiple).
+    uint64_t offset;
+    // Bytes mapped.
+    uint64_t len;
+    // Bytes of the window inside the file as far as the manager knows its size.
+    uint64_t valid;
+    // Cursors pinning it now.
+    uint64_t pins;
+} mba_window_region;
+
+// What a cursor reads (filled by mba_window_info).
+typedef struct {
+    // MBA_WINDOW_RAW, MBA_WINDOW_NPY or MBA_WINDOW_MBA (never AUTO).
+    uint32_t kind;
+    // dtype code: MBA_I8 .. MBA_F64, or 11 bool, 12 f16, 13 complex64, 14 complex128.
+    uint32_t dtype;
+    // Bytes per element.
+    uint32_t itemsize;
+    // Number of dimensions (1 for raw files).
+    uint32_t ndim;
+    // 1 if the file is in the other byte order (a big-endian `.npy` on a little-endian
+    // machine): mba_window_read swaps, mba_window_pin lends the file's bytes.
+    uint32_t byteswapped;
+    // 1 if reads copy from mapped windows rather than pread (MBA_WINDOW_MAPPED_READS, or a
+    // file sealed against shrinking).
+    uint32_t mapped_reads;
+    // File offset of element 0.
+    uint64_t data_offset;
+    // Elements visible as of the last refresh (a multiple of the row size).
+    uint64_t len;
+    // The file's size as last seen.
+    uint64_t file_size;
+    // shape[0] = rows (len / row size), then the trailing extents; unused entries 0.
+    uint64_t shape[8];
+} mba_window_cursor_info;
+
+// A zero-copy borrow (mba_window_pin).
+typedef struct {
+    // Element `index`, in the pinned window, in the file's byte order.
+    const void *data;
+    // Whole elements available from `data` (at least 1, at most the count asked).
+    uint64_t count;
+    // The window lent out: its id, file offset, mapped length, and bytes inside the file.
+    uint64_t window_id;
+    uint64_t window_offset;
+    uint64_t window_len;
+    uint64_t window_valid;
+} mba_window_view;
 
 
 
@@ -521,11 +656,13 @@ mba_status mba_truncate(mba_array *a, uint64_t len);
 mba_status mba_reserve(mba_array *a, uint64_t capacity);
 
 // Replaces the `delete_count` elements at `index` with the `insert_count` elements at `elems`,
-// in one step under the append lock (or the lease): the tail moves, the new elements are
-// written, and the new length is published once. The room is made before anything moves, so
-// a failure leaves the array as it was. Insert is `delete_count` 0, delete is `insert_count`
-// 0. Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
-// `insert_count` is 0, and must not point into this array.
+// in one step under the append lock (or the lease): the removed elements are copied to
+// `removed` (if it is not NULL; delete_count * mba_itemsize bytes), the tail moves, the new
+// elements are written, and the new length is published once. The room is made before anything
+// moves, so a failure leaves the array as it was and writes nothing to `removed`. Insert is
+// `delete_count` 0, delete is `insert_count` 0, and `pop(i)` is a delete of one with `removed`.
+// Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
+// `insert_count` is 0; neither buffer may point into this array.
 //
 // Readers see the length change once; elements from `index` on change in place during the
 // call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len),
@@ -534,6 +671,7 @@ mba_status mba_reserve(mba_array *a, uint64_t capacity);
 mba_status mba_splice(mba_array *a,
                       uint64_t index,
                       uint64_t delete_count,
+                      void *removed,
                       const void *elems,
                       uint64_t insert_count);
 
@@ -756,6 +894,45 @@ mba_status mba_list_get(const mba_list *l, uint64_t index, mba_list_entry *out, 
 // Threads: no other call may be using `l`.
 mba_status mba_list_free(mba_list *l);
 
+// Creates the `.npy` file `path` holding zero rows: a vector when `ndim` is 1 (or 0), else
+// rows of `trailing[0] x ... x trailing[ndim - 2]` elements of `dtype` (MBA_I8 .. MBA_C128),
+// in this machine's byte order, C order. `flags`: 0, or MBA_OVERWRITE to replace an existing
+// file. The header has room for the row count to reach any uint64_t.
+//
+// Errors: MBA_ERR_EXISTS, MBA_ERR_INVALID_ARGUMENT (dtype, ndim over 8, an extent of 0, flags),
+// MBA_ERR_PERMISSION, MBA_ERR_IO. Ownership: close `*out` with mba_npy_close. Threads: any;
+// one writer per file.
+mba_status mba_npy_create(const char *path,
+                          uint32_t dtype,
+                          uint32_t ndim,
+                          const uint64_t *trailing,
+                          uint32_t flags,
+                          mba_npy_writer **out);
+
+// Reopens the `.npy` file `path` to append rows to it. It must be in this machine's byte
+// order and C order, with at least one dimension. Bytes past the rows its header describes
+// (appended, never synced) are cut off. Ownership and threads as mba_npy_create.
+mba_status mba_npy_open(const char *path, mba_npy_writer **out);
+
+// Appends `nrows` rows from `rows` (nrows times the row's bytes). They are on file at once
+// and described by the header after the next mba_npy_sync.
+mba_status mba_npy_append(mba_npy_writer *w, const void *rows, uint64_t nrows);
+
+// Makes every appended row durable (fdatasync), then rewrites the header's shape to describe
+// them, durably too. After it returns, numpy.load of the file sees every row appended so far.
+mba_status mba_npy_sync(mba_npy_writer *w);
+
+// Rows appended so far (`*appended`) and rows the header describes (`*synced`); either
+// pointer may be NULL.
+mba_status mba_npy_rows(const mba_npy_writer *w, uint64_t *appended, uint64_t *synced);
+
+// Bytes per row; 0 for NULL. Threads: any.
+uint64_t mba_npy_row_bytes(const mba_npy_writer *w);
+
+// Syncs (as mba_npy_sync) and frees the writer; it is freed even when the sync fails (the
+// status says so). NULL is allowed.
+mba_status mba_npy_close(mba_npy_writer *w);
+
 // Locks into RAM the pages of the elements published now (`mlock(2)`, elements
 // `0 .. mba_len()` rounded out to whole pages): they are faulted in and never paged out
 // while the lock holds. Elements appended later are not covered: call again to cover them.
@@ -779,6 +956,146 @@ mba_status mba_munlock(const mba_array *a);
 // this store (HUGEPAGE without transparent huge pages), or DONTNEED while mba_mlock holds pages;
 // MBA_ERR_IO. Threads: any.
 mba_status mba_madvise(const mba_array *a, uint32_t advice);
+
+// Fills `*config` with the defaults: 4 MiB windows, 1 GiB mapped, 64 open files, no window
+// limit, no flags; and struct_size. NULL is ignored. Threads: any.
+void mba_window_config_init(mba_window_config *config);
+
+// Makes a manager with the budgets in `*config` (NULL = the defaults of
+// mba_window_config_init) and returns it in `*out`.
+//
+// Errors: MBA_ERR_INVALID_ARGUMENT for a struct_size other than sizeof(mba_window_config),
+// unknown flag bits, max_mapped_bytes under one page or under window_size, or
+// max_open_files 0; MBA_ERR_NULL_POINTER for a NULL `out`.
+// Ownership: free `*out` with mba_window_manager_free. Threads: any.
+mba_status mba_window_manager_new(const mba_window_config *config, mba_window_manager **out);
+
+// Gives back a manager handle. NULL is allowed. Cursors of the manager stay usable: the
+// manager lives on until its last cursor is freed; its windows and descriptors go with it.
+// To release them now, call mba_window_manager_close first.
+// Threads: no other call may be using this manager handle (its cursors may go on).
+mba_status mba_window_manager_free(mba_window_manager *m);
+
+// Releases everything now: unmaps every window no cursor pins, closes every descriptor (one
+// that a read in another thread is using when that read ends), and closes the manager: from
+// then on its cursors fail every call but mba_window_cursor_free with
+// MBA_ERR_INVALID_ARGUMENT, and nothing can be opened.
+//
+// Returns MBA_ERR_BUSY if some windows were still pinned by cursors: each is unmapped when
+// its cursor is freed or unpinned (borrowed pointers stay valid until then). The manager is
+// closed either way. Threads: any.
+mba_status mba_window_manager_close(mba_window_manager *m);
+
+// Unmaps every window no cursor pins and closes every descriptor no read uses; `*released`
+// (may be NULL) gets the number of windows unmapped. Threads: any.
+mba_status mba_window_manager_collect(mba_window_manager *m, uint64_t *released);
+
+// Unmaps least recently used unpinned windows until `need_bytes` more bytes in one more
+// window would fit the budgets (0: every unpinned window); `*released` (may be NULL) gets how
+// many were unmapped. Threads: any.
+mba_status mba_window_manager_trim(mba_window_manager *m, uint64_t need_bytes, uint64_t *released);
+
+// Writes the manager's use of its budgets and its cumulative figures to `*out`.
+// Errors: MBA_ERR_NULL_POINTER. Threads: any; the figures are a consistent-enough snapshot
+// (each is exact at its own moment).
+mba_status mba_window_manager_stats(const mba_window_manager *m, mba_window_stats *out);
+
+// Writes the window with id `id` to `*out`. MBA_ERR_NOT_FOUND once it was unmapped or
+// evicted. Threads: any.
+mba_status mba_window_manager_region(const mba_window_manager *m, uint64_t id, mba_window_region *out);
+
+// Opens a cursor over the file at `path` and returns it in `*out`.
+//
+// - `kind`: MBA_WINDOW_AUTO, MBA_WINDOW_RAW, MBA_WINDOW_NPY or MBA_WINDOW_MBA.
+// - `dtype`: for raw files the element type (0 = MBA_U8); for `.npy` and mba files 0 or
+//   the dtype the file must hold (else MBA_ERR_INVALID_ARGUMENT naming both).
+// - `offset`: where a raw file's elements start; must be 0 for the other kinds.
+//
+// A raw file is only stat'ed here (it is opened at the first read); `.npy` and mba files are
+// opened to read their header. Opening counts against the open-files budget.
+// Errors: MBA_ERR_NOT_FOUND, MBA_ERR_PERMISSION; MBA_ERR_INVALID_ARGUMENT for a file that is
+// not regular, an unknown kind or dtype, a `.npy` in Fortran order or with an object,
+// structured or other non-numeric dtype (the message says which); MBA_ERR_CORRUPT for a bad
+// header. Ownership: free `*out` with mba_window_cursor_free. Threads: any, concurrently
+// with every other call on the manager.
+mba_status mba_window_open(mba_window_manager *m,
+                           const char *path,
+                           uint32_t kind,
+                           uint32_t dtype,
+                           uint64_t offset,
+                           mba_window_cursor **out);
+
+// mba_window_open for a file open as `fd`. The caller keeps `fd` open while the cursor is
+// used: the manager reads through its own duplicates, which it may close and make again
+// to stay in budget; it never closes `fd`. Threads: any.
+mba_status mba_window_open_fd(mba_window_manager *m,
+                              int fd,
+                              uint32_t kind,
+                              uint32_t dtype,
+                              uint64_t offset,
+                              mba_window_cursor **out);
+
+// A second cursor on the same file, pinning the same window as `c` (if any), in `*out`.
+// Ownership: free it with mba_window_cursor_free. Threads: not while another thread moves `c`.
+mba_status mba_window_cursor_clone(const mba_window_cursor *c, mba_window_cursor **out);
+
+// Gives back a cursor: its pinned window is let go of (and unmapped now if its manager was
+// closed or evicted it). NULL is allowed. Threads: no other call may be using `c`.
+mba_status mba_window_cursor_free(mba_window_cursor *c);
+
+// Writes what `c` reads to `*out`: kind, dtype, shape, length and file size as last seen.
+// Threads: not while another thread moves `c`.
+mba_status mba_window_info(const mba_window_cursor *c, mba_window_cursor_info *out);
+
+// Elements visible as of the cursor's last refresh; 0 for NULL. Reads past it refresh by
+// themselves. Threads: not while another thread moves `c`.
+uint64_t mba_window_len(const mba_window_cursor *c);
+
+// Re-reads the file's size (and its `.npy` or mba header) so growth is seen; `*len` (may be
+// NULL) gets the element count now visible. Threads: one thread per cursor.
+mba_status mba_window_refresh(mba_window_cursor *c, uint64_t *len);
+
+// Reads elements [index, index + count) into `out` (count * itemsize bytes, any alignment),
+// in this machine's byte order (a byte-swapped `.npy` is swapped), across windows as needed.
+// A range past the known length refreshes it once first.
+//
+// How: through mapped windows if the file cannot be truncated under them (sealed) or the
+// manager has MBA_WINDOW_MAPPED_READS, else with pread; so without that flag a file truncated
+// or deleted under the cursor gives an error, never SIGBUS. A read that misses every window
+// maps one when the budgets have room, or when it continues the cursor's last window
+// (sequential), evicting least recently used unpinned windows; a random read that would need
+// an eviction uses pread. A read pins windows only while it copies; it lets go of the
+// window of the cursor's earlier borrow (mba_window_pin), whose pointer is then invalid.
+//
+// Errors: MBA_ERR_OUT_OF_BOUNDS past the end (also when the file shrank during the call: then
+// `out`'s content is unspecified, the one exception to "outputs only on success");
+// MBA_ERR_INVALID_ARGUMENT if index + count overflows or the manager was closed;
+// MBA_ERR_NOT_FOUND if the file was deleted or replaced and had to be reopened.
+// Threads: one thread per cursor; any number of cursors at once.
+mba_status mba_window_read(mba_window_cursor *c, uint64_t index, uint64_t count, void *out);
+
+// Pins the window holding element `index` and lends it out in `*out`: a pointer to the
+// element and how many whole elements follow it in the window (at most `count`; `count` 0 =
+// as many as the window holds). The cursor's previous window is let go of.
+//
+// The pointer is valid until the cursor's next read, pin, unpin or free. The bytes are the
+// file's (its byte order: see mba_window_cursor_info.byteswapped), and other processes may change
+// them. Before lending, the file's size is re-read (fstat) unless reads are mapped, so only
+// bytes inside the file are lent. Contract: if the file is then shrunk below the borrowed
+// bytes while the borrow is held, touching them raises SIGBUS, as with any mapping; deleting
+// the file does not affect the borrow.
+//
+// Errors: MBA_ERR_OUT_OF_BOUNDS at or past the end; MBA_ERR_BUSY when the budgets are held
+// entirely by windows other cursors pin. Threads: one thread per cursor.
+mba_status mba_window_pin(mba_window_cursor *c, uint64_t index, uint64_t count, mba_window_view *out);
+
+// Lets go of the cursor's pinned window (it stays mapped until evicted). Threads: one
+// thread per cursor.
+mba_status mba_window_unpin(mba_window_cursor *c);
+
+// Writes the window `c` pins now to `*out`; MBA_ERR_NOT_FOUND if it pins none.
+// Threads: not while another thread moves `c`.
+mba_status mba_window_current(const mba_window_cursor *c, mba_window_region *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -859,18 +859,27 @@ impl Array {
     }
 
     /// Replaces the `delete` elements at `index` with the `insert` elements at `src`, in one
-    /// step under the append lock (or the lease): the tail moves, the new elements are written,
-    /// and the new length is published once. The room is made before anything moves, so a
-    /// failure leaves the array as it was. All counts are whole rows.
+    /// step under the append lock (or the lease): the removed elements are copied to `removed`
+    /// (unless it is NULL), the tail moves, the new elements are written, and the new length is
+    /// published once. The room is made before anything moves, so a failure leaves the array as
+    /// it was. All counts are whole rows.
     ///
     /// Readers see the length change once; elements at and after `index` change in place
     /// while the call runs, so a reader that reads them meanwhile may see old or new values.
     ///
     /// # Safety
     /// `src` must be valid for reads of `insert * itemsize()` bytes (it may be NULL when
-    /// `insert` is 0), and must not point into this array's own data.
-    pub unsafe fn splice_raw(&self, index: u64, delete: u64, src: *const u8, insert: u64) -> Result<()> {
-        self.splice_impl(index, delete, src, insert, true)
+    /// `insert` is 0), `removed` NULL or valid for writes of `delete * itemsize()` bytes, and
+    /// neither may point into this array's own data.
+    pub unsafe fn splice_raw(
+        &self,
+        index: u64,
+        delete: u64,
+        removed: *mut u8,
+        src: *const u8,
+        insert: u64,
+    ) -> Result<()> {
+        self.splice_impl(index, delete, removed, src, insert, true)
     }
 
     /// [`Array::splice_raw`] without serialising this handle's threads.
@@ -881,22 +890,25 @@ impl Array {
         &self,
         index: u64,
         delete: u64,
+        removed: *mut u8,
         src: *const u8,
         insert: u64,
     ) -> Result<()> {
-        self.splice_impl(index, delete, src, insert, false)
+        self.splice_impl(index, delete, removed, src, insert, false)
     }
 
     unsafe fn splice_impl(
         &self,
         index: u64,
         delete: u64,
+        removed: *mut u8,
         src: *const u8,
         insert: u64,
         sync: bool,
     ) -> Result<()> {
         let op = "splice";
         self.bytes_of(op, insert)?;
+        self.bytes_of(op, delete)?;
         self.check_rows(op, "index", index)?;
         self.check_rows(op, "delete count", delete)?;
         self.check_rows(op, "insert count", insert)?;
@@ -914,6 +926,9 @@ impl Array {
             self.room_for(op, n, new_len - n)?;
         }
         let size = self.region.geo.itemsize;
+        if !removed.is_null() && delete > 0 {
+            region::load_elems(self.region.elem_ptr(index), removed, delete as usize, size);
+        }
         let tail = (n - end) as usize;
         if insert != delete && tail > 0 {
             region::move_elems(self.region.elem_ptr(end), self.region.elem_ptr(index + insert), tail, size);
@@ -1062,11 +1077,28 @@ impl Array {
         unsafe { self.extend_raw(values.as_ptr().cast(), values.len() as u64) }
     }
 
-    /// Replaces `delete` elements at `index` with `values` in one step (see [`Array::splice_raw`]).
-    pub fn splice<T: Element>(&self, index: u64, delete: u64, values: &[T]) -> Result<()> {
+    /// Replaces `delete` elements at `index` with `values` in one step (see
+    /// [`Array::splice_raw`]), and returns the elements it removed.
+    pub fn splice<T: Element>(&self, index: u64, delete: u64, values: &[T]) -> Result<Vec<T>> {
         self.check_type::<T>("splice")?;
-        // SAFETY: values is readable for its length and is private memory, not the array's.
-        unsafe { self.splice_raw(index, delete, values.as_ptr().cast(), values.len() as u64) }
+        // Checked before allocating for it; the call checks it against the length.
+        if delete > self.len() {
+            return Err(self.out_of_bounds("splice", index, delete, self.len()));
+        }
+        let mut out = Vec::<T>::with_capacity(delete as usize);
+        // SAFETY: values is readable and out writable for their lengths, both private memory;
+        // out's length is set only after the call filled it.
+        unsafe {
+            self.splice_raw(
+                index,
+                delete,
+                out.as_mut_ptr().cast(),
+                values.as_ptr().cast(),
+                values.len() as u64,
+            )?;
+            out.set_len(delete as usize);
+        }
+        Ok(out)
     }
 
     /// Element `index`.

@@ -26,11 +26,13 @@ mod growth;
 pub mod layout;
 pub mod list;
 mod lock;
+pub mod npy;
 mod region;
 mod residency;
 mod store;
 mod sys;
 mod wait;
+pub mod window;
 mod writer;
 
 pub mod ffi;

@@ -219,3 +219,23 @@ fn other_users_get_permission_errors_unless_the_mode_lets_them_in() {
         }
     }
 }
+
+/// The windowed reader from C (tests/c/window.c): 250,000 random typed reads and borrows over
+/// five files of random data four times the budget, each checked, the budgets after every call;
+/// with pread and with mapped reads; growth, deletion and truncation under live cursors.
+#[test]
+fn windowed_reader_from_c_stays_in_budget_and_reads_right() {
+    let prog = build("tests/c/window.c");
+    for mapped in ["0", "1"] {
+        let dir = common::TempDir::new("c-window");
+        let out = run_ok(&prog, &[dir.0.to_str().unwrap(), mapped, "250000"]);
+        assert!(out.starts_with("window ok reads="), "{out}");
+    }
+}
+
+#[test]
+fn cplusplus_windowed_reader_works() {
+    let prog = build_with("tests/cpp/window_test.cpp", "cpp_window_test", &["-xc++", "-std=c++17"], false);
+    let dir = common::TempDir::new("cpp-window");
+    assert_eq!(run_ok(&prog, &[dir.0.to_str().unwrap()]), "cpp window ok\n");
+}

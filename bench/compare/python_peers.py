@@ -87,6 +87,52 @@ per_elem("py-append", "mba.array.append", timed(lambda: mba_append(N)))
 per_elem("py-append", "array.array.append", timed(lambda: std_append(N)))
 per_elem("py-append", "mmap_backed_array append", timed(lambda: mmap_append(SMALL)), SMALL)
 
+# ---- per-call reads: a[i], len(a), iteration (the same loop around each) ----
+READS = min(N, 1_000_000)
+read_src = array.array("I", range(READS))
+clean()
+read_mba = mba.array("I", uri=URI, capacity=READS)
+read_mba.extend(read_src)
+read_mmap = mmaparray("I", read_src)
+
+
+def loop_getitem(a, n):
+    def run():
+        t = time.perf_counter()
+        for i in range(n):
+            a[i]
+        return time.perf_counter() - t
+    return run
+
+
+def loop_len(a, n):
+    def run():
+        t = time.perf_counter()
+        for _ in range(n):
+            len(a)
+        return time.perf_counter() - t
+    return run
+
+
+def loop_iter(a):
+    def run():
+        t = time.perf_counter()
+        for _ in a:
+            pass
+        return time.perf_counter() - t
+    return run
+
+
+for impl, obj in [("mba.array", read_mba), ("array.array", read_src), ("mmap_backed_array", read_mmap)]:
+    per_elem("py-getitem", f"{impl} a[i]", loop_getitem(obj, READS), READS)
+for impl, obj in [("mba.array", read_mba), ("array.array", read_src), ("mmap_backed_array", read_mmap)]:
+    per_elem("py-len", f"{impl} len(a)", loop_len(obj, READS), READS)
+for impl, obj in [("mba.array", read_mba), ("array.array", read_src), ("mmap_backed_array", read_mmap)]:
+    per_elem("py-iter", f"{impl} iteration", loop_iter(obj), READS)
+read_mba.close()
+del read_mmap
+clean()
+
 # ---- bulk fill ----
 src_np = np.arange(N, dtype=np.uint32)
 src_arr = array.array("I", src_np.tobytes())

@@ -491,11 +491,13 @@ pub extern "C" fn mba_reserve(a: *mut mba_array, capacity: u64) -> mba_status {
 }
 
 /// Replaces the `delete_count` elements at `index` with the `insert_count` elements at `elems`,
-/// in one step under the append lock (or the lease): the tail moves, the new elements are
-/// written, and the new length is published once. The room is made before anything moves, so
-/// a failure leaves the array as it was. Insert is `delete_count` 0, delete is `insert_count`
-/// 0. Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
-/// `insert_count` is 0, and must not point into this array.
+/// in one step under the append lock (or the lease): the removed elements are copied to
+/// `removed` (if it is not NULL; delete_count * mba_itemsize bytes), the tail moves, the new
+/// elements are written, and the new length is published once. The room is made before anything
+/// moves, so a failure leaves the array as it was and writes nothing to `removed`. Insert is
+/// `delete_count` 0, delete is `insert_count` 0, and `pop(i)` is a delete of one with `removed`.
+/// Counts and `index` are whole rows for an array with a shape. `elems` may be NULL when
+/// `insert_count` is 0; neither buffer may point into this array.
 ///
 /// Readers see the length change once; elements from `index` on change in place during the
 /// call. Errors: MBA_ERR_OUT_OF_BOUNDS (`index + delete_count` past mba_len),
@@ -506,15 +508,17 @@ pub extern "C" fn mba_splice(
     a: *mut mba_array,
     index: u64,
     delete_count: u64,
+    removed: *mut c_void,
     elems: *const c_void,
     insert_count: u64,
 ) -> mba_status {
     ffi_status!("mba_splice", {
         let a = handle!(a);
         let elems = if insert_count == 0 { elems } else { non_null!(elems) };
-        // SAFETY: elems points at insert_count * itemsize readable bytes outside the array, and
-        // the caller serialises the length-changing calls of an exclusive handle.
-        unsafe { a.splice_raw_unsync(index, delete_count, elems.cast(), insert_count) }
+        // SAFETY: elems points at insert_count * itemsize readable bytes and removed (if not
+        // NULL) at delete_count * itemsize writable bytes, outside the array; the caller
+        // serialises the length-changing calls of an exclusive handle.
+        unsafe { a.splice_raw_unsync(index, delete_count, removed.cast(), elems.cast(), insert_count) }
     })
 }
 

@@ -15,10 +15,14 @@ pub mod array;
 pub mod claim;
 pub mod error;
 pub mod list;
+pub mod npy;
 pub mod residency;
+pub mod window;
 
 pub use array::*;
 pub use claim::*;
 pub use error::*;
 pub use list::*;
+pub use npy::*;
 pub use residency::*;
+pub use window::*;

@@ -125,5 +125,6 @@ end
 delete(uri::AbstractString) = check(ccall((:mba_delete, libmba), Int32, (Cstring,), uri))
 
 include("list.jl")
+include("Window.jl")
 
 end # module

@@ -52,3 +52,20 @@ end
     Mba.delete("file://$dir/good")
     @test isempty(Mba.list(dir))
 end
+
+@testset "windowed reader" begin
+    dir = mktempdir()
+    path = joinpath(dir, "d.f64")
+    data = collect(1.0:100_000.0)
+    write(path, data)
+    m = Mba.WindowManager(window_size = 4096, max_mapped_bytes = 4 * 4096, max_open_files = 1)
+    c = Mba.open_window(m, Float64, path)
+    @test length(c) == 100_000
+    @test Mba.read_window(c, 1, 100_000) == data           # far more than the budget
+    @test Mba.read_window(c, 777, 3) == data[777:779]
+    w = Mba.pin_window(c, 1000, 10)
+    @test 1 <= length(w) <= 10 && w[1] == 1000.0
+    @test_throws MbaError Mba.read_window(c, 100_000, 2)
+    @test_throws MbaError Mba.open_window(m, Float32, joinpath(dir, "missing"))
+    close(c); close(m)
+end

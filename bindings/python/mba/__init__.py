@@ -1,26 +1,36 @@
 """mba for Python: typed, growable arrays in shared memory, shared with zero copies.
 
 Pure Python over the C library through ctypes; numpy is used when present (``.numpy()``,
-the SharedArray-style functions, fast bulk paths) but not required.
+the SharedArray-style functions) but not required.
 
-``mba.array`` is a drop-in for the standard library's ``array.array`` (and for
-``mmap_backed_array.mmaparray``): the same typecodes, constructor, methods, operators and
-exceptions, with the elements in an mba array that other processes and languages can attach
-by name. Slices and arithmetic results are plain ``array.array`` copies; in-place operations
-(``+=``, ``*=``, slice assignment, ``del``) change the shared array.
+``mba.array`` is a drop-in for the standard library's ``array.array``: the same typecodes,
+constructor, methods, operators, exceptions and pickling, with the elements in an mba array
+that other processes and languages can attach by name. Results that are new arrays (slices,
+``+``, ``*``, copies) are new anonymous ``mba.array`` objects; in-place operations (``+=``,
+``*=``, slice assignment, ``del``, ``insert``) change the shared array, each in one library
+call where the library has one. The README beside this package lists every difference from
+``array.array``.
 
-The library is found through ``MBA_LIBRARY`` (a path), then ``libmba.so`` next to this
-package, then the system's library path.
+The library is found through ``MBA_LIBRARY`` (a path, or ``system`` for the system's
+libmba), then the ``libmba.so`` shipped inside this package, then the system's library path.
 """
 
 import array as _stdarray
+import collections.abc
 import ctypes
 import ctypes.util
+import itertools
+import operator
 import os
+import platform
+import struct
 import sys
+import threading
+import types
+import warnings
 import weakref
 
-__all__ = ["array", "attach", "create", "delete", "Error", "typecodes"]
+__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list"]
 
 # ---------------------------------------------------------------------------------------------
 # The library
@@ -28,19 +38,19 @@ __all__ = ["array", "attach", "create", "delete", "Error", "typecodes"]
 
 def _load():
     tried = []
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libmba.so")
     env = os.environ.get("MBA_LIBRARY")
-    if env:
+    if env and env != "system":
         try:
             return ctypes.CDLL(env)
         except OSError as e:
-            tried.append(f"MBA_LIBRARY={env} ({e})")
-    else:
+            raise ImportError(f"mba: cannot load libmba; tried MBA_LIBRARY={env} ({e})") from None
+    if not env:
         tried.append("MBA_LIBRARY (not set)")
-    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libmba.so")
-    try:
-        return ctypes.CDLL(beside)
-    except OSError:
-        tried.append(f"{beside} (not found)")
+        try:
+            return ctypes.CDLL(beside)
+        except OSError:
+            tried.append(f"{beside} (not found)")
     found = ctypes.util.find_library("mba")
     try:
         return ctypes.CDLL(found or "libmba.so.0")
@@ -50,43 +60,108 @@ def _load():
 
 
 _lib = _load()
+# The same library through PyDLL: these calls keep the GIL. Only calls that never wait are
+# made this way (lengths, pointers, sizes): they cost less, and a handle cannot be freed by
+# another thread while one of them runs.
+_plib = ctypes.PyDLL(_lib._name, handle=_lib._handle)
+# This module's own function objects: other modules of the package declare theirs on _lib.
+_own = ctypes.CDLL(_lib._name, handle=_lib._handle)
 _p = ctypes.c_void_p
 _u64 = ctypes.c_uint64
 _u32 = ctypes.c_uint32
 _status = ctypes.c_int32
-for _name, _args, _ret in [
-    ("mba_create", [ctypes.c_char_p, _u32, _u64, _u32, ctypes.POINTER(_p)], _status),
-    ("mba_create_mode", [ctypes.c_char_p, _u32, _u64, _u32, _u32, ctypes.POINTER(_p)], _status),
-    ("mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status),
-    ("mba_append", [_p, _p], _status),
-    ("mba_extend", [_p, _p, _u64], _status),
-    ("mba_get", [_p, _u64, _p], _status),
-    ("mba_set", [_p, _u64, _p], _status),
-    ("mba_read", [_p, _u64, _u64, _p], _status),
-    ("mba_write", [_p, _u64, _u64, _p], _status),
-    ("mba_pop", [_p, _p], _status),
-    ("mba_truncate", [_p, _u64], _status),
-    ("mba_reserve", [_p, _u64], _status),
-    ("mba_msync", [_p, _u32], _status),
-    ("mba_free", [_p], _status),
-    ("mba_delete", [ctypes.c_char_p], _status),
-    ("mba_len", [_p], _u64),
-    ("mba_capacity", [_p], _u64),
-    ("mba_dtype", [_p], _u32),
-    ("mba_itemsize", [_p], _u32),
-    ("mba_data", [_p], _p),
-    ("mba_fd", [_p], ctypes.c_int),
-    ("mba_last_error", [], ctypes.c_char_p),
-    ("mba_status_str", [_status], ctypes.c_char_p),
-    ("mba_version", [], ctypes.c_char_p),
-]:
-    _f = getattr(_lib, _name)
-    _f.argtypes, _f.restype = _args, _ret
 
-__version__ = _lib.mba_version().decode()
+
+class _Options(ctypes.Structure):
+    """mba_options (include/mba.h, format v2)."""
+
+    _fields_ = [("struct_size", _u32), ("flags", _u32), ("dtype", _u32), ("mode", _u32), ("capacity", _u64),
+                ("max_capacity", _u64), ("ndim", _u32), ("typecode", _u32), ("shape", _u64 * 8),
+                ("timeout_ms", _u64)]
+
+
+def _declare(lib, name, args, ret, required=True):
+    f = getattr(lib, name, None)
+    if f is None:
+        if required:
+            raise ImportError(f"mba: {lib._name} has no {name}: the library is older than this binding")
+        return None
+    f.argtypes, f.restype = args, ret
+    return f
+
+
+_create = _declare(_own, "mba_create", [ctypes.c_char_p, _u32, _u64, _u32, ctypes.POINTER(_p)], _status)
+_create_mode = _declare(_own, "mba_create_mode", [ctypes.c_char_p, _u32, _u64, _u32, _u32, ctypes.POINTER(_p)], _status)
+_attach = _declare(_own, "mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status)
+_set = _declare(_own, "mba_set", [_p, _u64, ctypes.c_char_p], _status)
+_msync = _declare(_own, "mba_msync", [_p, _u32], _status)
+_free = _declare(_own, "mba_free", [_p], _status)
+_delete = _declare(_own, "mba_delete", [ctypes.c_char_p], _status)
+_len = _declare(_plib, "mba_len", [_p], _u64)
+_capacity = _declare(_plib, "mba_capacity", [_p], _u64)
+_max_capacity = _declare(_plib, "mba_max_capacity", [_p], _u64)
+_dtype = _declare(_plib, "mba_dtype", [_p], _u32)
+_itemsize = _declare(_plib, "mba_itemsize", [_p], _u32)
+_data = _declare(_plib, "mba_data", [_p], _p)
+_fd = _declare(_plib, "mba_fd", [_p], ctypes.c_int)
+_last_error = _declare(_plib, "mba_last_error", [], ctypes.c_char_p)
+_version = _declare(_plib, "mba_version", [], ctypes.c_char_p)
+# Format v2 (include/mba.h); absent from older libraries, which get the older paths below.
+_options_init = _declare(_plib, "mba_options_init", [ctypes.POINTER(_Options)], None, False)
+_create_ex = _declare(_own, "mba_create_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
+                      _status, False)
+_attach_ex = _declare(_own, "mba_attach_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
+                      _status, False)
+_splice = _declare(_own, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status, False)
+_typecode_of = _declare(_plib, "mba_typecode", [_p], _u32, False)
+_header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p, False)
+_set_timeout = _declare(_own, "mba_set_timeout", [_p, _u64], _status, False)
+
+__version__ = _version().decode()
+
+
+class _Calls:
+    """The calls that change an array's length, declared on one library object."""
+
+    __slots__ = ("append", "extend", "extend_bytes", "splice", "pop", "truncate")
+
+    def __init__(self, lib):
+        self.append = _declare(lib, "mba_append", [_p, ctypes.c_char_p], _status)
+        self.extend = _declare(lib, "mba_extend", [_p, _p, _u64], _status)
+        self.extend_bytes = _declare(type(lib)(lib._name, handle=lib._handle), "mba_extend",
+                                     [_p, ctypes.c_char_p, _u64], _status)
+        self.splice = _declare(lib, "mba_splice", [_p, _u64, _u64, _p, _p, _u64], _status, False)
+        self.pop = _declare(lib, "mba_pop", [_p, _p], _status)
+        self.truncate = _declare(lib, "mba_truncate", [_p, _u64], _status)
+
+
+# A handle without MBA_EXCLUSIVE may change the array from any number of threads at once: its
+# calls release the GIL (they may wait for the append lock). An MBA_EXCLUSIVE handle's calls
+# must not run in two threads at once and never wait: they keep the GIL, which serializes
+# them, unless the interpreter has no GIL; then a lock per array does.
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
+_SHARED_CALLS = _Calls(ctypes.CDLL(_lib._name, handle=_lib._handle))
+# The per-element call without ctypes (mba/_speedups.c), when it was built; MBA_NO_SPEEDUPS=1
+# keeps to ctypes.
+_fast_append = None
+if not os.environ.get("MBA_NO_SPEEDUPS"):
+    try:
+        from ._speedups import append as _fast_append
+    except ImportError:
+        pass
+_APPEND_ADDRESS = ctypes.cast(_own.mba_append, ctypes.c_void_p).value
+_EXCLUSIVE_CALLS = _Calls(ctypes.PyDLL(_lib._name, handle=_lib._handle) if _GIL else
+                          ctypes.CDLL(_lib._name, handle=_lib._handle))
 
 MBA_READ_ONLY, MBA_EXCLUSIVE, MBA_OVERWRITE = 1, 2, 4
 MBA_SYNC, MBA_ASYNC = 1, 2
+# A handle may be freed in a forked child only when the library promises that this releases
+# nothing of the parent's (format v2, which refuses mutators of inherited handles).
+_FREE_IN_CHILD = _splice is not None
+# The header's length is read straight from memory (no library call) where a plain 8-byte load
+# is ordered before the element loads that follow it (x86-64's memory model); elsewhere every
+# length goes through mba_len().
+_FAST_LEN = _header_ptr is not None and platform.machine() in ("x86_64", "AMD64")
 
 
 class Error(OSError):
@@ -113,19 +188,24 @@ class BusyError(Error):
     pass
 
 
-class NoSpaceError(Error):
-    pass
+class NoSpaceError(Error, MemoryError):
+    """The array cannot grow that far (its maximum capacity, the file system, or memory)."""
 
 
 class CorruptError(Error):
     pass
 
 
-_ERRORS = {-5: NotFoundError, -6: ExistsError, -11: PermissionDenied, -9: BusyError, -8: NoSpaceError, -7: CorruptError}
+class WrongProcessError(Error):
+    """The handle was inherited across fork(): attach the array again in this process to change it."""
+
+
+_ERRORS = {-5: NotFoundError, -6: ExistsError, -11: PermissionDenied, -9: BusyError, -8: NoSpaceError,
+           -7: CorruptError, -14: WrongProcessError}
 
 
 def _raise(status):
-    message = _lib.mba_last_error().decode(errors="replace")
+    message = _last_error().decode(errors="replace")
     raise _ERRORS.get(status, Error)(status, message)
 
 
@@ -135,37 +215,54 @@ def _check(status):
 
 
 def _uri(uri):
-    return os.fsencode(uri) if uri is not None else b""
+    """The URI as the bytes the library takes; None is an anonymous array. A NUL byte would
+    silently cut the name in C, so it is refused."""
+    if uri is None:
+        return b""
+    b = os.fsencode(uri)
+    if b"\0" in b:
+        raise ValueError("embedded null byte in mba uri")
+    return b
 
 
 # ---------------------------------------------------------------------------------------------
 # Types
 
-typecodes = "bBhHiIlLqQfd"
-_ctype_of = {
-    "b": ctypes.c_int8, "B": ctypes.c_uint8, "h": ctypes.c_int16, "H": ctypes.c_uint16,
-    "i": ctypes.c_int, "I": ctypes.c_uint, "l": ctypes.c_long, "L": ctypes.c_ulong,
-    "q": ctypes.c_int64, "Q": ctypes.c_uint64, "f": ctypes.c_float, "d": ctypes.c_double,
-}
+typecodes = _stdarray.typecodes  # exactly this interpreter's: 'w' from Python 3.13
+_UNICODE = "uw"
+# The standard-library typecode used for conversions: 'w' where it exists (same as 'u' on
+# Linux, where wchar_t has 4 bytes, without 3.13's deprecation warning for 'u').
+_STD_TC = {tc: tc for tc in typecodes}
+if "w" in typecodes:
+    _STD_TC["u"] = "w"
+_ITEMSIZE = {tc: _stdarray.array(_STD_TC[tc]).itemsize for tc in typecodes}
 # mba dtype codes by (signed, size) for integers, and for the two float sizes.
-_INT = {(True, 1): 1, (False, 1): 2, (True, 2): 3, (False, 2): 4, (True, 4): 5, (False, 4): 6, (True, 8): 7, (False, 8): 8}
+_INT = {(True, 1): 1, (False, 1): 2, (True, 2): 3, (False, 2): 4, (True, 4): 5, (False, 4): 6, (True, 8): 7,
+        (False, 8): 8}
+
+
+def _dtype_code(tc):
+    if tc == "f":
+        return 9
+    if tc == "d":
+        return 10
+    if tc in _UNICODE:
+        return _INT[(False, _ITEMSIZE[tc])]  # code points, as unsigned integers
+    return _INT[(tc.islower(), _ITEMSIZE[tc])]
+
+
+_DTYPE = {tc: _dtype_code(tc) for tc in typecodes}
 _TYPECODE_OF_DTYPE = {1: "b", 2: "B", 3: "h", 4: "H", 5: "i", 6: "I", 7: "q", 8: "Q", 9: "f", 10: "d"}
+# memoryview formats of the element views: the typecode, or unsigned integers for characters.
+_FORMAT = {tc: ("I" if _ITEMSIZE[tc] == 4 else "H") if tc in _UNICODE else tc for tc in typecodes}
+_DEPRECATED_U = sys.version_info >= (3, 13)
 
 
-def _dtype_code(typecode):
-    if typecode in "fd":
-        return 9 if typecode == "f" else 10
-    return _INT[(typecode.islower(), _stdarray.array(typecode).itemsize)]
-
-
-# Per typecode, computed once: (mba dtype code, item size).
-_INFO = {tc: (_dtype_code(tc), _stdarray.array(tc).itemsize) for tc in typecodes}
-
-
-def _dtype_of(typecode):
-    if not isinstance(typecode, str) or typecode not in _INFO:
-        raise ValueError("bad typecode (must be b, B, h, H, i, I, l, L, q, Q, f or d)")
-    return _INFO[typecode][0]
+def _check_typecode(typecode):
+    if not isinstance(typecode, str) or len(typecode) != 1:
+        raise TypeError(f"array() argument 1 must be a unicode character, not {type(typecode).__name__}")
+    if typecode not in _DTYPE:
+        raise ValueError("bad typecode (must be " + ", ".join(typecodes[:-1]) + " or " + typecodes[-1] + ")")
 
 
 def _np():
@@ -176,98 +273,412 @@ def _np():
     return numpy
 
 
-# numpy's type strings ('<u4'), for views through __array_interface__.
-_TYPESTR = {
-    tc: ("<" if sys.byteorder == "little" else ">") + ("f" if tc in "fd" else "i" if tc.islower() else "u")
-    + str(_INFO[tc][1])
-    for tc in typecodes
-}
+_NUMPY_DTYPE = {tc: ("<" if sys.byteorder == "little" else ">")
+                + ("U1" if tc in _UNICODE else ("f" if tc in "fd" else "i" if tc.islower() else "u") + str(_ITEMSIZE[tc]))
+                for tc in typecodes}
+
+_CHUNK = 1 << 16  # elements per step of the operations that work in chunks
+_IMUL_COPY = 16 << 20  # a *= n copies up to this many bytes to add them in one extend
+_MAXSIZE = sys.maxsize
+# The header's length field as a view whose value is never trusted: every length then goes
+# through mba_len() (older libraries, other architectures, closed arrays).
+_UNTRUSTED_HEADER = memoryview(_stdarray.array("Q", [0] * 8 + [2**64 - 1]))
+_EMPTY = memoryview(b"")
 
 
-class _NumpyView:
-    """What numpy views of an mba array are made from (and keep alive): the address, length
-    and type of the elements, and the array that owns the mapping."""
+def _pow2(n):
+    return 1 << max(n - 1, 0).bit_length()
 
-    __slots__ = ("__array_interface__", "owner", "__weakref__")
 
-    def __init__(self, owner, address, n, typecode, readonly):
-        self.owner = owner
-        self.__array_interface__ = {"data": (address, readonly), "shape": (n,),
-                                    "typestr": _TYPESTR[typecode], "version": 3}
+def _make_pack(tc):
+    """x -> the bytes of one element, with exactly array.array's conversions and exceptions."""
+    stc = _STD_TC[tc]
+    if tc in _UNICODE:
+        def pack(x):
+            return _stdarray.array(stc, (x,)).tobytes()
+        return pack
+    fast = struct.Struct(tc).pack
+
+    def pack(x):
+        try:
+            return fast(x)
+        except (struct.error, OverflowError, TypeError):
+            return _stdarray.array(stc, (x,)).tobytes()  # raises what array.array raises
+    return pack
+
+
+_PACK = {tc: _make_pack(tc) for tc in typecodes}
+
+
+def _no_fast_pack(x):
+    raise TypeError("characters are converted by array.array")
+
+
+def _standard(tc):
+    """struct's standard-size code of the same size and signedness: packs twice as fast as its
+    native mode ('l' is 'q' where a C long has 8 bytes)."""
+    for code in (tc, {"l": "q", "L": "Q"}.get(tc, tc)):
+        if struct.calcsize("=" + code) == _ITEMSIZE[tc]:
+            return "=" + code
+    return tc
+
+
+# struct's packing where it agrees with array.array's (append tries it first, then _PACK)
+_FAST_PACK = {tc: _no_fast_pack if tc in _UNICODE else struct.Struct(_standard(tc)).pack for tc in typecodes}
+
+
+class _CharView:
+    """The elements of a 'u'/'w' array as characters, over a view of their code points."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return _CharView(self.v[i])
+        return chr(self.v[i])
+
+    def __setitem__(self, i, x):
+        raise TypeError("characters are stored through the slow path")
+
+    def __iter__(self):
+        return map(chr, self.v)
+
+    def __len__(self):
+        return len(self.v)
+
+    def toreadonly(self):
+        return _CharView(self.v.toreadonly())
+
+
+# ---------------------------------------------------------------------------------------------
+# Handles and mappings
+
+
+class _Keeper:
+    """What the finalizer of a mapping needs: the handle and the process that opened it. It
+    never refers to the mapping, which it outlives."""
+
+    __slots__ = ("h", "pid")
+
+
+def _release(k):
+    """Frees a handle once nothing uses its mapping: no library call on it can be running then,
+    since every caller holds the array's state, which holds the mapping."""
+    if k.pid != os.getpid() and not _FREE_IN_CHILD:
+        return  # an older library would release the parent's locks: the child keeps the mapping
+    _free(k.h)
+
+
+class _State:
+    """Everything about an open array except what the per-element paths read (those are the
+    slots of the array object itself)."""
+
+    __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "k", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
+                 "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr",
+                 "__weakref__")
+
+
+_LIVE = weakref.WeakValueDictionary()  # open arrays of this process, for the fork handler
+_SERIAL = itertools.count()
+
+
+def _after_fork_in_child():
+    """In a forked child every inherited array stays readable; changing it needs a new attach
+    (the library refuses mutators of an inherited handle). Locks are new: a thread of the
+    parent that held one does not exist here."""
+    for a in list(_LIVE.values()):
+        s = a._s
+        s.lock = threading.Lock()
+        if s.serial is not None:
+            s.serial = threading.Lock()
+        if s.closed:
+            continue
+        if not s.inherited:
+            s.inherited = s.k.pid
+        s.wh = None
+        if not s.ro:
+            s.raw = s.raw.toreadonly()
+            s.cv = s.cv.toreadonly()
+            a._mv = _CharView(s.cv) if s.tc in _UNICODE else s.cv
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+_KEEPER_TYPES = {}
+
+
+def _keeper(s, nbytes):
+    """A new ctypes object over the first nbytes of the mapping that keeps the mapping alive;
+    memoryviews and numpy arrays made from it keep it alive in turn. Sizes are rounded to
+    powers of two so that ctypes makes only a few array types."""
+    size = min(_pow2(max(nbytes, 1)), s.maxn * s.isz) if s.maxn else 1
+    kind = _KEEPER_TYPES.get(size)
+    if kind is None:  # hashable, for the set of live views
+        kind = _KEEPER_TYPES[size] = type("mba_view", (ctypes.c_ubyte * size,), {"__hash__": object.__hash__})
+    k = kind.from_address(s.data)
+    k.mapping = s.base
+    return k
+
+
+def _open(h, tc, uri, ro, exclusive):
+    """State for a new handle h; h is freed with the mapping, when nothing uses either."""
+    s = _State()
+    s.tc, s.stc, s.isz, s.fmt = tc, _STD_TC[tc], _ITEMSIZE[tc], _FORMAT[tc]
+    s.uri, s.ro = uri, ro
+    s.h = h
+    k = _Keeper()
+    k.h, k.pid = h, os.getpid()
+    s.k, s.lock = k, threading.Lock()
+    s.data = _data(h)
+    s.maxn = _max_capacity(h)
+    nbytes = s.maxn * s.isz
+    if s.data is None or nbytes == 0:
+        base = (ctypes.c_ubyte * 1)()  # nothing addressable: views stay empty
+        s.maxn = 0
+        raw = memoryview(base).cast("B")[:0]
+    else:
+        base = (ctypes.c_ubyte * nbytes).from_address(s.data)
+        raw = memoryview(base).cast("B")
+    weakref.finalize(base, _release, k)
+    s.base = base
+    s.raw = raw.toreadonly() if ro else raw
+    s.cv = s.raw.cast(s.fmt)
+    s.pack = _PACK[tc]
+    s.spack = _FAST_PACK[tc]
+    s.calls = _EXCLUSIVE_CALLS if exclusive else _SHARED_CALLS
+    s.serial = threading.Lock() if exclusive and not _GIL else None
+    # (function, handle, item size, release the GIL): shared handles release it, exclusive ones
+    # keep it, which serializes their calls.
+    s.fast = (_APPEND_ADDRESS, h.value, s.isz, not exclusive) if _fast_append and s.serial is None else None
+    s.exports = 0
+    s.views = weakref.WeakSet()
+    s.closed = False
+    s.inherited = 0
+    s.pickle = "value" if uri is None else "name"
+    s.hdr = _UNTRUSTED_HEADER
+    if _FAST_LEN:
+        hp = _header_ptr(h)
+        if hp:
+            hk = (ctypes.c_ubyte * 256).from_address(hp)
+            hk.mapping = base
+            s.hdr = memoryview(hk).cast("B").cast("Q")
+    return s
+
+
+def _new_handle(uri, dtype, capacity, flags, mode, typecode, max_capacity):
+    h = _p()
+    if _create_ex is not None:
+        o = _Options()
+        _options_init(ctypes.byref(o))
+        o.flags, o.dtype, o.mode, o.capacity = flags, dtype, mode or 0, capacity
+        o.max_capacity, o.typecode = max_capacity, ord(typecode)
+        _check(_create_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
+    elif mode is None:
+        _check(_create(_uri(uri), dtype, capacity, flags, ctypes.byref(h)))
+    else:
+        _check(_create_mode(_uri(uri), dtype, capacity, flags, mode, ctypes.byref(h)))
+    return h
+
+
+def _attach_handle(uri, flags):
+    h = _p()
+    if _attach_ex is not None:
+        o = _Options()
+        _options_init(ctypes.byref(o))
+        o.flags = flags
+        _check(_attach_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
+    else:
+        _check(_attach(_uri(uri), flags, ctypes.byref(h)))
+    return h
+
+
+def _typecode_of_handle(h, wanted=None):
+    dtype = _dtype(h)
+    if wanted is not None:
+        if _DTYPE.get(wanted) != dtype:
+            raise TypeError(f"the array holds dtype {dtype}, which typecode '{wanted}' does not read")
+        return wanted
+    if _typecode_of is not None:
+        stored = _typecode_of(h)
+        tc = chr(stored) if 0 < stored < 128 else ""
+        if tc in _DTYPE and _DTYPE[tc] == dtype:
+            return tc
+    if dtype not in _TYPECODE_OF_DTYPE:
+        raise TypeError(f"mba.array has no typecode for dtype code {dtype}; use mba.attach() for a numpy view")
+    return _TYPECODE_OF_DTYPE[dtype]
 
 
 # ---------------------------------------------------------------------------------------------
 # array
 
 
-class array:
-    """array(typecode, initializer=(), *, uri=None, capacity=0, exclusive=False, overwrite=False, mode=None)
+class _ImmutableType(type):
+    """mba.array, like array.array, is an immutable type; its subclasses are not."""
+
+    def __setattr__(cls, name, value):
+        if cls is array:
+            raise TypeError(f"cannot set {name!r} attribute of immutable type 'mba.array'")
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name):
+        if cls is array:
+            raise TypeError(f"cannot delete {name!r} attribute of immutable type 'mba.array'")
+        super().__delattr__(name)
+
+
+_OPTIONS = ("uri", "capacity", "max_capacity", "exclusive", "overwrite", "mode")
+_NOARG = object()
+
+
+class array(metaclass=_ImmutableType):
+    """array(typecode[, initializer], *, uri=None, capacity=0, max_capacity=0, exclusive=False, overwrite=False, mode=None)
 
     A typed array in shared memory, with the interface of ``array.array``. ``uri`` is
-    ``"shm://NAME"``, ``"file://PATH"``, or None for an anonymous array private to this process.
+    ``"shm://NAME"``, ``"file://PATH"``, or None for an anonymous array private to this process
+    (shared only by passing its descriptor). ``capacity`` is room to reserve at once,
+    ``max_capacity`` the most elements the array may ever hold (0: the library's default),
+    ``exclusive`` makes this handle the array's only appender, ``overwrite`` replaces an existing
+    array of that name, ``mode`` its permission bits (0600 by default).
     """
 
-    def __init__(self, typecode, initializer=(), *, uri=None, capacity=0, exclusive=False, overwrite=False,
-                 mode=None):
-        dtype = _dtype_of(typecode)
-        h = _p()
-        flags = (MBA_EXCLUSIVE if exclusive else 0) | (MBA_OVERWRITE if overwrite else 0)
-        if mode is None:
-            _check(_lib.mba_create(_uri(uri), dtype, capacity, flags, ctypes.byref(h)))
-        else:
-            _check(_lib.mba_create_mode(_uri(uri), dtype, capacity, flags, mode, ctypes.byref(h)))
-        self._setup(h, typecode, uri, False)
-        if initializer == ():
-            pass
-        elif isinstance(initializer, (bytes, bytearray)):
-            self.frombytes(initializer)
-        elif isinstance(initializer, str):
-            raise TypeError(f"cannot use a str to initialize an array with typecode '{typecode}'")
-        elif initializer is not None:
-            self.extend(initializer)
+    # The object is as large as an array.array object (64 bytes, 80 with the garbage
+    # collector's header), so __sizeof__, which reports the object and the elements' bytes,
+    # says what array.array's says. Python 3.12 keeps the weak-reference pointer before the
+    # object; on 3.11 it is a slot, and one more slot (unused) keeps the size the same.
+    __slots__ = ("_mv", "_hdr", "_known", "_s", "__weakref__") + (("_pad",) if sys.version_info < (3, 12) else ())
 
-    @classmethod
-    def attach(cls, uri, readonly=False, exclusive=False):
-        """Attaches to the existing array named ``uri``; its typecode comes from its dtype."""
-        h = _p()
-        flags = (MBA_READ_ONLY if readonly else 0) | (MBA_EXCLUSIVE if exclusive else 0)
-        _check(_lib.mba_attach(_uri(uri), flags, ctypes.byref(h)))
-        self = cls.__new__(cls)
-        self._setup(h, _TYPECODE_OF_DTYPE[_lib.mba_dtype(h)], uri, readonly)
+    def __new__(cls, *args, **kwargs):
+        if not args:
+            raise TypeError("array() takes at least 1 argument (0 given)")
+        if len(args) > 2:
+            raise TypeError(f"array() takes at most 2 arguments ({len(args)} given)")
+        typecode = args[0]
+        initializer = args[1] if len(args) > 1 else _NOARG
+        for key in kwargs:
+            if key not in _OPTIONS and cls is array:
+                raise TypeError(f"array() got an unexpected keyword argument '{key}'")
+        _check_typecode(typecode)
+        if typecode == "u" and _DEPRECATED_U:
+            warnings.warn("The 'u' type code is deprecated and will be removed in Python 3.16",
+                          DeprecationWarning, stacklevel=2)
+        if initializer is not _NOARG:
+            _check_initializer(typecode, initializer)
+        flags = (MBA_EXCLUSIVE if kwargs.get("exclusive") else 0) | (MBA_OVERWRITE if kwargs.get("overwrite") else 0)
+        uri = kwargs.get("uri")
+        capacity = kwargs.get("capacity", 0)
+        if capacity == 0 and isinstance(initializer, (str, list, tuple, _stdarray.array, array)):
+            capacity = len(initializer)
+        elif capacity == 0 and isinstance(initializer, (bytes, bytearray)):
+            capacity = len(initializer) // _ITEMSIZE[typecode]
+        self = object.__new__(cls)
+        h = _new_handle(uri, _DTYPE[typecode], capacity, flags, kwargs.get("mode"), typecode,
+                        kwargs.get("max_capacity", 0))
+        self._setup(_open(h, typecode, uri, False, bool(flags & MBA_EXCLUSIVE)))
+        if initializer is not _NOARG:
+            self._initialize(initializer)
         return self
 
-    def _setup(self, h, typecode, uri, readonly):
-        self._h = h
-        self._tc = typecode
-        self._uri = uri
-        self._ro = readonly
-        self._isz = _INFO[typecode][1]
-        self._one = _stdarray.array(typecode, [0])  # validates and packs one element
-        self._view_type = (0, None)  # the ctypes type of the last view, and its length
-        self._one_addr = self._one.buffer_info()[0]
-        self._views = weakref.WeakSet()
+    def __init__(self, *args, **kwargs):
+        pass  # everything happens in __new__, as in array.array (subclasses may skip this)
+
+    @classmethod
+    def attach(cls, uri, readonly=False, exclusive=False, typecode=None):
+        """Attaches to the existing array named ``uri``. Its typecode is the one it was created
+        with (format v2 stores it), else the one of its element type; ``typecode`` picks
+        another of the same storage ('l' for 'q', say)."""
+        flags = (MBA_READ_ONLY if readonly else 0) | (MBA_EXCLUSIVE if exclusive else 0)
+        h = _attach_handle(uri, flags)
+        try:
+            tc = _typecode_of_handle(h, typecode)
+        except BaseException:
+            _free(h)
+            raise
+        self = object.__new__(cls)
+        self._setup(_open(h, tc, uri, readonly, exclusive))
+        return self
+
+    @classmethod
+    def _anonymous(cls, typecode, capacity):
+        """A new anonymous array.array-typed result (slices, +, *, copies)."""
+        self = object.__new__(array)
+        # Results bigger than the library's default maximum get room to double.
+        big = capacity * _ITEMSIZE[typecode] >= (1 << 30)
+        h = _new_handle(None, _DTYPE[typecode], capacity, 0, None, typecode, 2 * capacity if big else 0)
+        self._setup(_open(h, typecode, None, False, False))
+        return self
+
+    def _setup(self, s):
+        self._s = s
+        s.wh = s.h  # read-only handles too: the library refuses their changes with its own message
+        self._mv = _CharView(s.cv) if s.tc in _UNICODE else s.cv
+        self._hdr = s.hdr
+        self._known = _len(s.h)
+        _LIVE[next(_SERIAL)] = self
+
+    def _initialize(self, init):
+        tc = self._s.tc
+        if isinstance(init, (bytes, bytearray)):
+            self.frombytes(init)
+        elif isinstance(init, str):
+            self.fromunicode(init)
+        elif isinstance(init, (_stdarray.array, array)) and init.typecode == tc:
+            self.extend(init)
+        else:
+            self._extend_iterable(init)
 
     # -- lifetime --------------------------------------------------------------------------
 
-    def _handle(self):
-        if self._h is None:
+    def _dead(self):
+        """Raises why this handle cannot change the array."""
+        s = self._s
+        if s.closed:
             raise ValueError("operation on a closed mba array")
-        return self._h
+        if s.inherited:
+            raise WrongProcessError(-14, f"mba: this handle belongs to process {s.inherited} (inherited across "
+                                         f"fork()); attach the array again in process {os.getpid()} to change it")
+        raise Error(-4, "mba: the array was attached read-only")
+
+    def _w(self):
+        """The handle for a change, or the reason there is none."""
+        s = self._s
+        h = s.wh
+        if h is None or s.ro:
+            self._dead()
+        return h
+
+    def _resizable(self):
+        s = self._s
+        h = s.wh
+        if h is None:
+            self._dead()
+        if s.exports:
+            raise BufferError("cannot resize an array that is exporting buffers")
+        return h
 
     def close(self):
-        """Unmaps the array (the shared array itself stays). Fails while numpy or memoryview
-        views of it exist, as mmap does, since they would point at unmapped memory."""
-        if self._h is None:
+        """Unmaps the array (the shared array itself stays). Refuses (BufferError) while
+        buffers, memoryviews or numpy views of it exist, as mmap does; an unfinished iterator
+        keeps the mapping until it is dropped."""
+        s = self._s
+        if s.closed:
             return
-        if len(self._views):
-            raise BufferError(f"cannot close: {len(self._views)} exported views of the array exist")
-        _lib.mba_free(self._h)
-        self._h = None
-
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and _lib is not None:
-            _lib.mba_free(h)  # views hold a reference to self, so none is left
+        with s.lock:
+            live = s.exports + len(s.views)
+        if live:
+            raise BufferError(f"cannot close: {live} exported views of the array exist")
+        s.closed = True
+        s.wh = None
+        self._hdr = _UNTRUSTED_HEADER
+        self._known = -1
+        self._mv = _EMPTY
+        s.raw = s.cv = _EMPTY
+        s.hdr = _UNTRUSTED_HEADER
+        s.base = None  # the mapping and the handle go when the last internal view of them does
 
     def __enter__(self):
         return self
@@ -279,50 +690,94 @@ class array:
 
     @property
     def typecode(self):
-        return self._tc
+        return self._s.tc
 
     @property
     def itemsize(self):
-        return self._isz
+        return self._s.isz
 
     @property
     def uri(self):
-        return self._uri
+        return self._s.uri
 
     @property
     def readonly(self):
-        return self._ro
+        return self._s.ro
+
+    @property
+    def closed(self):
+        return self._s.closed
 
     @property
     def capacity(self):
-        return _lib.mba_capacity(self._handle())
+        self._len_slow()
+        return _capacity(self._s.h)
+
+    @property
+    def max_capacity(self):
+        """The most elements this array can ever hold through this handle."""
+        self._len_slow()
+        return self._s.maxn
+
+    @property
+    def pickle_by(self):
+        """How pickle sends this array: "name" (the receiver attaches the same shared array;
+        the default for named arrays) or "value" (a copy; the only choice for anonymous arrays)."""
+        return self._s.pickle
+
+    @pickle_by.setter
+    def pickle_by(self, how):
+        if how not in ("name", "value"):
+            raise ValueError('pickle_by is "name" or "value"')
+        if how == "name" and self._s.uri is None:
+            raise ValueError("an anonymous array has no name to pickle by")
+        self._s.pickle = how
+
+    def fileno(self):
+        """The descriptor of the store (owned by the array; do not close it)."""
+        self._len_slow()
+        return _fd(self._s.h)
 
     def buffer_info(self):
         """(address, length): the address never moves while the array is open."""
-        h = self._handle()
-        return (_lib.mba_data(h), _lib.mba_len(h))
+        n = self.__len__()
+        return (self._s.data, n)
+
+    # -- length --------------------------------------------------------------------------------
+
+    def _len_slow(self):
+        s = self._s
+        if s.closed:
+            raise ValueError("operation on a closed mba array")
+        n = _len(s.h)
+        self._known = n
+        return n
 
     def __len__(self):
-        return _lib.mba_len(self._handle())
+        # The header's length, read from the mapping, is trusted up to the last length the
+        # library returned (which never exceeds what this handle has mapped); beyond that the
+        # library checks it again.
+        n = self._hdr[8]
+        if n <= self._known:
+            return n
+        return self._len_slow()
 
     # -- zero-copy views ---------------------------------------------------------------------
 
-    def _buffer(self, n=None):
-        h = self._handle()
-        n = _lib.mba_len(h) if n is None else n
-        if self._view_type[0] != n or self._view_type[1] is None:
-            kind = type("mba_view", (_ctype_of[self._tc] * n,), {"__hash__": object.__hash__})
-            self._view_type = (n, kind)
-        kind = self._view_type[1]
-        buf = kind.from_address(_lib.mba_data(h)) if n else kind()
-        buf.owner = self  # the mapping lives as long as any view of it
-        self._views.add(buf)
-        return buf
+    def _export(self, n):
+        s = self._s
+        nb = n * s.isz
+        k = _keeper(s, nb)
+        with s.lock:
+            s.views.add(k)
+        m = memoryview(k).cast("B")[:nb]
+        return m.toreadonly() if s.ro else m
 
     def memoryview(self):
-        """A zero-copy memoryview of the elements published now (read-only if the array is)."""
-        m = memoryview(self._buffer()).cast("B").cast(self._tc)
-        return m.toreadonly() if self._ro else m
+        """A zero-copy memoryview of the elements published now (read-only if the array is;
+        code points as unsigned integers for 'u' and 'w'). It does not block appends; close()
+        refuses while it exists."""
+        return self._export(self.__len__()).cast(self._s.fmt)
 
     def numpy(self):
         """A zero-copy numpy view of the elements published now. Other processes' appends
@@ -330,171 +785,390 @@ class array:
         np = _np()
         if np is None:
             raise ImportError("numpy is not installed")
-        h = self._handle()
-        view = _NumpyView(self, _lib.mba_data(h), _lib.mba_len(h), self._tc, self._ro)
-        self._views.add(view)
-        return np.asarray(view)
+        return np.frombuffer(self._export(self.__len__()), dtype=_NUMPY_DTYPE[self._s.tc])
+
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags):
+            s = self._s
+            if s.closed:
+                raise ValueError("operation on a closed mba array")
+            if s.ro and flags & 1:  # PyBUF_WRITABLE
+                raise BufferError("the mba array is read-only")
+            n = self.__len__()
+            k = _keeper(s, n * s.isz)
+            with s.lock:
+                s.exports += 1
+            m = memoryview(k).cast("B")[:n * s.isz].cast(s.fmt)
+            return m.toreadonly() if s.ro else m
+
+        def __release_buffer__(self, view):
+            s = self._s
+            with s.lock:
+                s.exports -= 1
+            view.release()
+
+    def __bytes__(self):
+        return self.tobytes()
 
     # -- copies ------------------------------------------------------------------------------
 
-    def _read(self, start, count):
-        out = _stdarray.array(self._tc, bytes(count * self._isz))
-        if count:
-            _check(_lib.mba_read(self._handle(), start, count, out.buffer_info()[0]))
+    def _chunk(self, start, stop):
+        """A standard-library array.array copy of elements [start, stop)."""
+        s = self._s
+        out = _stdarray.array(s.stc)
+        out.frombytes(s.raw[start * s.isz:stop * s.isz])
         return out
 
-    def _snapshot(self):
-        return self._read(0, len(self))
+    def _chunks(self, start=0, stop=None):
+        n = self.__len__()
+        stop = n if stop is None else min(stop, n)
+        i = start
+        while i < stop:
+            j = min(i + _CHUNK, stop)
+            yield i, self._chunk(i, j)
+            i = j
 
     def tolist(self):
-        return self._snapshot().tolist()
+        n = self.__len__()
+        if self._s.tc in _UNICODE:
+            return list(self._mv[:n])
+        return self._mv[:n].tolist()
 
     def tobytes(self):
-        return self._snapshot().tobytes()
+        s = self._s
+        return s.raw[:self.__len__() * s.isz].tobytes()
 
     def tofile(self, f):
-        f.write(self.tobytes())
+        """Writes the elements to the file object f in blocks (its write method)."""
+        s = self._s
+        n = self.__len__() * s.isz
+        block = 64 * 1024
+        for i in range(0, n, block):
+            f.write(s.raw[i:min(i + block, n)].tobytes())
 
     def tounicode(self):
-        raise ValueError("tounicode() may only be called on unicode type arrays")
-
-    def fromunicode(self, s):
-        raise ValueError("fromunicode() may only be called on unicode type arrays")
+        s = self._s
+        if s.tc not in _UNICODE:
+            raise ValueError("tounicode() may only be called on unicode type arrays" +
+                             (" ('u' or 'w')" if "w" in typecodes else ""))
+        return self.tobytes().decode("utf-32-le" if sys.byteorder == "little" else "utf-32-be", "surrogatepass")
 
     # -- adding ------------------------------------------------------------------------------
 
     def append(self, x):
-        self._one[0] = x  # TypeError / OverflowError exactly as array.array
-        _check(_lib.mba_append(self._handle(), self._one_addr))
+        s = self._s
+        h = s.wh
+        if h is None or s.exports:
+            self._resizable()
+        try:
+            b = s.spack(x)
+        except (struct.error, OverflowError, TypeError):
+            b = s.pack(x)  # array.array's conversion, or its exception
+        if s.fast is not None:
+            st = _fast_append(s.fast, b)
+        elif s.serial is None:
+            st = s.calls.append(h, b)
+        else:
+            with s.serial:
+                st = s.calls.append(h, b)
+        if st:
+            _raise(st)
 
-    def _extend_raw(self, address, count):
+    def _call(self, fn, *args):
+        """One length-changing library call on this handle (serialized where it must be)."""
+        s = self._s
+        if s.serial is None:
+            st = fn(*args)
+        else:
+            with s.serial:
+                st = fn(*args)
+        if st:
+            _raise(st)
+
+    def _extend_address(self, address, count):
         if count:
-            _check(_lib.mba_extend(self._handle(), address, count))
+            h = self._resizable()
+            self._call(self._s.calls.extend, h, address, count)
+
+    def _extend_bytes(self, data, count):
+        if count:
+            h = self._resizable()
+            self._call(self._s.calls.extend_bytes, h, data, count)
+
+    def _room(self, more):
+        """MemoryError (as array.array raises it) when `more` elements cannot be added."""
+        s = self._s
+        n = self.__len__()
+        if more > _MAXSIZE // s.isz - n or (s.maxn and n + more > s.maxn):
+            raise NoSpaceError(-8, f"mba: {n} + {more} elements do not fit: the array holds at most "
+                                   f"{s.maxn} elements of {s.isz} bytes")
+
+    def _extend_array(self, other):
+        """Appends the elements of an array of the same typecode in one library call."""
+        if isinstance(other, array):
+            o = other._s
+            n = other.__len__()
+            self._room(n)
+            self._extend_address(o.data, n)  # o keeps the other mapping alive during the call
+        else:
+            n = len(other)
+            self._room(n)
+            self._extend_address(other.buffer_info()[0], n)
 
     def extend(self, iterable):
+        """Appends the elements of iterable: one library call for arrays, numpy arrays of the
+        same type and sized sequences; iterators in chunks (what was converted before a bad
+        element stays, as in array.array)."""
         if isinstance(iterable, (_stdarray.array, array)):
-            if iterable.typecode != self._tc:
+            if iterable.typecode != self._s.tc:
                 raise TypeError("can only extend with array of same kind")
-            src = iterable if isinstance(iterable, _stdarray.array) else iterable._snapshot()
-            self._extend_raw(src.buffer_info()[0], len(src))
+            self._resizable()
+            self._extend_array(iterable)
             return
-        np = _np()
+        np = _np() if type(iterable).__module__ == "numpy" else None
         if np is not None and isinstance(iterable, np.ndarray):
-            want = np.dtype(_ctype_of[self._tc])
-            if iterable.dtype == want and iterable.ndim == 1 and iterable.flags.c_contiguous:
-                self._extend_raw(iterable.ctypes.data, iterable.size)  # straight from numpy's memory
+            if (iterable.dtype == np.dtype(_NUMPY_DTYPE[self._s.tc]) and iterable.ndim == 1
+                    and iterable.flags.c_contiguous and self._s.tc not in _UNICODE):
+                self._resizable()
+                self._room(iterable.size)
+                self._extend_address(iterable.ctypes.data, iterable.size)
                 return
-        src = _stdarray.array(self._tc, iterable)
-        self._extend_raw(src.buffer_info()[0], len(src))
+        self._resizable()
+        self._extend_iterable(iterable)
+
+    def _extend_iterable(self, iterable):
+        stc = self._s.stc
+        if isinstance(iterable, (list, tuple)):
+            self._room(len(iterable))
+            buf = _stdarray.array(stc)
+            try:
+                buf.extend(iterable)
+            finally:  # what converted before an error is appended, as array.array does
+                self._extend_array(buf)
+            return
+        it = iter(iterable)
+        while True:
+            buf = _stdarray.array(stc)
+            try:
+                buf.extend(itertools.islice(it, _CHUNK))
+            finally:
+                self._extend_array(buf)
+            if len(buf) < _CHUNK:
+                return
 
     def frombytes(self, buffer):
-        data = memoryview(buffer).cast("B")
-        if len(data) % self._isz:
-            raise ValueError("bytes length not a multiple of item size")
-        if len(data):
-            holder = (ctypes.c_char * len(data)).from_buffer_copy(data) if data.readonly else \
-                (ctypes.c_char * len(data)).from_buffer(data)
-            self._extend_raw(ctypes.addressof(holder), len(data) // self._isz)
+        """Appends the machine values in a bytes-like object, in one library call."""
+        s = self._s
+        if isinstance(buffer, array):
+            buffer = buffer.tobytes()  # without the buffer protocol (Python < 3.12)
+        if isinstance(buffer, str):
+            raise TypeError("a bytes-like object is required, not 'str'")
+        try:
+            data = memoryview(buffer)
+        except TypeError:
+            raise TypeError(f"a bytes-like object is required, not '{type(buffer).__name__}'") from None
+        with data:
+            data = data.cast("B") if data.c_contiguous else memoryview(data.tobytes())
+            if len(data) % s.isz:
+                raise ValueError("bytes length not a multiple of item size")
+            count = len(data) // s.isz
+            if not count:
+                return
+            self._resizable()
+            self._room(count)
+            if isinstance(buffer, bytes):
+                self._extend_bytes(buffer, count)
+            elif data.readonly:
+                self._extend_bytes(data.tobytes(), count)
+            else:
+                holder = (ctypes.c_char * len(data)).from_buffer(data)
+                try:
+                    self._extend_address(ctypes.addressof(holder), count)
+                finally:
+                    del holder
 
     def fromlist(self, items):
         if not isinstance(items, list):
             raise TypeError("arg must be list")
-        self.extend(_stdarray.array(self._tc, items))
+        self._resizable()
+        self._room(len(items))
+        self._extend_array(_stdarray.array(self._s.stc, items))  # all or nothing, as array.array
+
+    def fromunicode(self, s):
+        st = self._s
+        if st.tc not in _UNICODE:
+            raise ValueError("fromunicode() may only be called on unicode type arrays" +
+                             (" ('u' or 'w')" if "w" in typecodes else ""))
+        if not isinstance(s, str):
+            raise TypeError(f"fromunicode() argument must be str, not {type(s).__name__}")
+        self.frombytes(s.encode("utf-32-le" if sys.byteorder == "little" else "utf-32-be", "surrogatepass"))
 
     def fromfile(self, f, n):
+        """Reads n items from the file object f and appends them (what was read before an
+        EOFError stays, as in array.array)."""
         if not isinstance(n, int):
-            raise TypeError("an integer is required")
+            raise TypeError(f"'{type(n).__name__}' object cannot be interpreted as an integer")
         if n < 0:
             raise ValueError("negative count")
-        data = f.read(n * self._isz)
-        whole = len(data) - len(data) % self._isz
-        self.frombytes(data[:whole])
-        if len(data) < n * self._isz:
-            raise EOFError("read() didn't return enough bytes")
+        s = self._s
+        if n > _MAXSIZE // s.isz:
+            raise MemoryError()
+        self._resizable()
+        self._room(n)
+        want = n * s.isz
+        step = want if want <= (64 << 20) else (16 << 20)  # big reads in 16 MiB pieces
+        got = 0
+        while True:
+            ask = min(step, want - got)
+            data = f.read(ask)
+            if not isinstance(data, bytes):
+                raise TypeError("read() didn't return bytes")
+            whole = len(data) - len(data) % s.isz
+            if whole:
+                self.frombytes(data[:whole] if whole != len(data) else data)
+            got += len(data)
+            if len(data) < ask:
+                raise EOFError("read() didn't return enough bytes")
+            if got >= want:
+                return
+
+    # -- changing the length in one step -------------------------------------------------------
+
+    def _splice(self, index, delete, src):
+        """Replaces elements [index, index + delete) with those of src (a standard array of
+        this typecode, or None): one library call (mba_splice)."""
+        h = self._resizable()
+        s = self._s
+        count = len(src) if src is not None else 0
+        address = src.buffer_info()[0] if count else None
+        if s.calls.splice is not None:
+            self._call(s.calls.splice, h, index, delete, None, address, count)
+            return
+        # Libraries without mba_splice: the tail is rewritten in three steps (not atomic).
+        n = self._len_slow()
+        tail = self._chunk(index + delete, n) if index + delete < n else _stdarray.array(s.stc)
+        self._call(s.calls.truncate, h, index)
+        self._extend_array(src if src is not None else _stdarray.array(s.stc))
+        self._extend_array(tail)
 
     def insert(self, i, x):
-        n = len(self)
+        i = operator.index(i)
+        b = self._s.pack(x)
+        n = self.__len__()
         if i < 0:
             i = max(i + n, 0)
         i = min(i, n)
-        self._one[0] = x
-        tail = self._read(i, n - i)
-        _check(_lib.mba_truncate(self._handle(), i))
-        self.append(x)
-        self.extend(tail)
-
-    # -- removing ----------------------------------------------------------------------------
+        src = _stdarray.array(self._s.stc)
+        src.frombytes(b)
+        self._splice(i, 0, src)
 
     def pop(self, i=-1):
-        n = len(self)
+        i = operator.index(i)
+        h = self._resizable()
+        n = self.__len__()
         if n == 0:
             raise IndexError("pop from empty array")
         if i < 0:
             i += n
         if not 0 <= i < n:
             raise IndexError("pop index out of range")
+        s = self._s
         if i == n - 1:
-            _check(_lib.mba_pop(self._handle(), self._one_addr))
-            return self._one[0]
+            out = ctypes.create_string_buffer(s.isz)
+            self._call(s.calls.pop, h, out)
+            v = _stdarray.array(s.stc)
+            v.frombytes(out.raw)
+            return v[0]
         value = self[i]
-        del self[i]
+        self._splice(i, 1, None)
         return value
 
     def remove(self, x):
-        del self[self.index(x)]
+        self._resizable()
+        for start, chunk in self._chunks():
+            try:
+                k = chunk.index(x)
+            except ValueError:
+                continue
+            self._splice(start + k, 1, None)
+            return
+        raise ValueError("array.remove(x): x not in array")
+
+    def clear(self):
+        h = self._resizable()
+        self._call(self._s.calls.truncate, h, 0)
 
     def __delitem__(self, key):
-        n = len(self)
+        n = self.__len__()
         if isinstance(key, slice):
             start, stop, step = key.indices(n)
-            if step == 1 or (step > 0 and start >= stop):
-                stop = max(start, stop)
-                tail = self._read(stop, n - stop)
-                _check(_lib.mba_truncate(self._handle(), start))
-                self.extend(tail)
+            if step == 1 or (step > 0 and start >= stop) or (step < 0 and start <= stop):
+                if step == 1 and stop > start:
+                    self._splice(start, stop - start, None)
+                else:
+                    self._w()  # nothing to delete
                 return
-            kept = self._snapshot()
-            del kept[key]
-            self._rewrite(kept)
+            if step < 0:  # the same positions, ascending
+                count = len(range(start, stop, step))
+                start, step = start + (count - 1) * step, -step
+                stop = start + count * step
+            count = len(range(start, stop, step))
+            last = start + (count - 1) * step
+            kept = self._chunk(start, last + 1)
+            del kept[::step]
+            self._splice(start, last + 1 - start, kept)
             return
         i = self._index(key, n)
-        tail = self._read(i + 1, n - i - 1)
-        _check(_lib.mba_truncate(self._handle(), i))
-        self.extend(tail)
-
-    def _rewrite(self, values):
-        _check(_lib.mba_truncate(self._handle(), 0))
-        self.extend(values)
+        self._splice(i, 1, None)
 
     # -- searching ---------------------------------------------------------------------------
 
-    def index(self, x, start=0, stop=sys.maxsize):
-        try:
-            return self._snapshot().index(x, start, stop)
-        except ValueError:
-            raise ValueError("array.index(x): x not in array") from None
+    def index(self, x, start=0, stop=_MAXSIZE):
+        start, stop = operator.index(start), operator.index(stop)
+        n = self.__len__()
+        if start < 0:
+            start = max(start + n, 0)
+        if stop < 0:
+            stop += n
+        for first, chunk in self._chunks(start, stop):
+            try:
+                return first + chunk.index(x)
+            except ValueError:
+                pass
+        raise ValueError("array.index(x): x not in array")
 
     def count(self, x):
-        return self._snapshot().count(x)
+        return sum(chunk.count(x) for _, chunk in self._chunks())
 
     def __contains__(self, x):
-        return x in self._snapshot()
+        return any(x in chunk for _, chunk in self._chunks())
 
     # -- in place --------------------------------------------------------------------------
 
+    def _writable_raw(self):
+        self._w()
+        return self._s.raw
+
     def reverse(self):
-        a = self._snapshot()
-        a.reverse()
-        self._write(0, a)
+        """Reverses the elements in place, a chunk from each end at a time."""
+        raw = self._writable_raw()
+        isz = self._s.isz
+        i, j = 0, self.__len__()
+        while j - i > 1:
+            c = min(_CHUNK, (j - i) // 2)
+            left, right = self._chunk(i, i + c), self._chunk(j - c, j)
+            left.reverse()
+            right.reverse()
+            raw[i * isz:(i + c) * isz] = memoryview(right).cast("B")
+            raw[(j - c) * isz:j * isz] = memoryview(left).cast("B")
+            i, j = i + c, j - c
 
     def byteswap(self):
-        a = self._snapshot()
-        a.byteswap()
-        self._write(0, a)
-
-    def _write(self, start, values):
-        if len(values):
-            _check(_lib.mba_write(self._handle(), start, len(values), values.buffer_info()[0]))
+        raw = self._writable_raw()
+        isz = self._s.isz
+        for start, chunk in self._chunks():
+            chunk.byteswap()
+            raw[start * isz:(start + len(chunk)) * isz] = memoryview(chunk).cast("B")
 
     # -- indexing --------------------------------------------------------------------------
 
@@ -509,174 +1183,431 @@ class array:
             raise IndexError("array index out of range")
         return i
 
-    def __getitem__(self, key):
-        h = self._handle()
-        if isinstance(key, slice):
-            start, stop, step = key.indices(_lib.mba_len(h))
-            if step == 1:
-                return self._read(start, max(stop - start, 0))
-            return self._snapshot()[key]
-        i = self._index(key, _lib.mba_len(h))
-        if _lib.mba_get(h, i, self._one_addr) != 0:
-            raise IndexError("array index out of range")
-        return self._one[0]
+    def __getitem__(self, i):
+        n = self._hdr[8]
+        if n > self._known:
+            n = self._len_slow()
+        try:  # integers: straight from the mapping, below a length the library vouched for
+            if 0 <= i < n:
+                return self._mv[i]
+            if -n <= i < 0:
+                return self._mv[i + n]
+        except TypeError:  # slices, and what is not an index
+            if isinstance(i, slice):
+                return self._slice(i)
+        return self._mv[self._index(i, n)]
+
+    def _slice(self, key):
+        s = self._s
+        start, stop, step = key.indices(self.__len__())
+        count = len(range(start, stop, step))
+        out = array._anonymous(s.tc, count)
+        if not count:
+            return out
+        if step == 1:
+            out._extend_address(s.data + start * s.isz, count)  # s keeps the mapping alive
+            return out
+        # Extended slices: in chunks of the result, through strided views of the mapping.
+        done = 0
+        while done < count:
+            c = min(_CHUNK, count - done)
+            first = start + done * step
+            end = first + c * step
+            out.frombytes(s.cv[first:(end if end >= 0 else None):step].tobytes())
+            done += c
+        return out
 
     def __setitem__(self, key, value):
-        h = self._handle()
-        if isinstance(key, slice):
-            if not isinstance(value, (_stdarray.array, array)):
-                raise TypeError(f'can only assign array (not "{type(value).__name__}") to array slice')
-            if value.typecode != self._tc:
-                raise TypeError("bad argument type for built-in operation")
-            values = value if isinstance(value, _stdarray.array) else value._snapshot()
-            n = _lib.mba_len(h)
-            start, stop, step = key.indices(n)
-            if step == 1:
-                stop = max(start, stop)
-                if stop - start == len(values):
-                    self._write(start, values)
-                else:
-                    tail = self._read(stop, n - stop)
-                    _check(_lib.mba_truncate(h, start))
-                    self.extend(values)
-                    self.extend(tail)
+        if key.__class__ is int:
+            n = self._hdr[8]
+            if n > self._known:
+                n = self._len_slow()
+            i = key + n if key < 0 else key
+            if not 0 <= i < n:
+                raise IndexError("array assignment index out of range")
+            try:
+                self._mv[i] = value  # read-only for read-only, inherited and closed handles
                 return
-            whole = self._snapshot()
-            whole[key] = values  # raises ValueError on a size mismatch, as array.array does
-            self._write(0, whole)
+            except (TypeError, ValueError, OverflowError):
+                pass
+            self._set_slow(i, value)
             return
-        i = self._index(key, _lib.mba_len(h))
-        self._one[0] = value
-        _check(_lib.mba_set(h, i, self._one_addr))
+        if isinstance(key, slice):
+            self._assign_slice(key, value)
+            return
+        i = self._index(key, self.__len__())
+        self._set_slow(i, value)
+
+    def _set_slow(self, i, value):
+        s = self._s
+        b = s.pack(value)  # array.array's exception for a bad value
+        h = self._w()
+        st = _set(h, i, b)
+        if st:
+            if st == -3:
+                raise IndexError("array assignment index out of range")
+            _raise(st)
+
+    def _values(self, value):
+        """The elements of an array assigned to a slice, as a standard array copy."""
+        s = self._s
+        if not isinstance(value, (_stdarray.array, array)):
+            raise TypeError(f'can only assign array (not "{type(value).__name__}") to array slice')
+        if value.typecode != s.tc:
+            raise TypeError("bad argument type for built-in operation")
+        if isinstance(value, array):
+            return value._chunk(0, value.__len__())
+        if value.typecode != s.stc:
+            copy = _stdarray.array(s.stc)
+            copy.frombytes(value.tobytes())
+            return copy
+        return value
+
+    def _assign_slice(self, key, value):
+        s = self._s
+        values = self._values(value)
+        n = self.__len__()
+        start, stop, step = key.indices(n)
+        if step == 1:
+            stop = max(start, stop)
+            if stop - start == len(values):
+                raw = self._writable_raw()
+                if values:
+                    raw[start * s.isz:stop * s.isz] = memoryview(values).cast("B")
+                return
+            self._splice(start, stop - start, values)
+            return
+        count = len(range(start, stop, step))
+        if count != len(values):
+            raise ValueError(f"attempt to assign array of size {len(values)} to extended slice of size {count}")
+        if not count:
+            return
+        self._writable_raw()
+        src = memoryview(values).cast("B").cast(s.fmt)
+        end = start + count * step
+        s.cv[start:(end if end >= 0 else None):step] = src
 
     def __iter__(self):
-        i = 0
-        while True:
-            chunk = self._read(i, min(4096, max(len(self) - i, 0)))
-            if not chunk:
-                return
-            yield from chunk
-            i += len(chunk)
+        st = _IterState()
+        st.arr, st.pos, st.cur, st.end = self, 0, None, 0
+        it = arrayiterator.from_iterable(_iter_chunks(st))
+        it._st = st
+        return it
 
     # -- operators ---------------------------------------------------------------------------
 
-    def _other(self, other, what):
-        if isinstance(other, array):
-            other = other._snapshot()
-        if not isinstance(other, _stdarray.array):
+    def _same_kind(self, other, what):
+        if not isinstance(other, (_stdarray.array, array)):
             raise TypeError(f'can only {what} array (not "{type(other).__name__}") to array')
-        if other.typecode != self._tc:
+        if other.typecode != self._s.tc:
             raise TypeError("bad argument type for built-in operation")
-        return other
 
     def __add__(self, other):
-        return self._snapshot() + self._other(other, "append")
+        self._same_kind(other, "append")
+        n, m = self.__len__(), len(other)
+        out = array._anonymous(self._s.tc, n + m)
+        out._extend_array(self)
+        out._extend_array(other)
+        return out
 
     def __iadd__(self, other):
-        self.extend(self._other(other, "extend"))
+        if not isinstance(other, (_stdarray.array, array)):
+            raise TypeError(f'can only extend array with array (not "{type(other).__name__}")')
+        self.extend(other)
         return self
 
+    @staticmethod
+    def _count(n):
+        if not hasattr(n, "__index__"):
+            raise TypeError(f"can't multiply sequence by non-int of type '{type(n).__name__}'")
+        n = n.__index__()
+        if n > _MAXSIZE:
+            raise OverflowError("cannot fit 'int' into an index-sized integer")
+        return n
+
     def __mul__(self, n):
-        return self._snapshot() * n
+        n = self._count(n)
+        s = self._s
+        size = self.__len__()
+        if n <= 0 or size == 0:
+            return array._anonymous(s.tc, 0)
+        if size > _MAXSIZE // s.isz // n:
+            raise MemoryError()
+        out = array._anonymous(s.tc, size * n)
+        out._room(size * n)
+        out._extend_address(s.data, size)
+        done = size
+        while done < size * n:  # doubling, from the result's own mapping: no other copy
+            c = min(done, size * n - done)
+            out._extend_address(out._s.data, c)
+            done += c
+        return out
 
     __rmul__ = __mul__
 
     def __imul__(self, n):
-        if not hasattr(n, "__index__"):
-            return NotImplemented
-        n = n.__index__()
-        data = self._snapshot()
+        n = self._count(n)
+        self._resizable()
+        s = self._s
+        size = self.__len__()
         if n <= 0:
-            _check(_lib.mba_truncate(self._handle(), 0))
-        for _ in range(n - 1):
-            self.extend(data)
+            self.clear()
+            return self
+        if n == 1 or size == 0:
+            return self
+        if size > _MAXSIZE // s.isz // n:
+            raise MemoryError()
+        self._room(size * (n - 1))
+        if n == 2 or size * (n - 1) * s.isz > _IMUL_COPY:
+            # From the array's own mapping (the data never moves): no copy; for more than two
+            # copies of a large array, doubling, in a few extends.
+            done = size
+            while done < size * n:
+                c = min(done, size * n - done)
+                self._extend_address(s.data, c)
+                done += c
+            return self
+        # One extend with the n - 1 copies: other processes see the array at its old size or its
+        # new one, never in between.
+        self._extend_array(self._chunk(0, size) * (n - 1))
         return self
 
-    def _cmp(self, other):
-        if isinstance(other, array):
-            return other._snapshot()
-        if isinstance(other, _stdarray.array):
-            return other
-        return None
+    def _richcmp(self, other, op):
+        if not isinstance(other, (array, _stdarray.array)):
+            return NotImplemented
+        na, nb = self.__len__(), len(other)
+        if na != nb and op in (operator.eq, operator.ne):
+            return op is operator.ne
+        # The first position where the elements differ, a chunk at a time.
+        a_views = _cmp_view(self)
+        b_views = _cmp_view(other)
+        k = None
+        n = min(na, nb)
+        for i in range(0, n, _CHUNK):
+            j = min(i + _CHUNK, n)
+            if a_views is not None and b_views is not None and a_views[i:j] == b_views[i:j]:
+                continue
+            xs, ys = self._chunk(i, j).tolist(), _chunk_of(other, i, j).tolist()
+            for t, (x, y) in enumerate(zip(xs, ys)):
+                if not (x is y or x == y):
+                    k = i + t
+                    a_k, b_k = x, y
+                    break
+            if k is not None:
+                break
+        if k is None:
+            return op(na, nb)
+        if op is operator.eq:
+            return False
+        if op is operator.ne:
+            return True
+        return op(a_k, b_k)
 
     def __eq__(self, other):
-        o = self._cmp(other)
-        return NotImplemented if o is None else self._snapshot() == o
+        return self._richcmp(other, operator.eq)
 
     def __ne__(self, other):
-        o = self._cmp(other)
-        return NotImplemented if o is None else self._snapshot() != o
+        return self._richcmp(other, operator.ne)
 
     def __lt__(self, other):
-        o = self._cmp(other)
-        return NotImplemented if o is None else self._snapshot() < o
+        return self._richcmp(other, operator.lt)
 
     def __le__(self, other):
-        o = self._cmp(other)
-        return NotImplemented if o is None else self._snapshot() <= o
+        return self._richcmp(other, operator.le)
 
     def __gt__(self, other):
-        o = self._cmp(other)
-        return NotImplemented if o is None else self._snapshot() > o
+        return self._richcmp(other, operator.gt)
 
     def __ge__(self, other):
-        o = self._cmp(other)
-        return NotImplemented if o is None else self._snapshot() >= o
+        return self._richcmp(other, operator.ge)
 
     __hash__ = None
 
     def __repr__(self):
-        return repr(self._snapshot())
+        s = self._s
+        name = type(self).__name__
+        n = self.__len__()
+        if n == 0:
+            return f"{name}('{s.tc}')"
+        if s.tc in _UNICODE:
+            return f"{name}('{s.tc}', {self.tounicode()!r})"
+        parts = [repr(chunk.tolist())[1:-1] for _, chunk in self._chunks()]
+        return f"{name}('{s.tc}', [" + ", ".join(parts) + "])"
 
     def __copy__(self):
-        return self._snapshot()
+        return self[:]
 
     def __deepcopy__(self, memo):
-        return self._snapshot()
+        return self[:]
+
+    def __sizeof__(self):
+        # The object (as large as an array.array object) and the bytes of its elements, which
+        # live in the shared mapping: every handle of one array counts them.
+        s = self._s
+        return object.__sizeof__(self) + (0 if s.closed else self.__len__() * s.isz)
+
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+    # -- pickling ----------------------------------------------------------------------------
+
+    def __reduce_ex__(self, protocol):
+        s = self._s
+        state = getattr(self, "__dict__", None)
+        if s.pickle == "name":
+            return (_attach_pickled, (type(self), s.uri, s.ro, s.tc), state)
+        if protocol < 3:
+            return (type(self), (s.tc, self.tolist()), state)
+        return (_array_reconstructor, (type(self), s.tc, _MFORMAT[s.tc], self.tobytes()), state)
 
     def __reduce__(self):
-        raise TypeError("an mba.array is shared memory: pickle its uri and attach instead")
+        return self.__reduce_ex__(2)
 
     def sync(self, wait=True):
         """Writes the array back to its store (msync): data first, then the length."""
-        _check(_lib.mba_msync(self._handle(), MBA_SYNC if wait else MBA_ASYNC))
+        _check(_msync(self._w(), MBA_SYNC if wait else MBA_ASYNC))
+
+
+ArrayType = array
+collections.abc.MutableSequence.register(array)
+
+
+def _check_initializer(tc, init):
+    if isinstance(init, str) and tc not in _UNICODE:
+        raise TypeError(f"cannot use a str to initialize an array with typecode '{tc}'")
+    if isinstance(init, (_stdarray.array, array)) and init.typecode in _UNICODE and tc not in _UNICODE:
+        raise TypeError(f"cannot use a unicode array to initialize an array with typecode '{tc}'")
+    if not isinstance(init, (bytes, bytearray, str, list, tuple, _stdarray.array, array)):
+        try:
+            iter(init)
+        except TypeError:
+            raise TypeError(f"'{type(init).__name__}' object is not iterable") from None
+
+
+def _cmp_view(a):
+    """A memoryview that compares elements by value in C, or None for characters."""
+    if isinstance(a, array):
+        return None if a._s.tc in _UNICODE else a._s.cv
+    if a.typecode in _UNICODE:
+        return None
+    return memoryview(a)
+
+
+def _chunk_of(a, i, j):
+    if isinstance(a, array):
+        return a._chunk(i, j)
+    return a[i:j]
+
+
+# The standard library's machine format code of each typecode on this machine, for pickles.
+_MFORMAT = {tc: _stdarray.array(_STD_TC[tc]).__reduce_ex__(3)[1][2] for tc in typecodes}
+
+
+def _array_reconstructor(arraytype, typecode, mformat_code, items):
+    """Unpickles an array by value: the counterpart of the standard library's
+    array._array_reconstructor, for mba.array and its subclasses."""
+    if not isinstance(arraytype, type):
+        raise TypeError(f"first argument must be a type object, not {type(arraytype).__name__}")
+    if not issubclass(arraytype, array):
+        raise TypeError(f"{arraytype.__name__} is not a subtype of mba.array")
+    if not isinstance(typecode, str) or len(typecode) != 1:
+        raise TypeError(f"_array_reconstructor() argument 2 must be a unicode character, not "
+                        f"{type(typecode).__name__}")
+    if typecode not in _DTYPE:
+        raise ValueError("second argument must be a valid type code")
+    std = _stdarray._array_reconstructor(_stdarray.array, _STD_TC[typecode], mformat_code, items)
+    if std.typecode != _STD_TC[typecode]:  # decoded through another machine type: convert the values
+        std = _stdarray.array(_STD_TC[typecode], std.tolist())
+    out = object.__new__(arraytype)
+    out._setup(_open(_new_handle(None, _DTYPE[typecode], len(std), 0, None, typecode, 0), typecode, None, False,
+                     False))
+    out._extend_array(std)
+    return out
+
+
+def _attach_pickled(cls, uri, readonly, typecode):
+    """Unpickles an array sent by name: attaches the same shared array (never exclusively)."""
+    return cls.attach(uri, readonly=readonly, typecode=typecode)
 
 
 # ---------------------------------------------------------------------------------------------
-# SharedArray-style functions: numpy arrays backed by shared memory
+# Iteration
 
 
-def _typecode_of_numpy(dtype):
-    np = _np()
-    dt = np.dtype(dtype)
-    for tc in "bBhHiIqQfd":
-        if np.dtype(_ctype_of[tc]) == dt:
-            return tc
-    raise TypeError(f"mba has no element type for numpy dtype {dt}")
+class _IterState:
+    __slots__ = ("arr", "pos", "cur", "end")
 
 
-def create(uri, shape, dtype=float):
-    """Creates a zero-filled array of ``shape`` (the product of its dimensions elements; mba
-    stores it flat) at ``uri`` and returns a numpy view of it, like SharedArray.create."""
-    np = _np()
-    if np is None:
-        raise ImportError("numpy is not installed")
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    n = 1
-    for d in shape:
-        n *= d
-    a = array(_typecode_of_numpy(dtype), uri=uri, capacity=max(n, 1))
-    zeros = bytes(min(n, 1 << 18) * a.itemsize)
-    while len(a) < n:
-        a.frombytes(zeros[: (n - len(a)) * a.itemsize])
-    return a.numpy().reshape(shape)
+def _iter_chunks(st):
+    """Iterators over consecutive pieces of the array, read as the iteration reaches them (so
+    appends made meanwhile are seen); views of the mapping, not copies."""
+    while True:
+        a = st.arr
+        if a is None:
+            return
+        n = a.__len__()
+        pos = st.pos
+        if pos >= n:
+            st.arr = st.cur = None  # exhausted for good, and the array is let go
+            return
+        end = min(n, pos + _CHUNK)
+        it = iter(a._mv[pos:end])
+        st.cur, st.end, st.pos = it, end, end
+        del a
+        yield it
+        st.cur = None
 
 
-def attach(uri, readonly=False):
-    """Attaches to the array at ``uri`` and returns a numpy view of it (flat), like SharedArray.attach."""
-    return array.attach(uri, readonly=readonly).numpy()
+class arrayiterator(itertools.chain):
+    """The iterator of an mba.array: elements are read from the mapping chunk by chunk in C;
+    it pickles as (array, position) like array.array's iterator."""
+
+    __slots__ = ("_st",)
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
+
+    def __reduce__(self):
+        st = self._st
+        if st.cur is not None:  # where in the current piece: count what is left of it
+            rest = sum(1 for _ in st.cur)
+            st.pos, st.cur = st.end - rest, None  # and read the rest again from there
+        return (_restore_iterator, (st.arr, st.pos))
+
+    def __reduce_ex__(self, protocol):
+        return self.__reduce__()
+
+    def __copy__(self):
+        raise TypeError("cannot copy an mba.array iterator")
 
 
-def delete(uri):
-    """Removes the name ``uri``; attached arrays and views keep working."""
-    _check(_lib.mba_delete(_uri(uri)))
+def _restore_iterator(arr, pos):
+    st = _IterState()
+    st.arr, st.pos, st.cur, st.end = arr, pos, None, 0
+    it = arrayiterator.from_iterable(_iter_chunks(st))
+    it._st = st
+    return it
+
+
+# ---------------------------------------------------------------------------------------------
+# SharedArray's API (mba/_sharedarray.py): numpy arrays of any shape in shared memory.
+# `import mba as sa` works in place of `import SharedArray as sa`.
+
+from . import _sharedarray  # noqa: E402  (it uses _lib above)
+from ._sharedarray import (  # noqa: E402
+    ADVICE_DONTNEED, ADVICE_HUGEPAGE, ADVICE_NORMAL, ADVICE_RANDOM, ADVICE_SEQUENTIAL, ADVICE_WILLNEED,
+    MS_ASYNC, MS_INVALIDATE, MS_SYNC, ArrayDesc, attach, create, delete)
+
+
+def __getattr__(name):
+    """``mba.list`` (SharedArray's list(); not a global here, where list is the builtin), and the
+    submodules other parts of the package add, loaded on first use."""
+    if name == "list":
+        return _sharedarray.list
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'mba' has no attribute '{name}'") from None

@@ -1,50 +1,65 @@
 """Claim and commit, and waiting for the length (mba_claim, mba_commit, mba_abort, mba_wait_len).
 
-Importing this module adds two methods to ``mba.array``:
+Two functions, re-exported by the package as ``mba.claim`` and ``mba.wait_len``:
 
-``array.claim(n)``
-    A context manager: its ``with`` block receives a writable numpy view (a memoryview without
-    numpy) of room for ``n`` elements past the published length, in the shared array itself.
-    Fill it; when the block ends, the elements are published all at once, or the first ``k`` of
-    them if ``commit(k)`` was called; an exception in the block publishes nothing::
+``claim(a, n)``
+    A context manager over room for ``n`` elements past the published length of the
+    ``mba.array`` ``a``, in the shared array itself: its ``with`` block receives a writable numpy
+    view of the room (a memoryview without numpy). Fill it; when the block ends, the elements are
+    published all at once, or only the first ``k`` if ``commit(k)`` was called; an exception in
+    the block publishes nothing::
 
-        with a.claim(4096) as room:       # room for 4096 elements, no copy
-            room[:] = np.arange(4096)      # readers see nothing yet
+        with mba.claim(a, 4096) as room:    # room for 4096 elements, no copy
+            room[:] = np.arange(4096)       # readers see nothing yet
         # now readers see all 4096
 
-        c = a.claim(4096)
+        c = mba.claim(a, 4096)
         with c as room:
             k = fill(room)
-            c.commit(k)                    # publish only the first k
+            c.commit(k)                     # publish only the first k
 
     While the block is open the array holds the right to append (mba_claim): other writers, in
-    this process and others, wait for it; the block's own thread gets ``BusyError`` from
-    ``append``, ``extend`` and other length-changing calls. Do not keep the view after the block.
-    How many elements to claim is yours to choose: a few thousand (``DEFAULT_BATCH``, 4096) make
-    the calls' cost vanish per element and let readers see progress often.
+    this process and others, wait for it; ``a``'s own length-changing calls made from the block
+    raise ``BusyError``. Do not keep the view after the block. How many elements to claim is
+    yours to choose: a few thousand (``DEFAULT_BATCH``, 4096) make the calls' cost vanish per
+    element and let readers see progress often.
 
-``array.wait_len(n, timeout=None)``
+``wait_len(a, n, timeout=None)``
     Sleeps until ``len(a) >= n`` or ``timeout`` seconds pass (None: no limit) and returns the
     length then (at least ``n`` unless the time ran out). Appenders in any process wake it. The
     GIL is released while it sleeps, and Ctrl-C is noticed within a tenth of a second. An array
-    attached read-write is woken at once; a read-only one looks again at least every 2 ms.
+    attached read-write is woken at once; a read-only one looks again after an eighth of the
+    time it has waited (10 ms at most).
 """
 
 import ctypes
 import math
 import time
 
-from . import _NumpyView, _check, _ctype_of, _lib, _np, array
+from . import _EXCLUSIVE_CALLS, _check, _lib, _np, _NUMPY_DTYPE
 
 _p, _u64, _status = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int32
-for _name, _args in [
-    ("mba_claim", [_p, _u64, ctypes.POINTER(_p)]),
-    ("mba_commit", [_p, _u64]),
-    ("mba_abort", [_p]),
-    ("mba_wait_len", [_p, _u64, _u64, ctypes.POINTER(_u64)]),
-]:
-    _f = getattr(_lib, _name)
-    _f.argtypes, _f.restype = _args, _status
+
+
+def _declare(lib):
+    fns = {}
+    for name, args in [
+        ("mba_claim", [_p, _u64, ctypes.POINTER(_p)]),
+        ("mba_commit", [_p, _u64]),
+        ("mba_abort", [_p]),
+        ("mba_wait_len", [_p, _u64, _u64, ctypes.POINTER(_u64)]),
+    ]:
+        f = getattr(lib, name)
+        f.argtypes, f.restype = args, _status
+        fns[name] = f
+    return fns
+
+
+# Handles without MBA_EXCLUSIVE may wait for the append lock: their calls release the GIL.
+# Exclusive handles never wait, and keep the GIL, which serializes their calls (as the package's
+# own calls do); in an interpreter without a GIL the array's own lock does.
+_RELEASING = _declare(ctypes.CDLL(_lib._name, handle=_lib._handle))
+_HOLDING = _declare(ctypes.PyDLL(_lib._name, handle=_lib._handle))
 
 #: How many elements the batching appenders of the other bindings claim at a time (MBA_DEFAULT_BATCH).
 DEFAULT_BATCH = 4096
@@ -53,57 +68,82 @@ _WAIT_FOREVER = 2**64 - 1
 _WAIT_SLICE = 0.1
 
 
-class Claim:
-    """Room claimed past the end of an ``mba.array``; see ``array.claim``."""
+_VIEW_TYPES = {}
 
-    def __init__(self, owner, n):
+
+def _view_type(nbytes):
+    """A hashable ctypes array type of nbytes (at least 1), for the set of live views."""
+    kind = _VIEW_TYPES.get(nbytes)
+    if kind is None:
+        if len(_VIEW_TYPES) > 64:
+            _VIEW_TYPES.clear()
+        kind = _VIEW_TYPES[nbytes] = type("mba_claimed", (ctypes.c_ubyte * max(nbytes, 1),),
+                                          {"__hash__": object.__hash__})
+    return kind
+
+
+def _call(a, name, *args):
+    s = a._s
+    base = s.base  # noqa: F841  (the mapping, and so the handle, live until the call returns)
+    if s.calls is not _EXCLUSIVE_CALLS:
+        return _RELEASING[name](*args)
+    if s.serial is None:
+        return _HOLDING[name](*args)
+    with s.serial:
+        return _HOLDING[name](*args)
+
+
+class Claim:
+    """Room claimed past the end of an ``mba.array``; see ``mba.claim``."""
+
+    def __init__(self, a, n):
         if not isinstance(n, int) or n < 0:
             raise ValueError("claim needs a count of at least 0 elements")
-        self._a = owner
+        self._a = a
         self._n = n
-        self._open = False
+        self._h = None
         self.view = None
 
     def __enter__(self):
         a = self._a
+        h = a._resizable()  # a closed or inherited array says why; a read-only one, the library
         ptr = _p()
-        _check(_lib.mba_claim(a._handle(), self._n, ctypes.byref(ptr)))
-        self._open = True
-        np = _np()
-        if np is not None:
-            holder = _NumpyView(a, ptr.value, self._n, a._tc, False)
-            a._views.add(holder)
-            self.view = np.asarray(holder)
-        else:
-            buf = (_ctype_of[a._tc] * self._n).from_address(ptr.value)
-            buf.owner = a
-            a._views.add(buf)
-            self.view = memoryview(buf).cast("B").cast(a._tc)
+        _check(_call(a, "mba_claim", h, self._n, ctypes.byref(ptr)))
+        self._h = h
+        try:
+            s = a._s
+            nbytes = self._n * s.isz
+            keeper = _view_type(nbytes).from_address(ptr.value)
+            keeper.mapping = s.base  # the mapping lives as long as the view
+            with s.lock:
+                s.views.add(keeper)  # close() refuses while the view exists
+            raw = memoryview(keeper).cast("B")[:nbytes]
+            np = _np()
+            self.view = np.frombuffer(raw, dtype=_NUMPY_DTYPE[s.tc]) if np is not None else raw.cast(s.fmt)
+        except BaseException:
+            self.abort()
+            raise
         return self.view
 
     def commit(self, k=None):
         """Publishes the first ``k`` claimed elements (all of them if None) and ends the claim."""
-        if not self._open:
+        if self._h is None:
             raise ValueError("no claim is open (it was committed or aborted)")
         k = self._n if k is None else k
         if not isinstance(k, int) or not 0 <= k <= self._n:
             raise ValueError(f"commit count {k!r} must be 0 to {self._n}")
-        _check(_lib.mba_commit(self._a._handle(), k))
-        self._end()
+        _check(_call(self._a, "mba_commit", self._h, k))
+        self._h = self.view = None
 
     def abort(self):
         """Ends the claim without publishing anything."""
-        if not self._open:
+        if self._h is None:
             raise ValueError("no claim is open (it was committed or aborted)")
-        _check(_lib.mba_abort(self._a._handle()))
-        self._end()
-
-    def _end(self):
-        self._open = False
-        self.view = None
+        _check(_call(self._a, "mba_abort", self._h))
+        self._h = self.view = None
 
     def __exit__(self, exc_type, exc, tb):
-        if self._open:
+        if self._h is not None:
             if exc_type is None:
                 self.commit()
             else:
@@ -111,27 +151,26 @@ class Claim:
         return False
 
 
-def _claim(self, n):
-    """claim(n): room for n elements past the end, as a context manager (see mba._claim)."""
-    return Claim(self, n)
+def claim(a, n):
+    """Room for ``n`` elements past the end of the mba.array ``a``, as a context manager (see mba._claim)."""
+    return Claim(a, n)
 
 
-def _wait_len(self, n, timeout=None):
-    """wait_len(n, timeout=None): sleeps until len(self) >= n or timeout seconds pass; returns the length."""
+def wait_len(a, n, timeout=None):
+    """Sleeps until ``len(a) >= n`` or ``timeout`` seconds pass; returns the length then."""
     if not isinstance(n, int) or n < 0:
         raise ValueError("wait_len needs a length of at least 0")
     n = min(n, 2**64 - 1)
+    s = a._s
+    base = s.base  # noqa: F841  (the mapping, and so the handle, live while this sleeps)
+    if s.closed or base is None:
+        raise ValueError("operation on a closed mba array")
     out = _u64()
-    h = self._handle()
-    deadline = None if timeout is None else max(0.0, float(timeout))
+    limit = None if timeout is None else max(0.0, float(timeout))
     start = time.monotonic()
     while True:
-        left = None if deadline is None else deadline - (time.monotonic() - start)
+        left = None if limit is None else limit - (time.monotonic() - start)
         step = _WAIT_SLICE if left is None else max(0.0, min(left, _WAIT_SLICE))
-        _check(_lib.mba_wait_len(h, n, math.ceil(step * 1000), ctypes.byref(out)))
+        _check(_RELEASING["mba_wait_len"](s.h, n, math.ceil(step * 1000), ctypes.byref(out)))
         if out.value >= n or (left is not None and left <= _WAIT_SLICE):
             return out.value
-
-
-array.claim = _claim
-array.wait_len = _wait_len

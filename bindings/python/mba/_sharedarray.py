@@ -114,6 +114,8 @@ def _np():
 def _uri(name):
     """A name as SharedArray reads it: ``file://`` and ``shm://`` as they are, anything else ``shm://``."""
     name = os.fsdecode(name)
+    if "\0" in name:
+        raise ValueError("embedded null byte in mba name")  # C would cut the name there
     return name if "://" in name else "shm://" + name
 
 

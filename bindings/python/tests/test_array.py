@@ -4,7 +4,9 @@ operations must give the same results, contents and exception types."""
 import array
 import copy
 import operator
+import os
 import pickle
+import subprocess
 import sys
 
 import pytest
@@ -16,12 +18,17 @@ VALUES = {
     "i": [-(2**31), -3, 0, 2**31 - 1], "I": [0, 5, 2**32 - 1], "l": [-(2**63), -4, 0, 2**63 - 1],
     "L": [0, 6, 2**64 - 1], "q": [-(2**63), 0, 2**63 - 1], "Q": [0, 7, 2**64 - 1],
     "f": [0.5, -1.25, 3.0, 1e10], "d": [0.1, -2.5, 1e300, 0.0],
+    "u": ["a", "\u263a", "\x00", "\U0001f600"],
 }
+if "w" in array.typecodes:
+    VALUES["w"] = ["z", "\u00e9", "\U0010ffff", "\x01"]
 OUT_OF_RANGE = {
     "b": [128, -129], "B": [-1, 256], "h": [32768], "H": [-1, 65536], "i": [2**31], "I": [-1, 2**32],
-    "l": [2**63], "L": [-1, 2**64], "q": [2**63], "Q": [-1, 2**64], "f": [], "d": [],
+    "l": [2**63], "L": [-1, 2**64], "q": [2**63], "Q": [-1, 2**64], "f": [], "d": [], "u": [1, "ab"],
+    "w": [1, "ab"],
 }
 TYPECODES = list(VALUES)
+assert sorted(TYPECODES) == sorted(array.typecodes), "every typecode of this interpreter is tested"
 
 
 def outcome(f, x):
@@ -54,6 +61,9 @@ def test_constructor_repr_and_attributes(tc):
         assert repr(ours) == repr(std)
         assert ours.typecode == std.typecode and ours.itemsize == std.itemsize
     assert repr(mba.array(tc)) == f"array('{tc}')"
+    if tc in "uw":
+        assert mba.array(tc, "abc").tounicode() == "abc"
+        return
     with pytest.raises(TypeError):
         mba.array(tc, "abc")
     with pytest.raises(ValueError):
@@ -86,8 +96,8 @@ def test_append_extend_insert_pop_remove(tc):
         lambda a: a.fromlist(list(v)),
         lambda a: a.fromlist(tuple(v)),
         lambda a: a.reverse(),
-        lambda a: a.byteswap(),
-        lambda a: a.byteswap(),
+        lambda a: a.byteswap() if tc not in "uw" else None,  # swapped code points are not characters
+        lambda a: a.byteswap() if tc not in "uw" else None,
         lambda a: v[0] in a,
         lambda a: 12345 in a,
         lambda a: list(a),
@@ -245,16 +255,134 @@ def test_exclusive_lease_and_close(uri):
         assert third.tolist() == [1, 2]
 
 
-def test_pickling_is_refused_with_a_reason():
-    with pytest.raises(TypeError, match="attach"):
-        pickle.dumps(mba.array("b"))
+@pytest.mark.parametrize("tc", TYPECODES)
+def test_anonymous_arrays_pickle_by_value(tc):
+    v = VALUES[tc]
+    a = mba.array(tc, v)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        b = pickle.loads(pickle.dumps(a, protocol))
+        assert type(b) is mba.array and b.typecode == tc and b == a and b.tolist() == a.tolist()
+        assert b.uri is None and b.buffer_info()[0] != a.buffer_info()[0], "a copy, not the same memory"
+    assert a.pickle_by == "value"
+    with pytest.raises(ValueError):
+        a.pickle_by = "name"
 
 
-def test_library_not_found_names_all_three_places(tmp_path):
-    import subprocess
+def test_named_arrays_pickle_by_name_unless_told(uri):
+    a = mba.array("q", [1, 2, 3], uri=uri)
+    assert a.pickle_by == "name"
+    b = pickle.loads(pickle.dumps(a))
+    assert b.uri == uri and b.tolist() == [1, 2, 3]
+    b.append(4)
+    assert a.tolist() == [1, 2, 3, 4], "the same shared array"
+    a.pickle_by = "value"
+    c = pickle.loads(pickle.dumps(a))
+    c.append(5)
+    assert c.uri is None and a.tolist() == [1, 2, 3, 4], "a copy"
+    ro = mba.array.attach(uri, readonly=True)
+    assert pickle.loads(pickle.dumps(ro)).readonly
 
+
+def test_every_typecode_survives_an_attach_in_another_process(uri):
+    # 'l' and 'q' (and 'L', 'Q') have the same storage; 'u' is stored as code points: the
+    # typecode comes back from the header, in another process.
+    script = "import sys, mba; a = mba.array.attach(sys.argv[1]); print(a.typecode, repr(a.tolist()))"
+    for tc in TYPECODES:
+        a = mba.array(tc, VALUES[tc], uri=uri, overwrite=True)
+        r = subprocess.run([sys.executable, "-c", script, uri], capture_output=True, text=True, check=True,
+                           env=dict(os.environ, PYTHONPATH=os.path.dirname(mba.__path__[0])))
+        assert r.stdout.strip() == f"{tc} {VALUES[tc]!r}", (tc, r.stdout, r.stderr)
+        a.close()
+    with pytest.raises(TypeError):
+        mba.array.attach(uri, typecode="d")  # the array holds 'w'/'u' code points, not doubles
+    assert mba.array.attach(uri, typecode="I").typecode == "I"
+
+
+def test_nul_bytes_in_uris_are_refused():
+    for call in [lambda: mba.array("b", uri="shm://a\0b"), lambda: mba.array.attach("shm://a\0b"),
+                 lambda: mba.delete("shm://a\0b"), lambda: mba.array.attach(b"file:///tmp/x\0y")]:
+        with pytest.raises(ValueError, match="null byte"):
+            call()
+
+
+def test_sizes_are_computed_before_anything_grows():
+    a = mba.array("d", [-1.0] * 65536)
+    with pytest.raises(MemoryError):
+        a *= sys.maxsize // 65536 + 1  # CPython's test_alloc_overflow: no loop, no growth
+    assert len(a) == 65536
+    with pytest.raises(MemoryError):
+        mba.array("d", [1.0, 2.0, 3.0]) * (sys.maxsize // 3 + 1)
+    with pytest.raises(OverflowError):
+        a * 2**100
+    with pytest.raises(MemoryError):
+        a *= a.max_capacity  # would fit in an index, not in the array
+    assert len(a) == 65536
+
+    class Huge:
+        def __len__(self):
+            return 2**62
+
+        def __iter__(self):
+            raise AssertionError("never iterated: the size is refused first")
+
+    class HugeFile:
+        def read(self, n):
+            raise AssertionError("never read: the size is refused first")
+
+    with pytest.raises(MemoryError):
+        a.fromfile(HugeFile(), sys.maxsize // 8 + 1)
+    with pytest.raises(MemoryError):
+        a.fromfile(HugeFile(), a.max_capacity)
+    assert len(a) == 65536
+
+
+def test_library_is_found_where_asked(tmp_path):
     env = {"MBA_LIBRARY": str(tmp_path / "missing.so"), "PATH": "/usr/bin:/bin", "PYTHONPATH": mba.__path__[0] + "/.."}
     r = subprocess.run([sys.executable, "-c", "import mba"], env=env, capture_output=True, text=True)
-    assert r.returncode != 0 and "ImportError" in r.stderr
-    for place in ["MBA_LIBRARY=", "libmba.so (not found)", "system library path"]:
+    assert r.returncode != 0 and "ImportError" in r.stderr and "missing.so" in r.stderr, "no silent fallback"
+    # Not told where: the copy inside the package, then the system's library path.
+    empty = tmp_path / "pkg"
+    (empty / "mba").mkdir(parents=True)
+    for f in os.listdir(mba.__path__[0]):  # the package's Python files, without any library
+        if f.endswith(".py"):
+            (empty / "mba" / f).write_text(open(os.path.join(mba.__path__[0], f)).read())
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(empty), "LD_LIBRARY_PATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", "import mba"], env=env, capture_output=True, text=True)
+    for place in ["MBA_LIBRARY (not set)", "libmba.so (not found)", "system library path"]:
         assert place in r.stderr, r.stderr
+    # MBA_LIBRARY=system: the system's library path, here LD_LIBRARY_PATH.
+    lib = os.environ["MBA_LIBRARY"]
+    os.symlink(os.path.abspath(lib), tmp_path / "libmba.so.0")
+    env["MBA_LIBRARY"] = "system"
+    r = subprocess.run([sys.executable, "-c", "import mba; print(mba._lib._name)"], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "libmba.so.0", r.stderr
+
+
+PURE = """
+import threading, mba
+assert mba._fast_append is None
+for exclusive in (False, True):
+    a = mba.array("Q", exclusive=exclusive)
+    ts = [threading.Thread(target=lambda w=w: [a.append(w << 32 | i) for i in range(3000)]) for w in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert sorted(a) == sorted(w << 32 | i for w in range(4) for i in range(3000))
+    a.append(2**64 - 1)
+    try:
+        a.append(-1)
+    except OverflowError:
+        pass
+    assert a[-1] == 2**64 - 1 and len(a) == 12001
+print("ok")
+"""
+
+
+def test_without_speedups_everything_goes_through_ctypes():
+    # mba/_speedups is optional: with MBA_NO_SPEEDUPS (or without a compiler at install) appends
+    # take the ctypes path, with the same results from any number of threads.
+    env = dict(os.environ, MBA_NO_SPEEDUPS="1", PYTHONPATH=os.path.dirname(mba.__path__[0]))
+    r = subprocess.run([sys.executable, "-c", PURE], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    built = [f for f in os.listdir(mba.__path__[0]) if f.startswith("_speedups") and f.endswith(".so")]
+    assert (mba._fast_append is not None) == bool(built and not os.environ.get("MBA_NO_SPEEDUPS"))

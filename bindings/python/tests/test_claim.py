@@ -1,4 +1,4 @@
-"""Claim and commit (array.claim) and array.wait_len, from mba/_claim.py."""
+"""Claim and commit (mba.claim) and mba.wait_len, from mba/_claim.py."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import time
 import pytest
 
 import mba
-import mba._claim  # noqa: F401  (adds array.claim and array.wait_len until __init__ imports it)
+from mba._claim import claim, wait_len  # (mba.claim and mba.wait_len once __init__ re-exports them)
 
 np = pytest.importorskip("numpy")
 
@@ -18,14 +18,14 @@ def test_a_claim_is_published_when_its_block_ends(uri):
     a = mba.array("I", uri=uri, capacity=4)
     r = mba.array.attach(uri, readonly=True)
     a.append(7)
-    with a.claim(10000) as room:
+    with claim(a, 10000) as room:
         assert isinstance(room, np.ndarray) and room.shape == (10000,) and room.dtype == np.uint32
         room[:] = np.arange(10000)
         assert len(r) == 1, "nothing is published before the block ends"
     assert len(r) == 10001
     assert r.numpy()[1:].tolist() == list(range(10000))
     assert r.numpy()[0] == 7
-    c = a.claim(5)
+    c = claim(a, 5)
     with c as room:
         room[:] = [1, 2, 3, 4, 5]
         c.commit(2)
@@ -33,7 +33,7 @@ def test_a_claim_is_published_when_its_block_ends(uri):
     assert r[-2:].tolist() == [1, 2]
     with pytest.raises(ValueError):
         c.commit()
-    with a.claim(3) as room:
+    with claim(a, 3) as room:
         room[:] = 5
     assert len(r) == 10006
 
@@ -41,7 +41,7 @@ def test_a_claim_is_published_when_its_block_ends(uri):
 def test_an_exception_in_the_block_publishes_nothing(uri):
     a = mba.array("d", uri=uri)
     with pytest.raises(RuntimeError):
-        with a.claim(3) as room:
+        with claim(a, 3) as room:
             room[:] = 1.5
             raise RuntimeError("boom")
     assert len(a) == 0
@@ -51,7 +51,7 @@ def test_an_exception_in_the_block_publishes_nothing(uri):
 
 def test_calls_that_change_the_length_inside_the_block_are_busy(uri):
     a = mba.array("q", uri=uri)
-    c = a.claim(4)
+    c = claim(a, 4)
     with c as room:
         room[:] = 9
         with pytest.raises(mba.BusyError):
@@ -63,7 +63,7 @@ def test_calls_that_change_the_length_inside_the_block_are_busy(uri):
         assert len(a) == 0 and a.numpy().size == 0  # reads go on
     assert a.tolist() == [9, 9, 9, 9]
     with pytest.raises(mba.Error) as e:
-        with mba.array.attach(uri, readonly=True).claim(1):
+        with claim(mba.array.attach(uri, readonly=True), 1):
             pass
     assert e.value.status == -4
 
@@ -71,16 +71,16 @@ def test_calls_that_change_the_length_inside_the_block_are_busy(uri):
 def test_wait_len_sleeps_until_an_append_or_its_timeout(uri):
     a = mba.array("I", uri=uri, exclusive=True)
     r = mba.array.attach(uri)
-    assert r.wait_len(0) == 0
-    assert r.wait_len(1, timeout=0) == 0
+    assert wait_len(r, 0) == 0
+    assert wait_len(r, 1, timeout=0) == 0
     t = time.monotonic()
-    assert r.wait_len(1, timeout=0.05) == 0
+    assert wait_len(r, 1, timeout=0.05) == 0
     assert time.monotonic() - t >= 0.05
     got = []
-    w = threading.Thread(target=lambda: got.append(r.wait_len(1000)))
+    w = threading.Thread(target=lambda: got.append(wait_len(r, 1000)))
     w.start()
     for _ in range(10):
-        with a.claim(100) as room:
+        with claim(a, 100) as room:
             room[:] = 1
     w.join()
     assert got and got[0] >= 1000
@@ -89,7 +89,7 @@ def test_wait_len_sleeps_until_an_append_or_its_timeout(uri):
 def test_wait_len_releases_the_gil(uri):
     a = mba.array("I", uri=uri)
     ticks = []
-    w = threading.Thread(target=lambda: a.wait_len(1, timeout=0.3))
+    w = threading.Thread(target=lambda: wait_len(a, 1, timeout=0.3))
     w.start()
     end = time.monotonic() + 0.2
     while time.monotonic() < end:  # this thread runs Python while the other sleeps in C
@@ -101,15 +101,16 @@ def test_wait_len_releases_the_gil(uri):
 def test_a_reader_in_another_process_is_woken_by_a_claim(uri):
     a = mba.array("I", uri=uri)
     code = (
-        "import sys, mba, mba._claim\n"
+        "import sys, mba\n"
+        "from mba._claim import wait_len\n"
         "r = mba.array.attach(sys.argv[1], readonly=True)\n"
-        "print(r.wait_len(500, timeout=60))\n"
+        "print(wait_len(r, 500, timeout=60))\n"
     )
     here = os.path.dirname(os.path.dirname(os.path.abspath(mba.__file__)))
     env = dict(os.environ, PYTHONPATH=here + os.pathsep + os.environ.get("PYTHONPATH", ""))
     child = subprocess.Popen([sys.executable, "-c", code, uri], stdout=subprocess.PIPE, text=True, env=env)
     time.sleep(0.05)
-    with a.claim(500) as room:
+    with claim(a, 500) as room:
         room[:] = np.arange(500)
     out, _ = child.communicate(timeout=60)
     assert child.returncode == 0 and int(out) == 500

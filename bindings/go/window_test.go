@@ -1,0 +1,221 @@
+package mba
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+func randomFile(t *testing.T, path string, size int, seed int64) []byte {
+	b := make([]byte, size)
+	rand.New(rand.NewSource(seed)).Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func inBudget(t *testing.T, m *WindowManager, cfg WindowConfig) {
+	s, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MappedBytes > cfg.MaxMappedBytes || s.OpenFiles > cfg.MaxOpenFiles || (cfg.MaxWindows > 0 && s.Windows > cfg.MaxWindows) {
+		t.Fatalf("over budget: %+v", s)
+	}
+}
+
+// Random reads and borrows of uint32 over files four times the budget, each checked against
+// the bytes written, the budgets after every call.
+func TestWindowRandomReadsStayInBudget(t *testing.T) {
+	page := os.Getpagesize()
+	dir := t.TempDir()
+	for _, mapped := range []bool{false, true} {
+		cfg := WindowConfig{WindowSize: uint64(2 * page), MaxMappedBytes: uint64(32 * page), MaxOpenFiles: 2, MaxWindows: 8, MappedReads: mapped}
+		m, err := NewWindowManager(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var data [][]byte
+		var cursors []*Cursor
+		for i := 0; i < 4; i++ {
+			p := filepath.Join(dir, "f"+string(rune('0'+i)))
+			data = append(data, randomFile(t, p, 32*page+i*4, int64(i)))
+			c, err := OpenAs[uint32](m, p, KindRaw, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cursors = append(cursors, c)
+		}
+		rng := rand.New(rand.NewSource(1))
+		out := make([]uint32, 2*page)
+		for call := 0; call < 50000; call++ {
+			f := rng.Intn(4)
+			n := uint64(len(data[f]) / 4)
+			count := 1 + uint64(rng.Intn(2*page))
+			index := uint64(rng.Int63n(int64(n - count + 1)))
+			want := data[f][index*4 : (index+count)*4]
+			if call%4 == 0 {
+				v, err := Pin[uint32](cursors[f], index, count)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*4)
+				if len(v) < 1 || uint64(len(v)) > count || !bytes.Equal(got, want[:len(got)]) {
+					t.Fatalf("call %d: borrow of %d at %d", call, count, index)
+				}
+				if err := cursors[f].Unpin(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err := Read(cursors[f], index, out[:count]); err != nil {
+					t.Fatal(err)
+				}
+				got := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), count*4)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("call %d: read of %d at %d", call, count, index)
+				}
+			}
+			inBudget(t, m, cfg)
+		}
+		s, _ := m.Stats()
+		if s.PeakMappedBytes > cfg.MaxMappedBytes || s.PeakOpenFiles > 2 || s.Evictions == 0 || s.Closes == 0 {
+			t.Fatalf("%+v", s)
+		}
+		if err := Read(cursors[0], 0, []float32{0}); status(err) != ErrInvalidArgument {
+			t.Fatalf("a wrong element type must be refused, got %v", err)
+		}
+		if err := Read(cursors[0], uint64(len(data[0])), out[:1]); status(err) != ErrOutOfBounds {
+			t.Fatalf("past the end: %v", err)
+		}
+		for _, c := range cursors {
+			c.Close()
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestWindowGoroutinesShareOneManager(t *testing.T) {
+	page := os.Getpagesize()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "shared")
+	data := randomFile(t, p, 64*page, 9)
+	cfg := WindowConfig{WindowSize: uint64(page), MaxMappedBytes: uint64(16 * page), MaxOpenFiles: 1}
+	m, err := NewWindowManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(seed int64) {
+			defer wg.Done()
+			c, err := m.Open(p, KindRaw, 0, 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			rng := rand.New(rand.NewSource(seed))
+			buf := make([]uint8, 100)
+			for i := 0; i < 5000; i++ {
+				at := uint64(rng.Intn(len(data) - 100))
+				if err := Read(c, at, buf); err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(buf, data[at:at+100]) {
+					errs <- &Error{Message: "wrong bytes"}
+					return
+				}
+				if s, _ := m.Stats(); s.MappedBytes > cfg.MaxMappedBytes || s.OpenFiles > 1 {
+					errs <- &Error{Message: "over budget"}
+					return
+				}
+			}
+		}(int64(g))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// A .npy file (written here by hand, as numpy writes it), growth, and a file deleted under a
+// live cursor.
+func TestWindowNpyGrowthAndDeletion(t *testing.T) {
+	dir := t.TempDir()
+	dict := "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"
+	hdr := append([]byte("\x93NUMPY\x01\x00"), 0, 0)
+	total := (10 + len(dict) + 1 + 63) / 64 * 64
+	binary.LittleEndian.PutUint16(hdr[8:], uint16(total-10))
+	hdr = append(hdr, dict...)
+	for len(hdr) < total-1 {
+		hdr = append(hdr, ' ')
+	}
+	hdr = append(hdr, '\n')
+	vals := []float64{1, 2, 3, 4, 5, 6}
+	buf := new(bytes.Buffer)
+	buf.Write(hdr)
+	binary.Write(buf, binary.LittleEndian, vals)
+	p := filepath.Join(dir, "a.npy")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewWindowManager(WindowConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := OpenAs[float64](m, p, KindAuto, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if shape, _ := c.Shape(); len(shape) != 2 || shape[0] != 2 || shape[1] != 3 {
+		t.Fatalf("shape %v", shape)
+	}
+	got := make([]float64, 6)
+	if err := Read(c, 0, got); err != nil || got[5] != 6 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := OpenAs[float32](m, p, KindNpy, 0); status(err) != ErrInvalidArgument {
+		t.Fatalf("a .npy of f64 opened as f32: %v", err)
+	}
+
+	r := filepath.Join(dir, "grow")
+	if err := os.WriteFile(r, []byte{1, 2, 3}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := m.Open(r, KindRaw, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	f, _ := os.OpenFile(r, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte{4, 5})
+	f.Close()
+	b := make([]uint8, 2)
+	if err := Read(g, 3, b); err != nil || b[0] != 4 || b[1] != 5 {
+		t.Fatalf("growth not seen: %v %v", b, err)
+	}
+	os.Remove(r)
+	if err := Read(g, 0, b); err != nil || b[0] != 1 {
+		t.Fatalf("a deleted file stays readable through the open descriptor: %v %v", b, err)
+	}
+	g.Close()
+	m.Collect()
+	if s, _ := m.Stats(); s.OpenFiles != 0 || s.MappedBytes != 0 {
+		t.Fatalf("%+v", s)
+	}
+}
