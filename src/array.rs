@@ -1233,7 +1233,11 @@ pub fn delete_with(uri: impl AsRef<OsStr>, force: bool) -> Result<()> {
 }
 
 fn shown(uri: &OsStr) -> String {
-    uri.to_string_lossy().into_owned()
+    // A valid UTF-8 URI is only checked and copied: no lossy conversion to run (and fault in).
+    match uri.to_str() {
+        Some(s) => s.to_owned(),
+        None => uri.to_string_lossy().into_owned(),
+    }
 }
 
 // SAFETY: all interior state is atomic or behind a Mutex; the mapping is shared memory

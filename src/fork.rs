@@ -9,7 +9,6 @@
 //! given back by the parent and child handlers, so the child never finds it locked.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::Once;
 
 /// The per-handle state the fork handler changes, with the lease holder's length beside it so
 /// that the lock-free append reads one cache line; at a stable address (boxed) for its life.
@@ -54,7 +53,7 @@ unsafe impl Sync for Registry {}
 
 static REGISTRY: Registry =
     Registry { lock: AtomicBool::new(false), head: std::cell::Cell::new(std::ptr::null()) };
-static INSTALL: Once = Once::new();
+static INSTALL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// This process's (pid, start time), cached until a fork makes a new process.
 static IDENTITY: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -91,11 +90,21 @@ extern "C" fn child() {
     release();
 }
 
+/// Installs the fork handlers once per process: 0 not yet, 1 being installed, 2 installed.
+/// (An atomic rather than `std::sync::Once`: one piece of code fewer for a first attach to run.)
 fn install() {
-    INSTALL.call_once(|| {
+    if INSTALL.load(Acquire) == 2 {
+        return;
+    }
+    if INSTALL.compare_exchange(0, 1, Acquire, Acquire).is_ok() {
         // SAFETY: the handlers are plain extern "C" functions without arguments.
         unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
-    });
+        INSTALL.store(2, Release);
+        return;
+    }
+    while INSTALL.load(Acquire) != 2 {
+        std::thread::yield_now();
+    }
 }
 
 /// This process's pid and start time (see `sys::process_identity`), read once per process.

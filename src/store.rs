@@ -8,7 +8,7 @@ use crate::error::{bail, Error, Result};
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// Where POSIX shared-memory objects live on Linux (what `shm_open` uses).
@@ -34,30 +34,37 @@ impl Location {
         if b.is_empty() {
             return Ok(Location::Anonymous);
         }
-        let shown = uri.to_string_lossy();
+        // Only for messages: a URI that parses is never converted (a first attach in a fresh
+        // process pays a page fault for each piece of code it runs for the first time).
+        let shown = || uri.to_string_lossy();
         if b.contains(&0) {
-            bail!(InvalidArgument, "URI {shown:?} contains a NUL byte");
+            bail!(InvalidArgument, "URI {:?} contains a NUL byte", shown());
         }
         if let Some(name) = b.strip_prefix(b"shm://") {
             if name.is_empty() || name.len() > MAX_SHM_NAME {
                 bail!(
                     InvalidArgument,
-                    "shm name in {shown:?} must be 1 to {MAX_SHM_NAME} bytes, not {}",
+                    "shm name in {:?} must be 1 to {MAX_SHM_NAME} bytes, not {}",
+                    shown(),
                     name.len()
                 );
             }
             if name.contains(&b'/') || name == b"." || name == b".." {
-                bail!(InvalidArgument, "shm name in {shown:?} may not contain '/' or be '.' or '..'");
+                bail!(InvalidArgument, "shm name in {:?} may not contain '/' or be '.' or '..'", shown());
             }
-            return Ok(Location::Shm(Path::new(SHM_DIR).join(OsStr::from_bytes(name))));
+            let mut path = Vec::with_capacity(SHM_DIR.len() + 1 + name.len());
+            path.extend_from_slice(SHM_DIR.as_bytes());
+            path.push(b'/');
+            path.extend_from_slice(name);
+            return Ok(Location::Shm(PathBuf::from(std::ffi::OsString::from_vec(path))));
         }
         if let Some(path) = b.strip_prefix(b"file://") {
             if path.is_empty() {
-                bail!(InvalidArgument, "file URI {shown:?} has no path");
+                bail!(InvalidArgument, "file URI {:?} has no path", shown());
             }
             return Ok(Location::File(PathBuf::from(OsStr::from_bytes(path))));
         }
-        bail!(InvalidArgument, "URI {shown:?} has no known scheme (use shm://NAME or file://PATH)")
+        bail!(InvalidArgument, "URI {:?} has no known scheme (use shm://NAME or file://PATH)", shown())
     }
 
     /// The file-system path of a named store.
