@@ -423,7 +423,8 @@ template <class T> class appender {
 
 /* Waits until a.size() >= n or `timeout` passes (rounded up to milliseconds), sleeping in the kernel;
  * returns the length then: at least n unless the time ran out. Appenders in any process wake it. A
- * handle attached read-write is woken at once; a read-only one looks again at least every 2 ms. */
+ * handle attached read-write is woken at once; a read-only one looks again after an eighth of the time
+ * it has waited, 10 ms at most. */
 template <class T, class Rep, class Period>
 std::uint64_t wait_len(const array<T> &a, std::uint64_t n, std::chrono::duration<Rep, Period> timeout) {
     auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();

@@ -78,7 +78,8 @@ func (a *Array) Abort() error {
 // WaitLen waits until Len() is at least n or timeout passes (rounded up to milliseconds; a
 // negative timeout means no limit), sleeping in the kernel, and returns the length then: at
 // least n unless the time ran out. Appenders in any process wake it; an Array attached
-// read-write is woken at once, a ReadOnly one looks again at least every 2 ms. The goroutine
+// read-write is woken at once, a ReadOnly one looks again after an eighth of the time it has
+// waited (10 ms at most). The goroutine
 // holds its OS thread while it sleeps, as in any blocking cgo call.
 func (a *Array) WaitLen(n uint64, timeout time.Duration) (uint64, error) {
 	if a.h == nil {

@@ -83,8 +83,10 @@ pub extern "C" fn mba_abort(a: *mut mba_array) -> mba_status {
 /// in any process publishes: appenders wake sleepers through a futex on the header's `len`
 /// (docs/FORMAT.md, Waiting for the length). A handle attached read-write registers itself in the
 /// header so that appenders wake it at once; a read-only handle cannot write the header, and
-/// looks again at least every 2 ms (attach read-write to be woken at once). No writer, dead or
-/// alive, can keep a waiter asleep beyond `timeout_ms`.
+/// looks again after an eighth of the time it has waited, 10 ms at most (attach read-write to be
+/// woken at once). Every sleep is bounded, so no writer, dead or alive, can keep a waiter asleep
+/// beyond `timeout_ms`. The spin before sleeping adapts to how soon data came in earlier waits
+/// of the handle, and is skipped where the process may run on one CPU only.
 ///
 /// Errors: MBA_ERR_NULL_POINTER. Threads: any number at once, alongside any call (it changes
 /// nothing of the array).
