@@ -27,6 +27,11 @@
 #define MBA_VERSION_NUMBER 100
 
 
+// How many elements a batching appender claims at a time unless told otherwise: 4096 (16 KiB
+// of `u32`), enough to make the claim and commit calls vanish per element, few enough that
+// readers see progress often and a block stays in the cache.
+#define DEFAULT_BATCH 4096
+
 // `Header::version` written by this library.
 #define MBA_FORMAT_VERSION 2
 
@@ -114,6 +119,13 @@
 
 // Flag of mba_msync, with MBA_SYNC or MBA_ASYNC: also invalidate other cached copies.
 #define MBA_INVALIDATE 4
+
+// The `timeout_ms` of mba_wait_len that means no limit.
+#define MBA_WAIT_FOREVER UINT64_MAX
+
+// How many elements the bindings' batching appenders (C++ mba::appender, Go Appender) claim at
+// a time unless told otherwise.
+#define MBA_DEFAULT_BATCH 4096
 
 // `mba_list_entry.creator_alive`: the creator process still runs.
 #define MBA_CREATOR_ALIVE 1
@@ -275,7 +287,9 @@ typedef struct {
     uint64_t lease;
     // Futex word that waiters for `lock` sleep on (atomic).
     uint32_t lock_seq;
-    // Number of readers sleeping until `len` changes (atomic); reserved for length waits, 0.
+    // Readers sleeping until `len` changes (atomic): their count in bits 0..16, an epoch in
+    // bits 16..32 (docs/FORMAT.md, "Waiting for the length"). Appenders wake the sleepers on the
+    // low 32 bits of `len` when the count is not 0.
     uint32_t len_waiters;
     // The most elements the array may ever hold, fixed at create. Every handle reserves
     // address space for exactly this many, so all processes agree on how far it can grow.
@@ -806,6 +820,68 @@ int mba_fd(const mba_array *a);
 // The library's version, such as `"0.1.0"`; compare with MBA_VERSION from the header.
 // Ownership: a static string. Threads: any.
 const char *mba_version(void);
+
+// Claims room for `count` elements past the published length and returns in `*out` a pointer
+// to the first (64-byte aligned for arrays mba creates, as mba_data). Write up to `count`
+// elements there, then publish the first `k` with mba_commit(a, k), or none with mba_abort(a).
+// The store grows first if needed, with its storage allocated, so writes into the room never
+// fault (no SIGBUS). For an array with a shape, `count` is a whole number of rows.
+//
+// What readers see: nothing of the room until mba_commit, then all `k` elements at once (one
+// release store of the length); a writer killed before committing leaves the array as it was.
+// Until mba_commit or mba_abort the claim holds the right to append: on a handle without
+// MBA_EXCLUSIVE, the append lock (other handles' appenders, in any process, wait for it up to
+// their timeout and then get MBA_ERR_BUSY, as during a long append; keep claims short) and the
+// handle's own lock. An MBA_EXCLUSIVE handle takes no lock.
+//
+// Between claim and commit, on this handle: reads (mba_get, mba_read, mba_len, mba_data,
+// mba_wait_len), in-place writes (mba_set, mba_write) and mba_msync may be called from any
+// thread. Length-changing calls (mba_append, mba_extend, mba_pop, mba_truncate, mba_splice,
+// mba_reserve, mba_claim) fail with MBA_ERR_BUSY when made by the claiming thread or on an
+// MBA_EXCLUSIVE handle; on a handle without MBA_EXCLUSIVE, other threads' calls wait for the
+// commit (up to the handle's timeout, then MBA_ERR_BUSY). mba_free aborts an open claim. In a
+// child of fork() the parent's claim cannot be committed (MBA_ERR_WRONG_PROCESS).
+//
+// Errors: as mba_extend (MBA_ERR_READ_ONLY, MBA_ERR_BUSY, MBA_ERR_NO_SPACE,
+// MBA_ERR_INVALID_ARGUMENT for a count that overflows or is not whole rows,
+// MBA_ERR_WRONG_PROCESS), and MBA_ERR_BUSY when this handle already has a claim open.
+// Ownership: the room belongs to the handle; the pointer is valid until mba_free, but the
+// claim, and the right to write there, ends with mba_commit or mba_abort. Threads: the claim
+// may be committed or aborted from any thread, once.
+mba_status mba_claim(mba_array *a, uint64_t count, void **out);
+
+// Publishes the first `count` elements of the claim open on `a` (at most the number claimed;
+// whole rows for an array with a shape; 0 publishes nothing) and ends the claim, giving back
+// the append lock. Readers in every process see all `count` elements at once; the elements
+// after them that were claimed are not published.
+//
+// Errors: MBA_ERR_INVALID_ARGUMENT when no claim is open, or `count` exceeds the claim or is
+// not whole rows (the claim then stays open: commit again or abort); MBA_ERR_WRONG_PROCESS in
+// a child of fork(); MBA_ERR_READ_ONLY. Threads: any thread, once per claim.
+mba_status mba_commit(mba_array *a, uint64_t count);
+
+// Ends the claim open on `a` without publishing anything, giving back the append lock.
+//
+// Errors: MBA_ERR_INVALID_ARGUMENT when no claim is open; MBA_ERR_WRONG_PROCESS in a child of
+// fork(); MBA_ERR_READ_ONLY. Threads: any thread, once per claim.
+mba_status mba_abort(mba_array *a);
+
+// Waits until the published length of `a` is at least `len`, or `timeout_ms` milliseconds pass
+// (0: do not wait; MBA_WAIT_FOREVER: no limit), and writes the length then to `*out_len`: at
+// least `len` unless the time ran out. Returns MBA_OK in both cases.
+//
+// The caller spins for a few microseconds, then sleeps in the kernel (no CPU) until an appender
+// in any process publishes: appenders wake sleepers through a futex on the header's `len`
+// (docs/FORMAT.md, Waiting for the length). A handle attached read-write registers itself in the
+// header so that appenders wake it at once; a read-only handle cannot write the header, and
+// looks again after an eighth of the time it has waited, 10 ms at most (attach read-write to be
+// woken at once). Every sleep is bounded, so no writer, dead or alive, can keep a waiter asleep
+// beyond `timeout_ms`. The spin before sleeping adapts to how soon data came in earlier waits
+// of the handle, and is skipped where the process may run on one CPU only.
+//
+// Errors: MBA_ERR_NULL_POINTER. Threads: any number at once, alongside any call (it changes
+// nothing of the array).
+mba_status mba_wait_len(const mba_array *a, uint64_t len, uint64_t timeout_ms, uint64_t *out_len);
 
 // The message of the last call on this thread that failed: the export, the operation,
 // the array's URI and the cause (with the OS error text where there is one). `""` if

@@ -17,6 +17,7 @@
 #ifndef MBA_HPP
 #define MBA_HPP
 
+#include <chrono>
 #include <complex>
 #include <cstddef>
 #include <cstdint>
@@ -396,6 +397,94 @@ inline std::vector<list_entry> list(const std::string &dir = "") {
     }
     return out;
 }
+
+/* ===== Batching appends and waiting for the length (issue 14: mba_claim, mba_commit, mba_wait_len) =====
+ *
+ *   mba::appender<uint32_t> out(a);        // claims MBA_DEFAULT_BATCH (4096) elements at a time
+ *   for (...) out.push_back(x);             // an inline store: no library call per element
+ *   out.flush();                            // readers see everything pushed so far
+ *
+ *   auto r = mba::array<uint32_t>::attach("shm://sensor");
+ *   std::uint64_t n = mba::wait_len(r, 1000, std::chrono::seconds(1)); // sleeps; n < 1000: timed out
+ */
+
+/* Appends to an array<T> (one-dimensional) through room claimed `batch` elements at a time (default
+ * MBA_DEFAULT_BATCH, 4096; choose any batch >= 1 in the constructor). push_back writes into the
+ * claimed room with a plain store; a block is committed (published, all at once) as soon as it is
+ * full, on flush(), and when the appender is destroyed (which ignores errors: call flush() to see
+ * them). Readers never see an element before its block is committed.
+ * While a block is open the handle holds the right to append (mba_claim): on a handle without
+ * mba::exclusive that is the append lock, so other writers wait for the block; flush() when you
+ * pause. Use an appender from one thread at a time; the array must outlive it. Near the array's
+ * maximum capacity, blocks shrink to one element, and push_back throws MBA_ERR_NO_SPACE when even
+ * that does not fit. */
+template <class T> class appender {
+  public:
+    explicit appender(array<T> &a, std::size_t batch = MBA_DEFAULT_BATCH) : h_(a.handle()), batch_(batch) {
+        if (batch == 0) throw error(MBA_ERR_INVALID_ARGUMENT, "mba::appender: batch must be at least 1");
+        if (a.row_size() != 1)
+            throw error(MBA_ERR_INVALID_ARGUMENT, "mba::appender: the array has rows; claim whole rows instead");
+    }
+    appender(appender &&o) noexcept
+        : h_(o.h_), batch_(o.batch_), begin_(std::exchange(o.begin_, nullptr)), pos_(std::exchange(o.pos_, nullptr)),
+          end_(std::exchange(o.end_, nullptr)) {}
+    appender(const appender &) = delete;
+    appender &operator=(const appender &) = delete;
+    appender &operator=(appender &&) = delete;
+    ~appender() {
+        if (begin_) mba_commit(h_, static_cast<std::uint64_t>(pos_ - begin_));
+    }
+
+    void push_back(const T &v) {
+        if (pos_ == end_) next_block();
+        *pos_++ = v;
+        if (pos_ == end_) flush(); /* a full block is published at once */
+    }
+    /* Commits what was pushed: readers see it; other writers may go on. */
+    void flush() {
+        if (!begin_) return;
+        auto n = static_cast<std::uint64_t>(pos_ - begin_);
+        begin_ = pos_ = end_ = nullptr;
+        detail::check(mba_commit(h_, n));
+    }
+    /* Elements pushed and not yet committed. */
+    std::size_t pending() const noexcept { return static_cast<std::size_t>(pos_ - begin_); }
+    std::size_t batch() const noexcept { return batch_; }
+
+  private:
+    void next_block() {
+        void *p = nullptr;
+        std::size_t n = batch_;
+        mba_status s = mba_claim(h_, n, &p);
+        if (s == MBA_ERR_NO_SPACE && n > 1) s = mba_claim(h_, n = 1, &p);
+        detail::check(s);
+        begin_ = pos_ = static_cast<T *>(p);
+        end_ = begin_ + n;
+    }
+
+    mba_array *h_;
+    std::size_t batch_;
+    T *begin_ = nullptr, *pos_ = nullptr, *end_ = nullptr;
+};
+
+/* Waits until a.size() >= n or `timeout` passes (rounded up to milliseconds), sleeping in the kernel;
+ * returns the length then: at least n unless the time ran out. Appenders in any process wake it. A
+ * handle attached read-write is woken at once; a read-only one looks again after an eighth of the time
+ * it has waited, 10 ms at most. */
+template <class T, class Rep, class Period>
+std::uint64_t wait_len(const array<T> &a, std::uint64_t n, std::chrono::duration<Rep, Period> timeout) {
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+    std::uint64_t out = 0;
+    detail::check(mba_wait_len(a.handle(), n, ms < 0 ? 0 : static_cast<std::uint64_t>(ms), &out));
+    return out;
+}
+/* The same without a time limit. */
+template <class T> std::uint64_t wait_len(const array<T> &a, std::uint64_t n) {
+    std::uint64_t out = 0;
+    detail::check(mba_wait_len(a.handle(), n, MBA_WAIT_FOREVER, &out));
+    return out;
+}
+/* ===== end of batching appends and waiting for the length ===== */
 
 } // namespace mba
 

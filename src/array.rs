@@ -6,6 +6,7 @@
 //! of the store this handle knows to be backed (`Region::known`), never against header fields,
 //! which a peer may have scribbled on.
 
+use crate::claim::ClaimState;
 use crate::dtype::{Dtype, Element};
 use crate::error::{bail, Error, ErrorKind, Result};
 use crate::fork::{self, ForkState};
@@ -94,10 +95,15 @@ pub struct Array {
     /// The fork handler's view of this handle, and the lease holder's own length.
     pub(crate) fork: Box<ForkState>,
     /// This process's slot identity, and the slot (0 until first needed; always 0 read-only).
-    identity: u64,
+    /// The identity and whether this process is in the array's pid namespace are worked out
+    /// when the first slot is taken (they cost a read of `/proc`), not at attach.
+    identity: AtomicU64,
     slot: AtomicU32,
     owner_pid: u32,
-    same_namespace: bool,
+    /// The array's pid namespace (from its header), and whether this process shares it:
+    /// 0 not yet asked, 1 no, 2 yes.
+    pidns: u64,
+    same_namespace: std::sync::atomic::AtomicU8,
     timeout_ms: AtomicU64,
     /// Serialises this handle's length-changing calls across its threads.
     pub(crate) mutex: LocalLock,
@@ -107,6 +113,8 @@ pub struct Array {
     kind: crate::raw::Kind,
     /// A `.npy` file in the other byte order (read-only; elements are given as stored).
     swapped: bool,
+    /// The claim open on this handle, if any (see `claim.rs`).
+    pub(crate) claim: ClaimState,
 }
 
 impl std::fmt::Debug for Array {
@@ -128,6 +136,11 @@ fn this_pid_namespace() -> u64 {
 
 fn page_round(n: u64) -> Option<u64> {
     n.checked_next_multiple_of(sys::page_size() as u64)
+}
+
+/// The address space every handle reserves for an array: its maximum capacity, page-rounded.
+fn reservation(geo: &crate::layout::Geometry) -> u64 {
+    geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX)
 }
 
 impl Array {
@@ -209,11 +222,18 @@ impl Array {
             this_pid_namespace(),
             sys::now_ns(),
         );
-        sys::pwrite_all(fd, &header.to_bytes(), 0).map_err(|e| Error::os("write header", e))?;
+        // The header goes in through the mapping the handle keeps (one system call fewer than a
+        // pwrite); the store has no name yet, so no one can see it half-written.
+        let geo = header.validate(size)?;
+        let map = Region::map(&new.file, reservation(&geo), false)?;
+        let bytes = header.to_bytes();
+        // SAFETY: the mapping covers the store, which holds at least the header; no one else
+        // can reach the unnamed store yet.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.as_mut_ptr(), bytes.len()) };
         new.seal(&loc, mode)?;
         let file = new.publish(&loc, opts.overwrite, opts.force)?;
         let st = sys::Stat { size, allocated: size, regular: true, uid: 0 };
-        Self::from_parts(file, shown.to_owned(), opts, st, header)
+        Self::from_parts(file, shown.to_owned(), opts, st, header, Some(map))
     }
 
     /// Attaches to the existing array at `uri`. A `shm://` name is opened without following a
@@ -270,17 +290,24 @@ impl Array {
         }
         let mut raw = [0u8; HEADER_SIZE];
         sys::pread_exact(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
-        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw))
+        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw), None)
     }
 
-    /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`.
-    fn from_parts(file: File, uri: String, opts: Options, st: sys::Stat, header: Header) -> Result<Array> {
+    /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`;
+    /// `map`, the mapping already made of it, if any.
+    fn from_parts(
+        file: File,
+        uri: String,
+        opts: Options,
+        st: sys::Stat,
+        header: Header,
+        map: Option<memmap2::MmapRaw>,
+    ) -> Result<Array> {
         let geo = header.validate(st.size)?;
-        let reserve = geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX);
-        let map = Region::map(&file, reserve, opts.read_only)?;
-        let pidns = this_pid_namespace();
-        let same_namespace = pidns != 0 && pidns == header.pidns;
-        let (pid, start) = fork::identity();
+        let map = match map {
+            Some(m) => m,
+            None => Region::map(&file, reservation(&geo), opts.read_only)?,
+        };
         let mut a = Array {
             region: Region::new(map, geo, geo.data_offset as u64),
             file,
@@ -289,15 +316,17 @@ impl Array {
             shmem: std::sync::atomic::AtomicU8::new(0),
             lease: false,
             fork: Box::default(),
-            identity: ident::make(pid as u32, start, !same_namespace),
+            identity: AtomicU64::new(0),
             slot: AtomicU32::new(0),
-            owner_pid: pid as u32,
-            same_namespace,
+            owner_pid: fork::pid() as u32,
+            pidns: header.pidns,
+            same_namespace: std::sync::atomic::AtomicU8::new(0),
             timeout_ms: AtomicU64::new(0),
             mutex: LocalLock::default(),
             refresh_lock: LocalLock::default(),
             kind: crate::raw::Kind::Array,
             swapped: false,
+            claim: ClaimState::default(),
         };
         a.set_timeout(opts.timeout_ms);
         a.learn(st);
@@ -333,7 +362,7 @@ impl Array {
         Coord {
             region: &self.region,
             uri: &self.uri,
-            same_namespace: self.same_namespace,
+            same_namespace: self.same_namespace.load(Relaxed) == 2,
             timeout_ms: self.timeout_ms.load(Relaxed),
             live: Os,
         }
@@ -350,8 +379,14 @@ impl Array {
 
     #[cold]
     fn take_slot(&self) -> Result<u32> {
+        let mine = this_pid_namespace();
+        let same = mine != 0 && mine == self.pidns;
+        self.same_namespace.store(if same { 2 } else { 1 }, Relaxed);
+        let (pid, start) = fork::identity();
+        let identity = ident::make(pid as u32, start, !same);
+        self.identity.store(identity, Relaxed);
         let seed = sys::now_ns() ^ (self as *const Self as u64 >> 4) ^ self.owner_pid as u64;
-        let s = self.coord().take_slot(self.identity, seed)?;
+        let s = self.coord().take_slot(identity, seed)?;
         self.slot.store(s, Release);
         Ok(s)
     }
@@ -489,7 +524,7 @@ impl Array {
     /// Makes sure elements `..n` lie in the store as this handle knows it, re-reading the
     /// store size if needed. Errors if the store does not hold them.
     #[inline]
-    fn ensure_mapped(&self, op: &str, n: u64) -> Result<()> {
+    pub(crate) fn ensure_mapped(&self, op: &str, n: u64) -> Result<()> {
         if n <= self.region.known_elems() {
             return Ok(());
         }
@@ -581,7 +616,7 @@ impl Array {
     }
 
     /// `count` elements in bytes, or an error if that overflows.
-    fn bytes_of(&self, op: &str, count: u64) -> Result<usize> {
+    pub(crate) fn bytes_of(&self, op: &str, count: u64) -> Result<usize> {
         count
             .checked_mul(self.region.geo.itemsize as u64)
             .and_then(|b| usize::try_from(b).ok())
@@ -593,7 +628,7 @@ impl Array {
 
     /// Fails unless `count` is a whole number of rows.
     #[inline(always)]
-    fn check_rows(&self, op: &str, what: &str, count: u64) -> Result<()> {
+    pub(crate) fn check_rows(&self, op: &str, what: &str, count: u64) -> Result<()> {
         let row = self.region.geo.row_size;
         if row != 1 && count % row != 0 {
             bail!(
@@ -628,7 +663,7 @@ impl Array {
         // (An inherited handle's lock may have been held by a thread of the parent at the fork:
         // never take it there; `writer` refuses such a handle first.)
         if self.lease && !self.fork.inherited.load(Relaxed) {
-            let _m = self.mutex.lock();
+            let _m = self.local("append")?;
             if self.try_append_fast(src) {
                 return Ok(());
             }
@@ -660,8 +695,11 @@ impl Array {
             return false;
         }
         region::store_elem(src, self.region.elem_ptr(n), self.region.geo.itemsize);
-        self.region.len_word().store(n + 1, Release);
+        let wake = self.region.publish_len(n + 1);
         f.local_len.store(n + 1, Relaxed);
+        if wake {
+            self.region.wake_len_waiters();
+        }
         true
     }
 
@@ -706,7 +744,7 @@ impl Array {
 
     /// Makes room for `count` more elements after `n`, growing the store if needed.
     #[inline]
-    fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
+    pub(crate) fn room_for(&self, op: &str, n: u64, count: u64) -> Result<()> {
         match n.checked_add(count) {
             Some(m) if m <= self.region.known_elems() && m <= self.max_capacity() => Ok(()),
             Some(m) => self.grow_to(m).map_err(|e| e.context(format_args!("{op} {}", self.uri))),
@@ -1027,10 +1065,12 @@ impl Array {
             if self.kind != crate::raw::Kind::Array {
                 return self.msync_data(sync, invalidate);
             }
-            if self.read_only || self.fork.inherited.load(Relaxed) {
+            // This thread's open claim holds everything msync would take, and this thread cannot
+            // commit meanwhile: flush as it stands.
+            if self.read_only || self.fork.inherited.load(Relaxed) || self.claim.held_by_this_thread() {
                 return self.msync_ranges(sync, invalidate);
             }
-            let _local = self.mutex.lock();
+            let _local = self.local("msync")?;
             let mut held = None;
             if !self.lease {
                 let me = self.slot_locked()?;
@@ -1081,7 +1121,6 @@ impl Array {
         known: u64,
     ) -> Array {
         let header = Box::new(crate::raw::private_header(&geo));
-        let (pid, start) = fork::identity();
         let a = Array {
             region: Region::with_header(map, geo, known, header),
             file,
@@ -1090,15 +1129,17 @@ impl Array {
             shmem: std::sync::atomic::AtomicU8::new(0),
             lease: false,
             fork: Box::default(),
-            identity: ident::make(pid as u32, start, false),
+            identity: AtomicU64::new(0),
             slot: AtomicU32::new(0),
-            owner_pid: pid as u32,
-            same_namespace: true,
+            owner_pid: fork::pid() as u32,
+            pidns: 0,
+            same_namespace: std::sync::atomic::AtomicU8::new(0),
             timeout_ms: AtomicU64::new(DEFAULT_TIMEOUT_MS),
             mutex: LocalLock::default(),
             refresh_lock: LocalLock::default(),
             kind,
             swapped,
+            claim: ClaimState::default(),
         };
         fork::register(&a.fork);
         a
@@ -1261,13 +1302,14 @@ impl Drop for Array {
         if self.fork.inherited.load(Relaxed) {
             return; // the parent's: touch nothing shared, only unmap and close
         }
+        self.abort_on_free(); // an open claim publishes nothing and lets the append lock go
         let slot = self.slot.load(Acquire);
         if slot != 0 {
             let coord = self.coord();
             if self.lease {
                 coord.drop_lease(slot);
             }
-            coord.release_slot(slot, self.identity);
+            coord.release_slot(slot, self.identity.load(Relaxed));
         }
     }
 }
@@ -1324,7 +1366,11 @@ pub fn delete_with(uri: impl AsRef<OsStr>, force: bool) -> Result<()> {
 }
 
 fn shown(uri: &OsStr) -> String {
-    uri.to_string_lossy().into_owned()
+    // A valid UTF-8 URI is only checked and copied: no lossy conversion to run (and fault in).
+    match uri.to_str() {
+        Some(s) => s.to_owned(),
+        None => uri.to_string_lossy().into_owned(),
+    }
 }
 
 // SAFETY: all interior state is atomic or behind a Mutex; the mapping is shared memory

@@ -9,7 +9,6 @@
 //! given back by the parent and child handlers, so the child never finds it locked.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::Once;
 
 /// The per-handle state the fork handler changes, with the lease holder's length beside it so
 /// that the lock-free append reads one cache line; at a stable address (boxed) for its life.
@@ -54,10 +53,12 @@ unsafe impl Sync for Registry {}
 
 static REGISTRY: Registry =
     Registry { lock: AtomicBool::new(false), head: std::cell::Cell::new(std::ptr::null()) };
-static INSTALL: Once = Once::new();
+static INSTALL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// This process's (pid, start time), cached until a fork makes a new process.
 static IDENTITY: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+/// This process's pid alone (no read of `/proc`), cached likewise.
+static PID: AtomicU64 = AtomicU64::new(0);
 
 fn acquire() {
     while REGISTRY.lock.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
@@ -77,6 +78,7 @@ extern "C" fn parent() {
 extern "C" fn child() {
     // Single-threaded here; the registry is ours since `prepare`.
     IDENTITY.0.store(0, Relaxed);
+    PID.store(0, Relaxed);
     let mut p = REGISTRY.head.get();
     while !p.is_null() {
         // SAFETY: registered states are live (unregistered before they drop); the lock is held.
@@ -88,11 +90,21 @@ extern "C" fn child() {
     release();
 }
 
+/// Installs the fork handlers once per process: 0 not yet, 1 being installed, 2 installed.
+/// (An atomic rather than `std::sync::Once`: one piece of code fewer for a first attach to run.)
 fn install() {
-    INSTALL.call_once(|| {
+    if INSTALL.load(Acquire) == 2 {
+        return;
+    }
+    if INSTALL.compare_exchange(0, 1, Acquire, Acquire).is_ok() {
         // SAFETY: the handlers are plain extern "C" functions without arguments.
         unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
-    });
+        INSTALL.store(2, Release);
+        return;
+    }
+    while INSTALL.load(Acquire) != 2 {
+        std::thread::yield_now();
+    }
 }
 
 /// This process's pid and start time (see `sys::process_identity`), read once per process.
@@ -105,7 +117,21 @@ pub(crate) fn identity() -> (u64, u64) {
     let (pid, start) = crate::sys::process_identity();
     IDENTITY.1.store(start, Relaxed);
     IDENTITY.0.store(pid, Release);
+    PID.store(pid, Relaxed);
     (pid, start)
+}
+
+/// This process's pid, read once per process.
+pub(crate) fn pid() -> u64 {
+    install();
+    match PID.load(Relaxed) {
+        0 => {
+            let p = std::process::id() as u64;
+            PID.store(p, Relaxed);
+            p
+        }
+        p => p,
+    }
 }
 
 /// Registers a handle's state with the fork handler (installing it on first use).

@@ -54,7 +54,9 @@ pub struct Header {
     pub lease: u64,
     /// Futex word that waiters for `lock` sleep on (atomic).
     pub lock_seq: u32,
-    /// Number of readers sleeping until `len` changes (atomic); reserved for length waits, 0.
+    /// Readers sleeping until `len` changes (atomic): their count in bits 0..16, an epoch in
+    /// bits 16..32 (docs/FORMAT.md, "Waiting for the length"). Appenders wake the sleepers on the
+    /// low 32 bits of `len` when the count is not 0.
     pub len_waiters: u32,
     /// The most elements the array may ever hold, fixed at create. Every handle reserves
     /// address space for exactly this many, so all processes agree on how far it can grow.

@@ -18,6 +18,7 @@
 //! The core in this crate knows nothing of C; [`ffi`] turns it into the C ABI of `mba.h`.
 
 mod array;
+mod claim;
 mod dtype;
 mod error;
 mod fork;
@@ -31,6 +32,7 @@ mod region;
 mod residency;
 mod store;
 mod sys;
+mod wait;
 pub mod window;
 mod writer;
 
@@ -40,6 +42,7 @@ pub use array::{
     delete, delete_with, Array, Options, DEFAULT_CAPACITY_BYTES, DEFAULT_MAX_BYTES, DEFAULT_MODE,
     DEFAULT_TIMEOUT_MS, GROWTH_DIVISOR, MAX_GROWTH_STEP,
 };
+pub use claim::{Appender, DEFAULT_BATCH};
 pub use dtype::{Bool, Dtype, Element, F16};
 pub use error::{Error, ErrorKind, Result};
 pub use raw::{Kind, RawOptions};

@@ -242,21 +242,7 @@ impl<L: Liveness> Coord<'_, L> {
     /// Releases the lock taken as `word`, unless a peer has rewritten it since.
     #[inline]
     pub(crate) fn unlock(&self, word: u64) {
-        let lock = self.region.lock_word();
-        let mut cur = lock.load(Relaxed);
-        while slot_of(cur) == slot_of(word) && gen_of(cur) == gen_of(word) {
-            match lock.compare_exchange_weak(cur, gen_of(cur), Release, Relaxed) {
-                Ok(_) => {
-                    if cur & CONTENDED != 0 {
-                        let seq = self.region.lock_seq();
-                        seq.fetch_add(1, SeqCst);
-                        sys::futex_wake(seq, 1);
-                    }
-                    return;
-                }
-                Err(now) => cur = now,
-            }
-        }
+        unlock(self.region, word);
     }
 
     /// Fails with `Busy` if a live handle other than slot `me` holds the writer lease, and
@@ -323,6 +309,27 @@ impl<L: Liveness> Coord<'_, L> {
         let cur = lease.load(SeqCst);
         if slot_of(cur) == me {
             let _ = lease.compare_exchange(cur, gen_of(cur), SeqCst, Relaxed);
+        }
+    }
+}
+
+/// Releases the append lock of `region` taken as `word`, unless a peer has rewritten it since
+/// (all that [`Coord::unlock`] needs, without building a `Coord`).
+#[inline]
+pub(crate) fn unlock(region: &Region, word: u64) {
+    let lock = region.lock_word();
+    let mut cur = lock.load(Relaxed);
+    while slot_of(cur) == slot_of(word) && gen_of(cur) == gen_of(word) {
+        match lock.compare_exchange_weak(cur, gen_of(cur), Release, Relaxed) {
+            Ok(_) => {
+                if cur & CONTENDED != 0 {
+                    let seq = region.lock_seq();
+                    seq.fetch_add(1, SeqCst);
+                    sys::futex_wake(seq, 1);
+                }
+                return;
+            }
+            Err(now) => cur = now,
         }
     }
 }

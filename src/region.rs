@@ -30,6 +30,8 @@ pub(crate) struct Region {
     known: AtomicU64,
     /// The same in whole elements after `data_offset`, for one-compare bounds checks.
     known_elems: AtomicU64,
+    /// This handle's record of wake-ups that found no sleeper (see `wait.rs`).
+    pub(crate) wakes: crate::wait::WakeRecord,
 }
 
 impl Region {
@@ -74,6 +76,7 @@ impl Region {
             geo,
             known: AtomicU64::new(0),
             known_elems: AtomicU64::new(0),
+            wakes: Default::default(),
         };
         r.set_known(known.min(r.map.len() as u64));
         r
@@ -88,8 +91,15 @@ impl Region {
         header: Box<crate::layout::Header>,
     ) -> Region {
         let hdr = Box::into_raw(header).cast::<u8>();
-        let r =
-            Region { map, hdr, own_hdr: true, geo, known: AtomicU64::new(0), known_elems: AtomicU64::new(0) };
+        let r = Region {
+            map,
+            hdr,
+            own_hdr: true,
+            geo,
+            known: AtomicU64::new(0),
+            known_elems: AtomicU64::new(0),
+            wakes: Default::default(),
+        };
         r.set_known(known.min(r.map.len() as u64));
         r
     }
@@ -169,9 +179,15 @@ impl Region {
     pub(crate) fn lock_seq(&self) -> &AtomicU32 {
         self.word32(OFF_LOCK_SEQ)
     }
-    #[allow(dead_code)]
     pub(crate) fn len_waiters(&self) -> &AtomicU32 {
         self.word32(OFF_LEN_WAITERS)
+    }
+    /// The 4 bytes of `len` holding its low 32 bits: the futex word length waiters sleep on.
+    /// Only its address is used (the kernel reads it); Rust code reads `len` whole.
+    pub(crate) fn len_futex(&self) -> *const u32 {
+        let low = if cfg!(target_endian = "big") { 4 } else { 0 };
+        // SAFETY: inside the header, which lies in the mapping; 4-aligned.
+        unsafe { self.base().add(OFF_LEN + low).cast::<u32>() }
     }
     /// The identity word of writer slot `slot` (1 ..= SLOTS).
     pub(crate) fn slot_word(&self, slot: u32) -> &AtomicU64 {

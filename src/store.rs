@@ -8,7 +8,7 @@ use crate::error::{bail, Error, Result};
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// Where POSIX shared-memory objects live on Linux (what `shm_open` uses).
@@ -34,30 +34,37 @@ impl Location {
         if b.is_empty() {
             return Ok(Location::Anonymous);
         }
-        let shown = uri.to_string_lossy();
+        // Only for messages: a URI that parses is never converted (a first attach in a fresh
+        // process pays a page fault for each piece of code it runs for the first time).
+        let shown = || uri.to_string_lossy();
         if b.contains(&0) {
-            bail!(InvalidArgument, "URI {shown:?} contains a NUL byte");
+            bail!(InvalidArgument, "URI {:?} contains a NUL byte", shown());
         }
         if let Some(name) = b.strip_prefix(b"shm://") {
             if name.is_empty() || name.len() > MAX_SHM_NAME {
                 bail!(
                     InvalidArgument,
-                    "shm name in {shown:?} must be 1 to {MAX_SHM_NAME} bytes, not {}",
+                    "shm name in {:?} must be 1 to {MAX_SHM_NAME} bytes, not {}",
+                    shown(),
                     name.len()
                 );
             }
             if name.contains(&b'/') || name == b"." || name == b".." {
-                bail!(InvalidArgument, "shm name in {shown:?} may not contain '/' or be '.' or '..'");
+                bail!(InvalidArgument, "shm name in {:?} may not contain '/' or be '.' or '..'", shown());
             }
-            return Ok(Location::Shm(Path::new(SHM_DIR).join(OsStr::from_bytes(name))));
+            let mut path = Vec::with_capacity(SHM_DIR.len() + 1 + name.len());
+            path.extend_from_slice(SHM_DIR.as_bytes());
+            path.push(b'/');
+            path.extend_from_slice(name);
+            return Ok(Location::Shm(PathBuf::from(std::ffi::OsString::from_vec(path))));
         }
         if let Some(path) = b.strip_prefix(b"file://") {
             if path.is_empty() {
-                bail!(InvalidArgument, "file URI {shown:?} has no path");
+                bail!(InvalidArgument, "file URI {:?} has no path", shown());
             }
             return Ok(Location::File(PathBuf::from(OsStr::from_bytes(path))));
         }
-        bail!(InvalidArgument, "URI {shown:?} has no known scheme (use shm://NAME or file://PATH)")
+        bail!(InvalidArgument, "URI {:?} has no known scheme (use shm://NAME or file://PATH)", shown())
     }
 
     /// The file-system path of a named store.
@@ -285,14 +292,17 @@ impl NewStore {
         };
         let cdst = cpath(path)?;
         if !overwrite {
-            let (src, follow) = match &self.temp.0 {
-                Some(t) => (cpath(t)?, 0),
-                None => (proc_fd_path(&self.file), libc::AT_SYMLINK_FOLLOW),
+            let linked = match &self.temp.0 {
+                Some(t) => {
+                    let src = cpath(t)?;
+                    // SAFETY: valid C strings.
+                    unsafe {
+                        libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, cdst.as_ptr(), 0) == 0
+                    }
+                }
+                None => link_fd(&self.file, &cdst),
             };
-            // SAFETY: valid C strings.
-            if unsafe { libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, cdst.as_ptr(), follow) }
-                != 0
-            {
+            if !linked {
                 return Err(os_err(format_args!("create {}", path.display())));
             }
             return Ok(self.file);
@@ -306,18 +316,7 @@ impl NewStore {
             None => {
                 let t = unique_sibling(path);
                 let ct = cpath(&t)?;
-                let src = proc_fd_path(&self.file);
-                // SAFETY: valid C strings.
-                if unsafe {
-                    libc::linkat(
-                        libc::AT_FDCWD,
-                        src.as_ptr(),
-                        libc::AT_FDCWD,
-                        ct.as_ptr(),
-                        libc::AT_SYMLINK_FOLLOW,
-                    )
-                } != 0
-                {
+                if !link_fd(&self.file, &ct) {
                     return Err(os_err(format_args!("create {}", t.display())));
                 }
                 t
@@ -332,8 +331,36 @@ impl NewStore {
     }
 }
 
-fn proc_fd_path(f: &File) -> CString {
-    CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL in a number")
+/// Gives the unnamed file `f` the name `dst`; false with errno set on failure.
+///
+/// `linkat(fd, "", AT_EMPTY_PATH)` names the descriptor itself, without the walk through
+/// `/proc/self/fd/N` that costs as much as the rest of a create; the kernel allows it to
+/// processes with `CAP_DAC_READ_SEARCH`, and (since Linux 6.10) to the process that opened the
+/// file. Elsewhere it fails with `ENOENT` or `EPERM`, and this process goes through `/proc` from
+/// then on.
+fn link_fd(f: &File, dst: &std::ffi::CStr) -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+    if !EMPTY_PATH_REFUSED.load(Relaxed) {
+        // SAFETY: valid descriptor and C strings.
+        let r = unsafe {
+            libc::linkat(f.as_raw_fd(), c"".as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_EMPTY_PATH)
+        };
+        if r == 0 {
+            return true;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::EPERM) | Some(libc::EINVAL) => {
+                EMPTY_PATH_REFUSED.store(true, Relaxed)
+            }
+            _ => return false, // EEXIST, EACCES, ENOSPC...: the answer for this name either way
+        }
+    }
+    let src = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL in a number");
+    // SAFETY: valid C strings.
+    unsafe {
+        libc::linkat(libc::AT_FDCWD, src.as_ptr(), libc::AT_FDCWD, dst.as_ptr(), libc::AT_SYMLINK_FOLLOW) == 0
+    }
 }
 
 /// Removes the name of the store at `loc`; handles that are attached keep working.

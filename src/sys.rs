@@ -185,37 +185,15 @@ pub fn pread_exact(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Resul
     Ok(())
 }
 
-/// Writes all of `buf` at `offset`.
-pub fn pwrite_all(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: buf[done..] is a valid readable range.
-        let n = unsafe {
-            libc::pwrite(
-                fd.as_raw_fd(),
-                buf[done..].as_ptr().cast(),
-                buf.len() - done,
-                (offset + done as u64) as libc::off_t,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
-        }
-        done += n as usize;
-    }
-    Ok(())
-}
-
 /// Sleeps while `*word == expected`, for at most `timeout`. Works across processes
 /// (no FUTEX_PRIVATE_FLAG). Spurious returns are allowed; callers re-check.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    futex_wait_at(word.as_ptr(), expected, timeout)
+}
+
+/// [`futex_wait`] on the 4 bytes at `word`, which may be part of a wider atomic (the low half
+/// of a 64-bit length) or lie in a read-only mapping: the kernel only reads it.
+pub fn futex_wait_at(word: *const u32, expected: u32, timeout: Duration) {
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
@@ -224,7 +202,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     unsafe {
         libc::syscall(
             libc::SYS_futex,
-            word.as_ptr(),
+            word,
             libc::FUTEX_WAIT,
             expected,
             &ts as *const libc::timespec,
@@ -236,10 +214,14 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 
 /// Wakes up to `n` sleepers on `word`, in any process.
 pub fn futex_wake(word: &AtomicU32, n: i32) {
-    // SAFETY: word is a valid, aligned u32.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n, 0usize, 0usize, 0u32);
-    }
+    futex_wake_at(word.as_ptr(), n);
+}
+
+/// [`futex_wake`] of the 4 bytes at `word`; returns how many sleepers it woke.
+pub fn futex_wake_at(word: *const u32, n: i32) -> u64 {
+    // SAFETY: word is a valid, aligned u32 in a live mapping.
+    let r = unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, n, 0usize, 0usize, 0u32) };
+    r.max(0) as u64
 }
 
 /// This process's id and start time in clock ticks after boot (`/proc/self/stat` field 22),
@@ -266,4 +248,12 @@ pub fn now_ns() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// Nanoseconds on the monotonic clock (`CLOCK_MONOTONIC`).
+pub fn monotonic_ns() -> u64 {
+    // SAFETY: ts is written by clock_gettime before it is read.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }

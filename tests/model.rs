@@ -1,5 +1,6 @@
 //! Model check: random sequences of API calls on an array, through one or two handles, give
-//! exactly what the same calls give on a `Vec<u32>`: values, lengths and error kinds.
+//! exactly what the same calls give on a `Vec<u32>`: values, lengths and error kinds. Claims
+//! (committed in part, in full, or aborted) and batching appenders included.
 
 mod common;
 use common::{excl, ro, rw, Name};
@@ -20,6 +21,10 @@ enum Op {
     Reattach(bool),
     /// Read everything through a fresh read-only handle.
     Snapshot,
+    /// Claim room for the values, write them, then commit the first `k` (`None`: abort).
+    Claim(Vec<u32>, Option<usize>),
+    /// Push the values through an appender claiming `batch` at a time, flushing after `flush_at`.
+    Appender(Vec<u32>, usize, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -36,6 +41,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u64..5000).prop_map(Op::Reserve),
         1 => any::<bool>().prop_map(Op::Reattach),
         1 => Just(Op::Snapshot),
+        3 => (prop::collection::vec(any::<u32>(), 0..300), any::<prop::sample::Index>(), any::<bool>())
+            .prop_map(|(v, k, abort)| {
+                let k = k.index(v.len() + 1);
+                Op::Claim(v, (!abort).then_some(k))
+            }),
+        2 => (prop::collection::vec(any::<u32>(), 0..600), 1usize..200, any::<prop::sample::Index>())
+            .prop_map(|(v, batch, f)| {
+                let f = f.index(v.len() + 1);
+                Op::Appender(v, batch, f)
+            }),
     ]
 }
 
@@ -104,6 +119,43 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Snapshot => {
                 let r = Array::attach(n.uri(), ro()).unwrap();
                 prop_assert_eq!(r.to_vec::<u32>().unwrap(), model.clone(), "step {}", step);
+            }
+            Op::Claim(vs, commit) => {
+                let p = a.claim_raw(vs.len() as u64).unwrap();
+                for (i, v) in vs.iter().enumerate() {
+                    // SAFETY: p is room for vs.len() u32 elements.
+                    unsafe { p.cast::<u32>().add(i).write_volatile(*v) };
+                }
+                let r = Array::attach(n.uri(), ro()).unwrap();
+                prop_assert_eq!(r.len(), model.len() as u64, "step {}: a claim is not published", step);
+                match commit {
+                    Some(k) => {
+                        a.commit(k as u64).unwrap();
+                        model.extend_from_slice(&vs[..k]);
+                    }
+                    None => a.abort().unwrap(),
+                }
+                prop_assert_eq!(r.to_vec::<u32>().unwrap(), model.clone(), "step {}", step);
+            }
+            Op::Appender(vs, batch, flush_at) => {
+                let r = Array::attach(n.uri(), ro()).unwrap();
+                let mut app = a.appender_with_batch::<u32>(batch).unwrap();
+                for (i, v) in vs.iter().enumerate() {
+                    if i == flush_at {
+                        app.flush().unwrap();
+                        prop_assert_eq!(r.len(), (model.len() + i) as u64, "step {}: flush publishes", step);
+                    }
+                    app.push(*v).unwrap();
+                    // Whole blocks are published as they fill, nothing more.
+                    let done = if i < flush_at {
+                        (i + 1) / batch * batch
+                    } else {
+                        flush_at + (i + 1 - flush_at) / batch * batch
+                    };
+                    prop_assert_eq!(r.len(), (model.len() + done) as u64, "step {}: after push {}", step, i);
+                }
+                drop(app);
+                model.extend_from_slice(&vs);
             }
         }
         prop_assert_eq!(a.len(), model.len() as u64, "step {}", step);

@@ -1,6 +1,7 @@
 //! Stress: W writer processes (2, 4, 8) mix shared appends, shared extends and lease sessions
 //! (append, extend, pop) while 4 reader processes check every snapshot they read. At the end every
-//! element each writer kept is present exactly once and in order. The array starts at
+//! element each writer kept is present exactly once and in order. A variant mixes in claims
+//! committed in part or aborted. The array starts at
 //! capacity 4 and grows through more than ten doublings' worth.
 
 mod common;
@@ -20,7 +21,7 @@ fn field(line: &str, key: &str) -> u64 {
         .unwrap()
 }
 
-fn stress(writers: u64) {
+fn stress(writers: u64, claims: bool) {
     let worker = build("tests/c/worker.c");
     let n = Name::new("stress");
     let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
@@ -30,11 +31,16 @@ fn stress(writers: u64) {
         .collect();
     let ws: Vec<_> = (0..writers)
         .map(|w| {
-            spawn(vec!["stress".into(), n.0.clone(), w.to_string(), OPS.to_string(), (w + 7).to_string()])
+            let mut args =
+                vec!["stress".into(), n.0.clone(), w.to_string(), OPS.to_string(), (w + 7).to_string()];
+            if claims {
+                args.push("claims".into());
+            }
+            spawn(args)
         })
         .collect();
     let mut kept = Vec::new();
-    let (mut sessions, mut pops, mut busy) = (0, 0, 0);
+    let (mut sessions, mut pops, mut busy, mut claimed) = (0, 0, 0, 0);
     for c in ws {
         let o = c.wait_with_output().unwrap();
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -43,6 +49,7 @@ fn stress(writers: u64) {
         sessions += field(&out, "sessions");
         pops += field(&out, "pops");
         busy += field(&out, "busy");
+        claimed += field(&out, "claims");
     }
     let (mut snapshots, mut checked) = (0, 0);
     for c in readers {
@@ -63,9 +70,10 @@ fn stress(writers: u64) {
     assert_eq!(next, kept, "elements lost");
     assert!(a.capacity() >= 4 << 10, "fewer than ten doublings of growth: {}", a.capacity());
     assert!(snapshots >= READERS as u64 && sessions > 0 && pops == sessions);
+    assert_eq!(claims, claimed > 0, "claims made: {claimed}");
     eprintln!(
         "stress W={writers} R={READERS}: {} elements, {} ops, {sessions} lease sessions, {pops} pops, \
-         {busy} BUSY retries, {snapshots} reader snapshots, {checked} elements checked, 0 lost",
+         {claimed} claims, {busy} BUSY retries, {snapshots} reader snapshots, {checked} elements checked, 0 lost",
         v.len(),
         writers * OPS
     );
@@ -73,15 +81,22 @@ fn stress(writers: u64) {
 
 #[test]
 fn stress_2_writers_4_readers() {
-    stress(2);
+    stress(2, false);
 }
 
 #[test]
 fn stress_4_writers_4_readers() {
-    stress(4);
+    stress(4, false);
 }
 
 #[test]
 fn stress_8_writers_4_readers() {
-    stress(8);
+    stress(8, false);
+}
+
+/// The same with claims: shared claims committed in part or aborted, and a claim in every lease
+/// session. The readers never see an element that was claimed but not committed.
+#[test]
+fn stress_claims_4_writers_4_readers() {
+    stress(4, true);
 }

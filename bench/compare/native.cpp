@@ -2,6 +2,7 @@
 // Prints one JSON object per line: {"group", "impl", "median", "min", "max", "unit"}; every
 // figure is the median of RUNS runs after one warm-up. Usage: native [N] [RUNS]
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +12,10 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -256,6 +260,229 @@ static double boost_create_size(size_t bytes) {
     return t;
 }
 
+// ===== Issue 14: claim/commit, the C++ appender, and readers that sleep ===================
+
+// Appends through mba::appender (claim/commit in blocks of 4096; push_back is an inline store).
+static double mba_cpp_appender() {
+    mba_delete(MBA_URI);
+    auto a = mba::array<uint32_t>::create(MBA_URI, 4, mba::exclusive);
+    double t = now();
+    {
+        mba::appender<uint32_t> out(a);
+        for (uint32_t i = 0; i < N; i++) out.push_back(i);
+        out.flush();
+    }
+    t = now() - t;
+    if (a.size() != N) std::exit(8);
+    mba_delete(MBA_URI);
+    return t;
+}
+
+// The plain C loop into a shm object sized and allocated (posix_fallocate) for all N beforehand.
+static double plain_presized_loop() {
+    shm_unlink(RAW);
+    int fd = shm_open(RAW, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0 || posix_fallocate(fd, 0, (off_t)(N * 4)) != 0) std::exit(2);
+    auto *d = (uint32_t *)mmap(nullptr, N * 4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    double t = now();
+    for (uint64_t i = 0; i < N; i++) d[i] = (uint32_t)i;
+    t = now() - t;
+    raw_close(d, N * 4, fd);
+    return t;
+}
+
+// mba_claim / fill / mba_commit in batches of 4096; `reserve`: the store allocated for N first,
+// as the plain loop's is.
+static double mba_claim_batches(bool reserve) {
+    mba_delete(MBA_URI);
+    mba_array *a;
+    if (mba_create(MBA_URI, MBA_U32, 4, MBA_EXCLUSIVE, &a) != MBA_OK) std::exit(2);
+    if (reserve && mba_reserve(a, N) != MBA_OK) std::exit(2);
+    double t = now();
+    for (uint64_t i = 0; i < N;) {
+        uint64_t k = N - i < 4096 ? N - i : 4096;
+        void *p;
+        if (mba_claim(a, k, &p) != MBA_OK) std::exit(2);
+        auto *d = static_cast<uint32_t *>(p);
+        for (uint64_t j = 0; j < k; j++) d[j] = (uint32_t)(i + j);
+        if (mba_commit(a, k) != MBA_OK) std::exit(2);
+        i += k;
+    }
+    t = now() - t;
+    if (mba_len(a) != N) std::exit(8);
+    mba_free(a);
+    mba_delete(MBA_URI);
+    return t;
+}
+
+static uint64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static long futex(std::atomic<uint32_t> *w, int op, uint32_t v) {
+    return syscall(SYS_futex, reinterpret_cast<uint32_t *>(w), op, v, nullptr, nullptr, 0);
+}
+
+// One-way wake-up latency of a sleeping reader in another process: each round the writer
+// pauses 1 ms (the reader is asleep by then), stamps the time and wakes it, by a bare futex wake,
+// an mba append (the reader in mba_wait_len, attached read-write), or a byte through a pipe; the
+// reader stamps the time it returns. Returns the median latency of WAKE_ROUNDS rounds, in seconds.
+static const int WAKE_ROUNDS = 100;
+struct wake_shared {
+    std::atomic<uint32_t> word, ack;
+    std::atomic<uint64_t> t0;
+    uint64_t lat[WAKE_ROUNDS];
+};
+static double wake_latency(const std::string &kind) {
+    auto *sh = static_cast<wake_shared *>(
+        mmap(nullptr, sizeof(wake_shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    new (sh) wake_shared{};
+    int pp[2];
+    if (pipe(pp) != 0) std::exit(3);
+    mba_array *w = nullptr;
+    if (kind == "mba") {
+        mba_delete(MBA_URI);
+        if (mba_create(MBA_URI, MBA_U64, 4, MBA_EXCLUSIVE, &w) != MBA_OK) std::exit(2);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        mba_array *r = nullptr;
+        if (kind == "mba" && mba_attach(MBA_URI, 0, &r) != MBA_OK) _exit(2);
+        char c;
+        for (uint32_t k = 0; k < (uint32_t)WAKE_ROUNDS; k++) {
+            sh->ack.store(k, std::memory_order_release);
+            if (kind == "futex") {
+                while (sh->word.load(std::memory_order_acquire) == k) futex(&sh->word, FUTEX_WAIT, k);
+            } else if (kind == "mba") {
+                uint64_t n;
+                if (mba_wait_len(r, k + 1, MBA_WAIT_FOREVER, &n) != MBA_OK) _exit(3);
+            } else if (read(pp[0], &c, 1) != 1) {
+                _exit(4);
+            }
+            sh->lat[k] = mono_ns() - sh->t0.load(std::memory_order_acquire);
+        }
+        _exit(0);
+    }
+    for (uint32_t k = 0; k < (uint32_t)WAKE_ROUNDS; k++) {
+        while (sh->ack.load(std::memory_order_acquire) != k) usleep(100);
+        usleep(1000);
+        sh->t0.store(mono_ns(), std::memory_order_release);
+        if (kind == "futex") {
+            sh->word.store(k + 1, std::memory_order_release);
+            futex(&sh->word, FUTEX_WAKE, 1);
+        } else if (kind == "mba") {
+            uint64_t v = k;
+            if (mba_append(w, &v) != MBA_OK) std::exit(2);
+        } else if (write(pp[1], "x", 1) != 1) {
+            std::exit(3);
+        }
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) std::exit(9);
+    std::vector<uint64_t> v(sh->lat, sh->lat + WAKE_ROUNDS);
+    std::sort(v.begin(), v.end());
+    double med = (double)v[WAKE_ROUNDS / 2] * 1e-9;
+    close(pp[0]);
+    close(pp[1]);
+    if (w) {
+        mba_free(w);
+        mba_delete(MBA_URI);
+    }
+    munmap(sh, sizeof(wake_shared));
+    return med;
+}
+
+// The CPU time (user + system) a reader spends in mba_wait_len while it sleeps for a second
+// before the append it waits for arrives; in seconds per second of waiting.
+static double sleeping_reader_cpu(uint32_t flags) {
+    mba_delete(MBA_URI);
+    mba_array *w;
+    if (mba_create(MBA_URI, MBA_U64, 4, MBA_EXCLUSIVE, &w) != MBA_OK) std::exit(2);
+    int p[2];
+    if (pipe(p) != 0) std::exit(3);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mba_array *r = nullptr;
+        if (mba_attach(MBA_URI, flags, &r) != MBA_OK) _exit(2);
+        rusage a, b;
+        getrusage(RUSAGE_SELF, &a);
+        double t = now();
+        uint64_t n;
+        if (mba_wait_len(r, 1, MBA_WAIT_FOREVER, &n) != MBA_OK || n != 1) _exit(3);
+        t = now() - t;
+        getrusage(RUSAGE_SELF, &b);
+        auto sec = [](const timeval &x) { return (double)x.tv_sec + (double)x.tv_usec * 1e-6; };
+        double cpu = sec(b.ru_utime) - sec(a.ru_utime) + sec(b.ru_stime) - sec(a.ru_stime);
+        double per_s = cpu / t;
+        if (write(p[1], &per_s, sizeof per_s) != sizeof per_s) _exit(4);
+        _exit(0);
+    }
+    usleep(1000000);
+    uint64_t v = 1;
+    if (mba_append(w, &v) != MBA_OK) std::exit(2);
+    double per_s = -1;
+    if (read(p[0], &per_s, sizeof per_s) != sizeof per_s) std::exit(5);
+    waitpid(pid, nullptr, 0);
+    close(p[0]);
+    close(p[1]);
+    mba_free(w);
+    mba_delete(MBA_URI);
+    return per_s;
+}
+
+// A ping-pong over the array where each side sleeps in mba_wait_len until the other's append.
+static double mba_wait_pingpong(int rounds) {
+    mba_delete(MBA_URI);
+    auto p = mba::array<uint64_t>::create(MBA_URI, 4);
+    pid_t pid = fork();
+    if (pid == 0) {
+        auto c = mba::array<uint64_t>::attach(MBA_URI);
+        for (uint64_t k = 0; k < (uint64_t)rounds; k++) {
+            mba::wait_len(c, 2 * k + 1);
+            c.push_back(2 * k + 1);
+        }
+        _exit(0);
+    }
+    double t = now();
+    for (uint64_t k = 0; k < (uint64_t)rounds; k++) {
+        p.push_back(2 * k);
+        mba::wait_len(p, 2 * k + 2);
+    }
+    t = now() - t;
+    waitpid(pid, nullptr, 0);
+    mba_delete(MBA_URI);
+    return t;
+}
+
+static void issue14() {
+    per_elem("append", "mba C++ appender push_back (claim/commit, batches of 4096)", mba_cpp_appender);
+    per_elem("claim", "plain C loop into a pre-allocated shm object", plain_presized_loop);
+    per_elem("claim", "mba claim/commit, batches of 4096, after mba_reserve(N)", [] { return mba_claim_batches(true); });
+    per_elem("claim", "mba claim/commit, batches of 4096, growing from capacity 4", [] { return mba_claim_batches(false); });
+    for (const char *k : {"futex", "mba", "pipe"}) {
+        std::string name = std::string(k) == "futex" ? "bare futex wake between two processes"
+                           : std::string(k) == "mba" ? "mba_wait_len woken by an mba_append in another process"
+                                                     : "pipe: a blocked read woken by a write in another process";
+        emit("wake", name, measure([k] { return wake_latency(k); }), 1e6, "us");
+    }
+    auto cpu = [](uint32_t flags) {
+        RUNS = std::max(1, RUNS / 2); // each run waits a second
+        stat3 s = measure([flags] { return sleeping_reader_cpu(flags); });
+        return s;
+    };
+    int runs = RUNS;
+    emit("wake", "CPU time of a reader sleeping in mba_wait_len (read-write handle)", cpu(0), 1e6, "us per s");
+    RUNS = runs;
+    emit("wake", "CPU time of a reader sleeping in mba_wait_len (read-only handle)", cpu(MBA_READ_ONLY), 1e6, "us per s");
+    RUNS = runs;
+    const int ROUNDS = 20000;
+    emit("pingpong", "mba: append, seen by mba_wait_len in the other process, answered",
+         measure([] { return mba_wait_pingpong(ROUNDS); }), 1e6 / ROUNDS, "us/round trip");
+}
+// ===== end of issue 14 =====================================================================
+
 int main(int argc, char **argv) {
     if (argc > 2 && std::string(argv[1]) == "--attach") return attach_child(argv[2]);
     if (argc > 1) N = std::strtoull(argv[1], nullptr, 10);
@@ -270,6 +497,8 @@ int main(int argc, char **argv) {
     per_elem("append", "std::vector push_back", [] { return vector_push_back(false); });
     per_elem("append", "std::vector push_back, reserved", [] { return vector_push_back(true); });
     per_elem("append", "Boost.Interprocess vector push_back", boost_push_back);
+
+    issue14();
 
     per_elem("fill", "memcpy (private memory)", memcpy_fill);
     per_elem("fill", "plain C fill (shm_open + ftruncate + mmap + memcpy)", plain_shm_fill);

@@ -148,6 +148,16 @@ def sa_fill():
 per_elem("fill", "SharedArray create + fill", timed(sa_fill))
 
 
+def mba_claim_fill():  # issue 14: numpy writes straight into claimed room, one commit
+    from mba._claim import claim  # (mba.claim once the package re-exports it)
+    a = mba.array("I", uri=URI, capacity=4)
+    with claim(a, N) as room:
+        room[:] = src_np
+
+
+per_elem("fill", "Python mba.array.claim + numpy copy", timed(mba_claim_fill))
+
+
 def memmap_fill():
     with tempfile.NamedTemporaryFile(dir="/dev/shm") as f:
         m = np.memmap(f.name, dtype=np.uint32, mode="w+", shape=(N,))

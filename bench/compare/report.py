@@ -131,6 +131,99 @@ if ("window-fit", "mba_window_read, mapped reads") in by:
     target("C windowed reader (mapped reads) within 1.5× plain mmap + memcpy when the working set fits the budget",
            w <= 1.5 * p, f"{w:.0f} vs {p:.0f} ns = {w / p:.2f}×")
 
+# ---- issue 14: claim/commit, batching appenders, readers that sleep, create and attach ----
+def issue14_section():
+    """The tables of the groups issue 14 added, and every target of the issue, met or not."""
+    lines = []
+    for group, base_impl, title in [
+        ("claim", "plain C loop into a pre-allocated shm object",
+         "Claim and commit: the caller's loop writes into the array (u32)"),
+        ("wake", "bare futex wake between two processes",
+         "Readers that sleep: one-way wake-up latency of a sleeping reader in another process, and its CPU time"),
+    ]:
+        members = [r for r in rows if r["group"] == group]
+        if not members:
+            continue
+        base = by.get((group, base_impl))
+        lines += [f"### {title}", "", f"| implementation | median | min–max | unit | × {base_impl} |",
+                  "|---|---|---|---|---|"]
+        for r in members:
+            ratio = f"{r['median'] / base['median']:.2f}" if base and r["unit"] == base["unit"] else "—"
+            lines.append(f"| {r['impl']} | {r['median']:.3g} | {r['min']:.3g}–{r['max']:.3g} | {r['unit']} | {ratio} |")
+        lines.append("")
+
+    t14 = []
+
+    def have(*keys):
+        return all(k in by for k in keys)
+
+    def check(text, keys, ok, figures):
+        if have(*keys):
+            t14.append((text, ok(), figures()))
+        else:
+            t14.append((text, False, "not measured in this run"))
+
+    k = (("claim", "mba claim/commit, batches of 4096, after mba_reserve(N)"),
+         ("claim", "plain C loop into a pre-allocated shm object"))
+    check("10,000,000 u32 through claim/commit in batches of 4096 within 1.1× the plain C loop into a "
+          "pre-allocated shm object", k, lambda: by[k[0]]["median"] <= 1.1 * by[k[1]]["median"],
+          lambda: f"{by[k[0]]['median']:.2f} vs {by[k[1]]['median']:.2f} ns = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    app = ("append", "mba C++ appender push_back (claim/commit, batches of 4096)")
+    for other in ["Boost.Interprocess vector push_back", "std::vector push_back"]:
+        k = (app, ("append", other))
+        check(f"C++ mba::appender push_back faster than {other}"
+              + (" (no reserve)" if other.startswith("std") else ""), k,
+              lambda k=k: by[k[0]]["median"] < by[k[1]]["median"],
+              lambda k=k: f"{by[k[0]]['median']:.2f} vs {by[k[1]]['median']:.2f} ns")
+    k = (("append", "mba Go Appender (claim/commit, batches of 4096)"), ("append", "Go slice append (growing)"))
+    check("Go Appender within 3× appending to a Go slice", k, lambda: by[k[0]]["median"] <= 3 * by[k[1]]["median"],
+          lambda: f"{by[k[0]]['median']:.2f} vs {by[k[1]]['median']:.2f} ns = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    k = (("append", "mba C, exclusive"), ("append", "plain C (shm_open + ftruncate + mremap)"))
+    check("per-element exclusive mba_append within 1.5× the plain C doubling loop", k,
+          lambda: by[k[0]]["median"] <= 1.5 * by[k[1]]["median"],
+          lambda: f"{by[k[0]]['median']:.2f} vs {by[k[1]]['median']:.2f} ns = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    k = (("read", "mba_get per element"),)
+    check("mba_get within 2 ns per element", k, lambda: by[k[0]]["median"] <= 2.0, lambda: f"{by[k[0]]['median']:.2f} ns")
+    k = (("wake", "mba_wait_len woken by an mba_append in another process"), ("wake", "bare futex wake between two processes"))
+    check("an append seen by a reader sleeping in mba_wait_len in another process within 2× a bare futex wake", k,
+          lambda: by[k[0]]["median"] <= 2 * by[k[1]]["median"],
+          lambda: f"{by[k[0]]['median']:.1f} vs {by[k[1]]['median']:.1f} µs = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    k = (("wake", "mba_wait_len woken by an mba_append in another process"),
+         ("pingpong", "pipe: write, read by the other process, answered"))
+    check("... and at most a fifth of a pipe round trip", k,
+          lambda: by[k[0]]["median"] <= by[k[1]]["median"] / 5,
+          lambda: f"{by[k[0]]['median']:.1f} µs vs a fifth of {by[k[1]]['median']:.1f} µs")
+    k = (("pingpong", "mba: append, seen by mba_wait_len in the other process, answered"),
+         ("pingpong", "pipe: write, read by the other process, answered"))
+    check("(for comparison) a round trip of two processes answering each other through mba_wait_len, at most a "
+          "fifth of a pipe round trip", k, lambda: by[k[0]]["median"] <= by[k[1]]["median"] / 5,
+          lambda: f"{by[k[0]]['median']:.2f} vs {by[k[1]]['median']:.2f} µs = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    k = (("wake", "CPU time of a reader sleeping in mba_wait_len (read-write handle)"),)
+    check("a reader sleeping in mba_wait_len uses no CPU (at most 0.1% of one: 1 ms per second)", k,
+          lambda: by[k[0]]["median"] <= 1000, lambda: f"{by[k[0]]['median']:.0f} µs CPU per second asleep")
+    k = (("create", "mba 4 KiB"), ("create", "Boost.Interprocess 4 KiB"))
+    check("create of 4 KiB no slower than Boost.Interprocess's", k, lambda: by[k[0]]["median"] <= by[k[1]]["median"],
+          lambda: f"{by[k[0]]['median']:.1f} vs {by[k[1]]['median']:.1f} µs = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    k = (("attach", "mba 4 KiB"), ("attach", "raw shm_open + mmap 4 KiB"))
+    check("attach of 4 KiB within 2× raw shm_open + mmap", k, lambda: by[k[0]]["median"] <= 2 * by[k[1]]["median"],
+          lambda: f"{by[k[0]]['median']:.1f} vs {by[k[1]]['median']:.1f} µs = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    for what in ["create", "attach"]:
+        k = ((what, "Python mba 4 KiB"), (what, "SharedArray 4 KiB"))
+        check(f"Python {what} of 4 KiB within 1.5× SharedArray's", k,
+              lambda k=k: by[k[0]]["median"] <= 1.5 * by[k[1]]["median"],
+              lambda k=k: f"{by[k[0]]['median']:.1f} vs {by[k[1]]['median']:.1f} µs = {by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    k = (("read", "Go sum over the mba View"), ("read", "Go sum over a plain slice"))
+    check("Go sum over a View within 1.1× a plain slice", k, lambda: by[k[0]]["median"] <= 1.1 * by[k[1]]["median"],
+          lambda: f"{by[k[0]]['median'] / by[k[1]]['median']:.2f}×")
+    lines += ["## Targets of issue 14 (claim/commit, batching appenders, readers that sleep, create and attach)", "",
+              "| target | met | figures |", "|---|---|---|"]
+    lines += [f"| {t} | {'yes' if ok else '**no**'} | {f} |" for t, ok, f in t14]
+    lines += ["", f"{sum(ok for _, ok, _ in t14)} of {len(t14)} issue-14 targets met in this run.", ""]
+    return lines
+
+
+out += issue14_section()
+
 out += ["## Targets", "", "| target | met | figures |", "|---|---|---|"]
 out += [f"| {t} | {'yes' if ok else '**no**'} | {f} |" for t, ok, f in targets]
 out += ["", f"{sum(ok for _, ok, _ in targets)} of {len(targets)} targets met in this run. "

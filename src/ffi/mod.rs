@@ -12,6 +12,7 @@
 #[macro_use]
 mod macros;
 pub mod array;
+pub mod claim;
 pub mod error;
 pub mod list;
 pub mod npy;
@@ -20,6 +21,7 @@ pub mod residency;
 pub mod window;
 
 pub use array::*;
+pub use claim::*;
 pub use error::*;
 pub use list::*;
 pub use npy::*;

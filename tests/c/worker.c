@@ -10,8 +10,14 @@
   *   worker poke-ro URI                  attach read-only and write through mba_data(): must die of SIGSEGV
   *   worker nobody URI                   become user and group 65534 (nobody), then try to attach read-write
  *                                       and read-only; print both statuses
- *   worker stress URI ID OPS SEED       OPS random operations on (ID<<32 | seq) values: shared appends,
- *                                       shared extends, and lease sessions that append, extend and pop
+ *   worker stress URI ID OPS SEED [claims]  OPS random operations on (ID<<32 | seq) values: shared appends,
+ *                                       shared extends, and lease sessions that append, extend and pop; with
+ *                                       "claims", also shared claims committed in part or aborted, and a claim
+ *                                       in each lease session
+ *   worker claim URI                    attach shared, print "ready", then forever: claim 1 to 512 elements,
+ *                                       write their indices slowly (POISON past what will be committed), and
+ *                                       commit a random prefix or abort
+ *   worker claim-lease URI              the same through an exclusive handle
  *   worker check URI WRITERS MS         for MS milliseconds, read snapshots and check every writer's values
  *                                       are contiguous (0, 1, 2, ...) in each
  *   worker chaos URI MS FLAGS           call every API in a loop for MS ms against a store a peer scribbles on;
@@ -40,6 +46,8 @@ static double ms_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
+
+#define POISON 0xDEADDEADDEADDEADull
 
 static int fail(const char *what, mba_status s) {
     printf("FAIL %s: %s (%s)\n", what, mba_status_str(s), mba_last_error());
@@ -103,6 +111,23 @@ int main(int argc, char **argv) {
             if ((s = mba_append(a, &v)) != MBA_OK) return fail("append", s);
             if (i == 1000) printf("ready\n");
         }
+    } else if (!strcmp(mode, "claim") || !strcmp(mode, "claim-lease")) {
+        int lease = !strcmp(mode, "claim-lease");
+        rng_state = (uint64_t)getpid() * 2654435761u + 1;
+        if ((s = mba_attach(uri, lease ? MBA_EXCLUSIVE : 0, &a)) != MBA_OK) return fail("attach", s);
+        for (uint64_t i = 0;; i++) {
+            uint64_t k = 1 + rnd() % 512, m = rnd() % (k + 1), *p;
+            int abort_ = rnd() % 8 == 0;
+            if ((s = mba_claim(a, k, (void **)&p)) != MBA_OK) return fail("claim", s);
+            uint64_t at = (uint64_t)(p - (uint64_t *)mba_data(a));
+            for (uint64_t j = 0; j < k; j++) {
+                p[j] = j < m && !abort_ ? at + j : POISON;
+                for (volatile int d = 0; d < 100; d++) {
+                } /* slowly: most kills land between claim and commit */
+            }
+            if ((s = abort_ ? mba_abort(a) : mba_commit(a, m)) != MBA_OK) return fail("commit", s);
+            if (i == 20) printf("ready\n");
+        }
     } else if (!strcmp(mode, "fill")) {
         if ((s = mba_create(uri, MBA_U32, 16, 0, &a)) != MBA_OK) return fail("create", s);
         uint32_t n = 0;
@@ -129,12 +154,24 @@ int main(int argc, char **argv) {
         printf("ro=%s\n", mba_status_str(s));
         } else if (!strcmp(mode, "stress")) {
         uint64_t id = strtoull(argv[3], NULL, 10), ops = strtoull(argv[4], NULL, 10), seq = 0;
-        uint64_t appends = 0, extends = 0, sessions = 0, pops = 0, busy = 0, batch[64];
+        uint64_t appends = 0, extends = 0, sessions = 0, pops = 0, busy = 0, claims = 0, batch[64];
+        int with_claims = argc > 6 && !strcmp(argv[6], "claims");
         rng_state = strtoull(argv[5], NULL, 10) * 2654435761u + 1;
         if ((s = mba_attach(uri, 0, &a)) != MBA_OK) return fail("attach", s);
         for (uint64_t op = 0; op < ops; op++) {
             uint64_t r = rnd() % 100;
-            if (r < 60) {
+            if (with_claims && r < 30) {
+                /* A shared claim: committed in part, or (1 in 8) aborted; the rest is never seen. */
+                uint64_t k = 1 + rnd() % 64, m = rnd() % (k + 1), *p;
+                int abort_ = rnd() % 8 == 0;
+                s = mba_claim(a, k, (void **)&p);
+                if (s == MBA_OK) {
+                    for (uint64_t j = 0; j < k; j++) p[j] = j < m && !abort_ ? id << 32 | (seq + j) : POISON;
+                    if ((s = abort_ ? mba_abort(a) : mba_commit(a, m)) != MBA_OK) return fail("commit", s);
+                    if (!abort_) seq += m;
+                    claims++;
+                }
+            } else if (r < 60) {
                 uint64_t v = id << 32 | seq;
                 s = mba_append(a, &v);
                 if (s == MBA_OK) seq++, appends++;
@@ -156,6 +193,13 @@ int main(int argc, char **argv) {
                     for (uint64_t j = 0; j < 8; j++) batch[j] = id << 32 | (seq + j);
                     if ((s = mba_extend(l, batch, 8)) != MBA_OK) return fail("lease extend", s);
                     seq += 8;
+                    if (with_claims) {
+                        uint64_t *p;
+                        if ((s = mba_claim(l, 16, (void **)&p)) != MBA_OK) return fail("lease claim", s);
+                        for (uint64_t j = 0; j < 16; j++) p[j] = j < 10 ? id << 32 | (seq + j) : POISON;
+                        if ((s = mba_commit(l, 10)) != MBA_OK) return fail("lease commit", s);
+                        seq += 10, claims++;
+                    }
                     uint64_t back;
                     if ((s = mba_pop(l, &back)) != MBA_OK) return fail("lease pop", s);
                     if (back != (id << 32 | (seq - 1))) return fail("pop returned another writer's element", MBA_ERR_CORRUPT);
@@ -167,7 +211,7 @@ int main(int argc, char **argv) {
             else if (s != MBA_OK) return fail("stress op", s);
         }
         printf("done seq=%" PRIu64 " appends=%" PRIu64 " extends=%" PRIu64 " sessions=%" PRIu64 " pops=%" PRIu64
-               " busy=%" PRIu64 "\n", seq, appends, extends, sessions, pops, busy);
+               " busy=%" PRIu64 " claims=%" PRIu64 "\n", seq, appends, extends, sessions, pops, busy, claims);
     } else if (!strcmp(mode, "check")) {
         uint64_t writers = strtoull(argv[3], NULL, 10), snapshots = 0, checked = 0, max_len = 0;
         double until = ms_now() + strtod(argv[4], NULL);

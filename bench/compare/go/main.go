@@ -62,6 +62,42 @@ func main() {
 		_ = mba.Delete(uri)
 		return d
 	}))
+	// Issue 14: the batching Appender (no cgo call per element) against appending to a Go slice.
+	emit("append", "mba Go Appender (claim/commit, batches of 4096)", measure(func() time.Duration {
+		a, err := mba.Create[uint32](uri, 4, mba.Exclusive)
+		if err != nil {
+			panic(err)
+		}
+		t := time.Now()
+		p, _ := mba.NewAppender[uint32](a, 0)
+		for i := 0; i < n; i++ {
+			if err := p.Append(uint32(i)); err != nil {
+				panic(err)
+			}
+		}
+		if err := p.Close(); err != nil {
+			panic(err)
+		}
+		d := time.Since(t)
+		if a.Len() != uint64(n) {
+			panic("appender lost elements")
+		}
+		a.Close()
+		_ = mba.Delete(uri)
+		return d
+	}))
+	emit("append", "Go slice append (growing)", measure(func() time.Duration {
+		t := time.Now()
+		var s []uint32
+		for i := 0; i < n; i++ {
+			s = append(s, uint32(i))
+		}
+		d := time.Since(t)
+		if len(s) != n {
+			panic("slice")
+		}
+		return d
+	}))
 	plain := make([]uint32, n)
 	for i := range plain {
 		plain[i] = uint32(i)
