@@ -19,7 +19,7 @@ int main(void) {
         return 1;
     }
     double row[3] = {1, 2, 3}, first[3] = {0, 0, 0};
-    if (mba_extend(a, row, 3) != MBA_OK || mba_splice(a, 0, 0, NULL, first, 3) != MBA_OK ||
+    if (mba_extend(a, row, 3) != MBA_OK || mba_splice(a, 0, 0, NULL, NULL, first, 3) != MBA_OK ||
         mba_extend(a, row, 2) != MBA_ERR_INVALID_ARGUMENT) { /* not a whole row */
         fprintf(stderr, "%s\n", mba_last_error());
         return 1;

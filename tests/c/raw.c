@@ -65,7 +65,7 @@ static void check_all(mba_array *a, uint64_t n) {
     EXPECT(mba_pop(a, &v), MBA_ERR_INVALID_ARGUMENT);
     EXPECT(mba_truncate(a, 0), MBA_ERR_INVALID_ARGUMENT);
     EXPECT(mba_reserve(a, n + 1), MBA_ERR_INVALID_ARGUMENT);
-    EXPECT(mba_splice(a, 0, 1, NULL, NULL, 0), MBA_ERR_INVALID_ARGUMENT);
+    EXPECT(mba_splice(a, 0, 1, NULL, NULL, NULL, 0), MBA_ERR_INVALID_ARGUMENT);
 }
 
 int main(int argc, char **argv) {
