@@ -100,6 +100,14 @@ inline void check(mba_status s) {
     if (s != MBA_OK) throw error(s, mba_last_error());
 }
 
+/* `s` as a C string for the library; a NUL inside it would silently cut the name there, so it is
+ * an error (MBA_ERR_INVALID_ARGUMENT) instead. */
+inline const char *c_uri(const std::string &s) {
+    if (s.find('\0') != std::string::npos)
+        throw error(MBA_ERR_INVALID_ARGUMENT, "mba: URI \"" + s.substr(0, s.find('\0')) + "\\0...\" contains a NUL byte");
+    return s.c_str();
+}
+
 /* The name of a dtype code, as numpy spells it ("uint32"), or "dtype N" for a code this header
  * does not know. */
 inline std::string dtype_name(std::uint32_t code) {
@@ -152,7 +160,7 @@ template <class T> class array {
     /* Creates a new array at uri ("shm://NAME", "file://PATH", or "" for anonymous). */
     static array create(const std::string &uri, std::uint64_t capacity = 0, std::uint32_t flags = 0) {
         mba_array *h = nullptr;
-        detail::check(mba_create(uri.c_str(), dtype, capacity, flags, &h));
+        detail::check(mba_create(detail::c_uri(uri), dtype, capacity, flags, &h));
         return array(h);
     }
     /* Creates an array whose rows have the extents `row_extents` (C order): rows are appended
@@ -169,13 +177,13 @@ template <class T> class array {
         o.ndim = static_cast<std::uint32_t>(row_extents.size() + 1);
         for (std::size_t i = 0; i < row_extents.size(); i++) o.shape[i + 1] = row_extents[i];
         mba_array *h = nullptr;
-        detail::check(mba_create_ex(uri.empty() ? nullptr : uri.c_str(), &o, &h));
+        detail::check(mba_create_ex(uri.empty() ? nullptr : detail::c_uri(uri), &o, &h));
         return array(h);
     }
     /* Attaches to an existing array; throws MBA_ERR_INVALID_ARGUMENT if it does not hold T. */
     static array attach(const std::string &uri, std::uint32_t flags = 0) {
         mba_array *h = nullptr;
-        detail::check(mba_attach(uri.c_str(), flags, &h));
+        detail::check(mba_attach(detail::c_uri(uri), flags, &h));
         return checked(h, uri);
     }
     /* Attaches a new handle to the array behind a descriptor (an anonymous array's memfd). */
@@ -202,7 +210,7 @@ template <class T> class array {
         o.ndim = static_cast<std::uint32_t>(row_extents.size() + 1);
         for (std::size_t i = 0; i < row_extents.size(); i++) o.shape[i + 1] = row_extents[i];
         mba_array *h = nullptr;
-        detail::check(mba_attach_ex(("raw://" + path).c_str(), &o, &h));
+        detail::check(mba_attach_ex(detail::c_uri("raw://" + path), &o, &h));
         return array(h);
     }
     /* Maps the .npy file `path` (C order) of fixed length; throws MBA_ERR_INVALID_ARGUMENT if
@@ -210,7 +218,7 @@ template <class T> class array {
      * its elements are as stored (byte_swapped() says so: swap them yourself). */
     static array open_npy(const std::string &path, std::uint32_t flags = MBA_READ_ONLY) {
         mba_array *h = nullptr;
-        detail::check(mba_attach(("npy://" + path).c_str(), flags, &h));
+        detail::check(mba_attach(detail::c_uri("npy://" + path), flags, &h));
         return checked(h, "npy://" + path);
     }
     /* MBA_KIND_ARRAY, MBA_KIND_RAW or MBA_KIND_NPY. */
@@ -332,7 +340,7 @@ template <class T> class array {
 /* Removes the name uri; attached handles keep working. A file that is not an mba array is
  * refused (MBA_ERR_CORRUPT) unless force. (`delete` is a C++ keyword, hence the name.) */
 inline void remove(const std::string &uri, bool force = false) {
-    detail::check(force ? mba_delete_ex(uri.c_str(), MBA_FORCE) : mba_delete(uri.c_str()));
+    detail::check(force ? mba_delete_ex(detail::c_uri(uri), MBA_FORCE) : mba_delete(detail::c_uri(uri)));
 }
 
 /* One array found by mba::list (mba_list_entry with owned strings). */

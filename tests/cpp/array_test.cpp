@@ -82,6 +82,12 @@ int main(int argc, char **argv) {
     CHECK(status_of([&] { mba::remove(uri); }) == MBA_OK);
     CHECK(status_of([&] { mba::remove(uri); }) == MBA_ERR_NOT_FOUND);
     CHECK(status_of([&] { (void)mba::array<std::uint32_t>::attach(uri); }) == MBA_ERR_NOT_FOUND);
+    // A NUL inside a URI would cut the name short in C: it is an error instead, never another name.
+    const std::string with_nul(uri + std::string("\0x", 2));
+    CHECK(status_of([&] { (void)mba::array<std::uint32_t>::create(with_nul, 4); }) == MBA_ERR_INVALID_ARGUMENT);
+    CHECK(status_of([&] { (void)mba::array<std::uint32_t>::attach(with_nul); }) == MBA_ERR_INVALID_ARGUMENT);
+    CHECK(status_of([&] { mba::remove(with_nul); }) == MBA_ERR_INVALID_ARGUMENT);
+    CHECK(status_of([&] { (void)mba::array<std::uint32_t>::attach(uri); }) == MBA_ERR_NOT_FOUND);
     if (failures) return 1;
     std::printf("cpp ok\n");
     return 0;
