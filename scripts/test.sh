@@ -94,7 +94,7 @@ for part in "${parts[@]}"; do
         --deselect bindings/python/tests/test_cpython_suite.py
       step "Python binding without mba/_speedups (ctypes only)"
       MBA_NO_SPEEDUPS=1 MBA_LIBRARY="$lib" target/venv/bin/python -m pytest -q \
-        bindings/python/tests/test_array.py bindings/python/tests/test_concurrency.py
+        bindings/python/tests/test_array.py bindings/python/tests/test_concurrency.py bindings/python/tests/test_views.py
       for v in 3.11 3.13; do
         step "Python $v: CPython's test_array against mba.array (floors: bindings/python/tests/cpython_floor.json)"
         py=$(python_of "$v")
