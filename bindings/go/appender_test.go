@@ -1,9 +1,9 @@
 package mba
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,13 +202,15 @@ func TestWaitLenSleepsUntilAnAppendOrItsTimeout(t *testing.T) {
 // A Go reader sleeping in WaitLen is woken by a C program's appends in another process.
 func TestWaitLenIsWokenByAnotherProcess(t *testing.T) {
 	root, _ := filepath.Abs("../..")
-	libdir := os.Getenv("MBA_LIBDIR")
-	if libdir == "" {
-		t.Fatal("MBA_LIBDIR must name the directory of the libmba.so under test")
+	// The library under test, as the binding itself finds it (pkg-config; see mba_test.go).
+	flags, err := exec.Command("pkg-config", "--cflags", "--libs", "mba").Output()
+	if err != nil {
+		t.Fatalf("pkg-config --cflags --libs mba: %v (set PKG_CONFIG_PATH=$REPO/target/release/pkgconfig after make)", err)
 	}
 	worker := filepath.Join(t.TempDir(), "worker")
-	cc := exec.Command("cc", "-std=c11", "-D_DEFAULT_SOURCE", "-I"+filepath.Join(root, "include"),
-		filepath.Join(root, "tests/c/worker.c"), "-o", worker, "-L"+libdir, "-lmba", "-Wl,-rpath,"+libdir)
+	args := append([]string{"-std=c11", "-D_DEFAULT_SOURCE", "-I" + filepath.Join(root, "include"),
+		filepath.Join(root, "tests/c/worker.c"), "-o", worker}, strings.Fields(string(flags))...)
+	cc := exec.Command("cc", args...)
 	if out, err := cc.CombinedOutput(); err != nil {
 		t.Fatalf("cc: %v\n%s", err, out)
 	}

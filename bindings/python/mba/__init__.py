@@ -30,7 +30,8 @@ import types
 import warnings
 import weakref
 
-__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list", "open_raw", "open_npy"]
+__all__ = ["array", "ArrayType", "typecodes", "Error", "create", "attach", "delete", "list", "open_raw", "open_npy",
+           "claim", "wait_len"]
 
 # ---------------------------------------------------------------------------------------------
 # The library
@@ -1687,3 +1688,6 @@ def __getattr__(name):
         if e.name != f"{__name__}.{name}":
             raise
         raise AttributeError(f"module 'mba' has no attribute '{name}'") from None
+
+
+from ._claim import claim, wait_len  # noqa: E402,F401  (batching appends, readers that sleep)
