@@ -113,7 +113,13 @@ func DtypeName(code uint32) string {
 
 func dtypeOf[T Element]() uint32 {
 	var zero T
-	switch any(zero).(type) {
+	return dtypeOfValue(zero)
+}
+
+// dtypeOfValue is the dtype code of v's type (a Go bool counts as MBA_BOOL, for the windowed
+// reader's copies), MBA_F64 for float64 and anything else.
+func dtypeOfValue(v any) uint32 {
+	switch v.(type) {
 	case int8:
 		return C.MBA_I8
 	case uint8:
@@ -132,7 +138,7 @@ func dtypeOf[T Element]() uint32 {
 		return C.MBA_U64
 	case float32:
 		return C.MBA_F32
-	case Bool:
+	case Bool, bool:
 		return C.MBA_BOOL
 	case Float16:
 		return C.MBA_F16

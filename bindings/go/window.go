@@ -49,34 +49,7 @@ type WindowElement interface {
 
 func windowDtypeOf[T WindowElement]() uint32 {
 	var zero T
-	switch any(zero).(type) {
-	case bool:
-		return 11
-	case complex64:
-		return 13
-	case complex128:
-		return 14
-	case int8:
-		return C.MBA_I8
-	case uint8:
-		return C.MBA_U8
-	case int16:
-		return C.MBA_I16
-	case uint16:
-		return C.MBA_U16
-	case int32:
-		return C.MBA_I32
-	case uint32:
-		return C.MBA_U32
-	case int64:
-		return C.MBA_I64
-	case uint64:
-		return C.MBA_U64
-	case float32:
-		return C.MBA_F32
-	default:
-		return C.MBA_F64
-	}
+	return dtypeOfValue(zero)
 }
 
 func werr(r C.go_wres) error {
