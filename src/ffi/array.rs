@@ -284,8 +284,7 @@ pub(crate) fn uri_of<'a>(uri: *const c_char) -> &'a OsStr {
 }
 
 pub(crate) fn give(out: *mut *mut mba_array, inner: Array) {
-    // SAFETY: out was checked non-NULL by the caller; written only now, on success.
-    unsafe { *out = Box::into_raw(Box::new(mba_array { inner })) };
+    super::macros::give_box(out, mba_array { inner });
 }
 
 /// Creates a new array and returns a handle to it in `*out`.
@@ -618,10 +617,7 @@ pub extern "C" fn mba_msync(a: *mut mba_array, flags: u32) -> mba_status {
 #[no_mangle]
 pub extern "C" fn mba_free(a: *mut mba_array) -> mba_status {
     ffi_status!("mba_free", {
-        if !a.is_null() {
-            // SAFETY: a came from Box::into_raw in give() and is freed once (documented).
-            drop(unsafe { Box::from_raw(a) });
-        }
+        super::macros::free_box(a);
         Ok(())
     })
 }

@@ -169,8 +169,7 @@ pub extern "C" fn mba_list_open(dir: *const c_char, flags: u32, out: *mut *mut m
         };
         let entries = list::list(dir)?;
         let l = mba_list { items: entries.iter().map(item).collect() };
-        // SAFETY: out is non-NULL; written only on success.
-        unsafe { *out = Box::into_raw(Box::new(l)) };
+        super::macros::give_box(out, l);
         Ok(())
     })
 }
@@ -229,10 +228,7 @@ pub extern "C" fn mba_list_get(
 #[no_mangle]
 pub extern "C" fn mba_list_free(l: *mut mba_list) -> mba_status {
     ffi_status!("mba_list_free", {
-        if !l.is_null() {
-            // SAFETY: from Box::into_raw in mba_list_open, freed once (documented).
-            drop(unsafe { Box::from_raw(l) });
-        }
+        super::macros::free_box(l);
         Ok(())
     })
 }

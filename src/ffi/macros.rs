@@ -46,6 +46,21 @@ const _: () = {
     let _check: fn() -> c_int = <mba_status as PanicValue>::panic_value;
 };
 
+/// Hands a new handle to C: `*out` (checked non-NULL by the caller) receives the boxed `v`.
+/// Called last, on success only, so outputs are written only when the call succeeds.
+pub(crate) fn give_box<T>(out: *mut *mut T, v: T) {
+    // SAFETY: out is non-NULL (the caller's non_null! check) and writable (documented contract).
+    unsafe { *out = Box::into_raw(Box::new(v)) };
+}
+
+/// Frees a handle made by [`give_box`]; NULL is a no-op, as every `_free` export promises.
+pub(crate) fn free_box<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: p came from give_box and is freed once (the documented contract of `_free`).
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
 /// Runs an export's body, turning a panic into the return type's panic value.
 /// `$name` names the export in the recorded message.
 macro_rules! ffi_boundary {

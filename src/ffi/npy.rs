@@ -66,8 +66,7 @@ pub extern "C" fn mba_npy_create(
             Vec::new()
         };
         let w = NpyWriter::create(path, dtype, &extents, flags & MBA_OVERWRITE != 0)?;
-        // SAFETY: out is non-NULL; written only now, on success.
-        unsafe { *out = Box::into_raw(Box::new(mba_npy_writer { inner: w })) };
+        super::macros::give_box(out, mba_npy_writer { inner: w });
         Ok(())
     })
 }
@@ -80,8 +79,7 @@ pub extern "C" fn mba_npy_open(path: *const c_char, out: *mut *mut mba_npy_write
     ffi_status!("mba_npy_open", {
         let out = non_null!(out);
         let w = NpyWriter::open(path_of(non_null!(path)))?;
-        // SAFETY: out is non-NULL; written only now, on success.
-        unsafe { *out = Box::into_raw(Box::new(mba_npy_writer { inner: w })) };
+        super::macros::give_box(out, mba_npy_writer { inner: w });
         Ok(())
     })
 }

@@ -6,6 +6,7 @@
 //! the caller's buffer, and zero-copy borrows of a pinned window.
 
 use super::error::*;
+use super::macros::give_box as give;
 use crate::error::{bail, Result};
 use crate::window::{Cursor, CursorInfo, Kind, Pinned, WindowConfig, WindowInfo, WindowManager};
 use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
@@ -205,11 +206,6 @@ macro_rules! cursor_mut {
     }};
 }
 
-fn give<T>(out: *mut *mut T, v: T) {
-    // SAFETY: out was checked non-NULL; written only now, on success.
-    unsafe { *out = Box::into_raw(Box::new(v)) };
-}
-
 /// Fills `*config` with the defaults: 4 MiB windows, 1 GiB mapped, 64 open files, no window
 /// limit, no flags; and struct_size. NULL is ignored. Threads: any.
 #[no_mangle]
@@ -279,10 +275,7 @@ pub extern "C" fn mba_window_manager_new(
 #[no_mangle]
 pub extern "C" fn mba_window_manager_free(m: *mut mba_window_manager) -> mba_status {
     ffi_status!("mba_window_manager_free", {
-        if !m.is_null() {
-            // SAFETY: m came from mba_window_manager_new and is freed once (documented).
-            drop(unsafe { Box::from_raw(m) });
-        }
+        super::macros::free_box(m);
         Ok(())
     })
 }
@@ -465,10 +458,7 @@ pub extern "C" fn mba_window_cursor_clone(
 #[no_mangle]
 pub extern "C" fn mba_window_cursor_free(c: *mut mba_window_cursor) -> mba_status {
     ffi_status!("mba_window_cursor_free", {
-        if !c.is_null() {
-            // SAFETY: c came from give() and is freed once (documented).
-            drop(unsafe { Box::from_raw(c) });
-        }
+        super::macros::free_box(c);
         Ok(())
     })
 }
