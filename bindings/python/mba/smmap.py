@@ -242,7 +242,25 @@ def _file_size(path_or_fd):
     return os.fstat(path_or_fd).st_size if isinstance(path_or_fd, int) else os.stat(path_or_fd).st_size
 
 
-class MapRegion:
+class _Range:
+    """The byte range ``[_b, _b + _size)`` of a file that a region covers, as smmap asks it."""
+
+    __slots__ = ()
+
+    def ofs_begin(self):
+        return self._b
+
+    def size(self):
+        return self._size
+
+    def ofs_end(self):
+        return self._b + self._size
+
+    def includes_ofs(self, ofs):
+        return self._b <= ofs < self._b + self._size
+
+
+class MapRegion(_Range):
     """A read-only mapping of ``size`` bytes of a file from ``ofs`` (clipped to the file).
 
     Made directly, it is a plain mapping of its own, outside any manager's budget (as in smmap).
@@ -272,18 +290,6 @@ class MapRegion:
 
     def map(self):
         return self._mf
-
-    def ofs_begin(self):
-        return self._b
-
-    def size(self):
-        return self._size
-
-    def ofs_end(self):
-        return self._b + self._size
-
-    def includes_ofs(self, ofs):
-        return self._b <= ofs < self._b + self._size
 
     def client_count(self):
         return self._uc
@@ -340,7 +346,7 @@ class _Borrow:
                 self._man._borrows -= 1
 
 
-class _WindowRegion:
+class _WindowRegion(_Range):
     """A manager's window as smmap's MapRegion shows it: offset, size, client count (the
     manager plus the cursors and views pinning it). Compared by window id."""
 
@@ -357,18 +363,6 @@ class _WindowRegion:
 
     def __repr__(self):
         return f"MapRegion<window {self._id}: {self._b}, {self._size}>"
-
-    def ofs_begin(self):
-        return self._b
-
-    def size(self):
-        return self._size
-
-    def ofs_end(self):
-        return self._b + self._size
-
-    def includes_ofs(self, ofs):
-        return self._b <= ofs < self._b + self._size
 
     def client_count(self):
         """1 (the manager) plus the pins now; 0 once the window is unmapped."""
