@@ -139,6 +139,7 @@ fn page_round(n: u64) -> Option<u64> {
 }
 
 /// The address space every handle reserves for an array: its maximum capacity, page-rounded.
+#[link_section = ".text.hot.mba"]
 fn reservation(geo: &crate::layout::Geometry) -> u64 {
     geo.end_of(geo.max_capacity).and_then(page_round).unwrap_or(u64::MAX)
 }
@@ -238,6 +239,7 @@ impl Array {
 
     /// Attaches to the existing array at `uri`. A `shm://` name is opened without following a
     /// symbolic link, as `shm_open` does.
+    #[link_section = ".text.hot.mba"]
     pub fn attach(uri: impl AsRef<OsStr>, opts: Options) -> Result<Array> {
         let uri = uri.as_ref();
         if let Some(r) = crate::raw::attach_scheme(uri, opts) {
@@ -270,6 +272,7 @@ impl Array {
         run().map_err(|e| e.context(format_args!("attach {shown}")))
     }
 
+    #[link_section = ".text.hot.mba"]
     fn from_file(file: File, uri: String, opts: Options) -> Result<Array> {
         if opts.read_only && opts.exclusive {
             bail!(InvalidArgument, "a read-only handle cannot hold the writer lease");
@@ -295,6 +298,7 @@ impl Array {
 
     /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`;
     /// `map`, the mapping already made of it, if any.
+    #[link_section = ".text.hot.mba"]
     fn from_parts(
         file: File,
         uri: String,
@@ -560,6 +564,7 @@ impl Array {
     /// of it inside the mapping when it is allocated; a writer allocates a range a peer left
     /// as a hole (or stops before it if the file system is full); a reader of a store in
     /// memory stops at the allocated part (reading a hole there allocates, and can fault).
+    #[link_section = ".text.hot.mba"]
     fn learn(&self, st: sys::Stat) {
         if self.kind != crate::raw::Kind::Array {
             return; // a raw or .npy region is fixed, and all of it known since the attach
@@ -1297,6 +1302,7 @@ impl Array {
 }
 
 impl Drop for Array {
+    #[link_section = ".text.hot.mba"]
     fn drop(&mut self) {
         fork::unregister(&self.fork);
         if self.fork.inherited.load(Relaxed) {
@@ -1314,6 +1320,7 @@ impl Drop for Array {
     }
 }
 
+#[link_section = ".text.hot.mba"]
 fn check_attach_options(opts: &Options) -> Result<()> {
     if opts.overwrite || opts.force || opts.mode.is_some() {
         bail!(InvalidArgument, "overwrite, force and mode are create options");
@@ -1365,6 +1372,7 @@ pub fn delete_with(uri: impl AsRef<OsStr>, force: bool) -> Result<()> {
         .map_err(|e| e.context(format_args!("delete {}", shown(uri))))
 }
 
+#[link_section = ".text.hot.mba"]
 fn shown(uri: &OsStr) -> String {
     // A valid UTF-8 URI is only checked and copied: no lossy conversion to run (and fault in).
     match uri.to_str() {

@@ -60,11 +60,13 @@ static IDENTITY: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0))
 /// This process's pid alone (no read of `/proc`), cached likewise.
 static PID: AtomicU64 = AtomicU64::new(0);
 
+#[link_section = ".text.hot.mba"]
 fn acquire() {
     while REGISTRY.lock.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
         std::thread::yield_now();
     }
 }
+#[link_section = ".text.hot.mba"]
 fn release() {
     REGISTRY.lock.store(false, Release);
 }
@@ -92,6 +94,7 @@ extern "C" fn child() {
 
 /// Installs the fork handlers once per process: 0 not yet, 1 being installed, 2 installed.
 /// (An atomic rather than `std::sync::Once`: one piece of code fewer for a first attach to run.)
+#[link_section = ".text.hot.mba"]
 fn install() {
     if INSTALL.load(Acquire) == 2 {
         return;
@@ -122,11 +125,13 @@ pub(crate) fn identity() -> (u64, u64) {
 }
 
 /// This process's pid, read once per process.
+#[link_section = ".text.hot.mba"]
 pub(crate) fn pid() -> u64 {
     install();
     match PID.load(Relaxed) {
         0 => {
-            let p = std::process::id() as u64;
+            // SAFETY: getpid has no preconditions.
+            let p = unsafe { libc::getpid() } as u64;
             PID.store(p, Relaxed);
             p
         }
@@ -135,6 +140,7 @@ pub(crate) fn pid() -> u64 {
 }
 
 /// Registers a handle's state with the fork handler (installing it on first use).
+#[link_section = ".text.hot.mba"]
 pub(crate) fn register(st: &ForkState) {
     install();
     acquire();
@@ -150,6 +156,7 @@ pub(crate) fn register(st: &ForkState) {
 }
 
 /// Removes a handle's state from the registry (before it is dropped).
+#[link_section = ".text.hot.mba"]
 pub(crate) fn unregister(st: &ForkState) {
     acquire();
     let (prev, next) = (st.prev.get(), st.next.get());

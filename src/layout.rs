@@ -159,6 +159,7 @@ impl Geometry {
 
 /// Checks a shape given at create: `ndim` 1 to 8 and every extent but the first at least 1,
 /// with a row of at most `max_row_bytes` bytes. Returns the shape as stored and the row size.
+#[link_section = ".text.hot.mba"]
 pub fn check_shape(ndim: u32, dims: &[u64], itemsize: usize) -> Result<([u64; MAX_DIMS], u64)> {
     if ndim == 0 || ndim as usize > MAX_DIMS {
         bail!(InvalidArgument, "ndim {ndim} must be 1 to {MAX_DIMS}");
@@ -236,6 +237,7 @@ impl Header {
 
     /// Parses the bytes read from offset 0 of a store. Any bit pattern is accepted here;
     /// [`Header::validate`] decides whether it describes an array.
+    #[link_section = ".text.hot.mba"]
     pub fn from_bytes(bytes: &[u8; HEADER_SIZE]) -> Self {
         // SAFETY: every bit pattern is a valid Header (integers and byte arrays only).
         unsafe { std::mem::transmute::<[u8; HEADER_SIZE], Header>(*bytes) }
@@ -243,6 +245,7 @@ impl Header {
 
     /// Checks that this header describes an mba array that fits in a store of
     /// `store_size` bytes, and returns the fields a handle relies on.
+    #[link_section = ".text.hot.mba"]
     pub fn validate(&self, store_size: u64) -> Result<Geometry> {
         if self.magic != MAGIC {
             bail!(Corrupt, "not an mba array (bad magic {:02x?})", self.magic);

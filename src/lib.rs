@@ -17,6 +17,12 @@
 //!
 //! The core in this crate knows nothing of C; [`ffi`] turns it into the C ABI of `mba.h`.
 
+// Code layout. The functions a first attach in a new process runs are marked
+// `#[link_section = ".text.hot.mba"]`; ELF linkers place such sections together at the start of
+// `.text`. The kernel maps code 64 KiB at a time on its first touch (one page fault each), so a
+// cold attach that ran code spread over the whole library paid about twice as many faults as
+// one whose code sits together (measured: 332 KiB of libmba's code mapped by a first attach
+// before, 208 KiB after; the rest is std's allocator shims and `pthread_atfork`).
 mod array;
 mod claim;
 mod dtype;

@@ -79,6 +79,7 @@ pub(crate) fn private_header(geo: &Geometry) -> Header {
 }
 
 /// `Array::attach` of `raw://PATH` and `npy://PATH`; `None` for other schemes.
+#[link_section = ".text.hot.mba"]
 pub(crate) fn attach_scheme(uri: &OsStr, opts: Options) -> Option<Result<Array>> {
     let b = uri.as_bytes();
     if let Some(path) = b.strip_prefix(b"npy://") {

@@ -37,6 +37,7 @@ pub(crate) struct Region {
 impl Region {
     /// Maps `file` with `reserve` bytes of address space (at least the header page), read-only
     /// or read-write. Fails, rather than reserving less, when the address space is short.
+    #[link_section = ".text.hot.mba"]
     pub(crate) fn map(file: &File, reserve: u64, read_only: bool) -> Result<memmap2::MmapRaw> {
         let len = usize::try_from(reserve).map_err(|_| {
             Error::new(crate::ErrorKind::NoSpace, format!("cannot reserve {reserve} bytes of address space"))
@@ -67,6 +68,7 @@ impl Region {
     }
 
     /// A region over `map`, of which the first `known` bytes are backed.
+    #[link_section = ".text.hot.mba"]
     pub(crate) fn new(map: memmap2::MmapRaw, geo: Geometry, known: u64) -> Region {
         let hdr = map.as_mut_ptr();
         let r = Region {

@@ -29,6 +29,7 @@ pub enum Location {
 
 impl Location {
     /// Parses `uri`. The empty URI is [`Location::Anonymous`].
+    #[link_section = ".text.hot.mba"]
     pub fn parse(uri: &OsStr) -> Result<Location> {
         let b = uri.as_bytes();
         if b.is_empty() {
@@ -68,6 +69,7 @@ impl Location {
     }
 
     /// The file-system path of a named store.
+    #[link_section = ".text.hot.mba"]
     pub fn path(&self) -> Option<&Path> {
         match self {
             Location::Shm(p) | Location::File(p) => Some(p),
@@ -76,6 +78,7 @@ impl Location {
     }
 }
 
+#[link_section = ".text.hot.mba"]
 fn cpath(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes())
         .map_err(|_| Error::new(crate::ErrorKind::InvalidArgument, "path contains a NUL byte"))
@@ -87,6 +90,7 @@ fn os_err(what: impl std::fmt::Display) -> Error {
 
 /// Opens the existing store at `path` for attaching; `nofollow`: refuse a symbolic link in
 /// its last component (as `shm_open` does, so no one can plant a link in `/dev/shm`).
+#[link_section = ".text.hot.mba"]
 pub fn open(path: &Path, writable: bool, nofollow: bool) -> Result<File> {
     let c = cpath(path)?;
     let access = if writable { libc::O_RDWR } else { libc::O_RDONLY };

@@ -38,6 +38,7 @@ pub struct Stat {
 }
 
 /// `fstat` of a store.
+#[link_section = ".text.hot.mba"]
 pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     // SAFETY: st is written by fstat before it is read.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -158,6 +159,7 @@ pub fn allocate(fd: BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
 }
 
 /// Reads all of `buf` from `offset`; `UnexpectedEof` if the file is shorter.
+#[link_section = ".text.hot.mba"]
 pub fn pread_exact(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<()> {
     let mut done = 0;
     while done < buf.len() {

@@ -61,6 +61,7 @@ pub const MBA_ASYNC: u32 = 2;
 /// Flag of mba_msync, with MBA_SYNC or MBA_ASYNC: also invalidate other cached copies.
 pub const MBA_INVALIDATE: u32 = 4;
 
+#[link_section = ".text.hot.mba"]
 fn flags(value: u32, allowed: u32, what: &str) -> Result<Options> {
     if value & !allowed != 0 {
         return Err(Error::new(
@@ -275,6 +276,7 @@ fn check_no_create_fields(dtype: u32, capacity: u64) -> Result<()> {
     Ok(())
 }
 
+#[link_section = ".text.hot.mba"]
 pub(crate) fn uri_of<'a>(uri: *const c_char) -> &'a OsStr {
     if uri.is_null() {
         return OsStr::new("");
@@ -283,6 +285,7 @@ pub(crate) fn uri_of<'a>(uri: *const c_char) -> &'a OsStr {
     OsStr::from_bytes(unsafe { CStr::from_ptr(uri) }.to_bytes())
 }
 
+#[link_section = ".text.hot.mba"]
 pub(crate) fn give(out: *mut *mut mba_array, inner: Array) {
     super::macros::give_box(out, mba_array { inner });
 }
@@ -356,6 +359,7 @@ fn create(
 /// MBA_ERR_INVALID_ARGUMENT (bad URI or flags, both MBA_READ_ONLY and MBA_EXCLUSIVE).
 /// Ownership: on MBA_OK `*out` is a new handle for mba_free. Threads: any thread.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_attach(uri: *const c_char, flags: u32, out: *mut *mut mba_array) -> mba_status {
     ffi_status!("mba_attach", {
         let out = non_null!(out);
@@ -400,6 +404,7 @@ pub extern "C" fn mba_attach_fd(fd: c_int, flags: u32, out: *mut *mut mba_array)
 /// On an MBA_EXCLUSIVE handle, mba_append, mba_extend, mba_pop, mba_truncate, mba_splice and
 /// mba_reserve must not run in two threads at once (they take no lock); reads may run alongside.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_append(a: *mut mba_array, elem: *const c_void) -> mba_status {
     ffi_status!("mba_append", {
         let a = handle!(a);
@@ -433,6 +438,7 @@ pub extern "C" fn mba_extend(a: *mut mba_array, elems: *const c_void, count: u64
 /// Errors: MBA_ERR_OUT_OF_BOUNDS when `index >= mba_len(a)`; MBA_ERR_CORRUPT if a peer
 /// claims a length the store does not hold. Threads: any number at once, alongside any call.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_get(a: *const mba_array, index: u64, out: *mut c_void) -> mba_status {
     ffi_status!("mba_get", {
         let a = handle!(a);
@@ -615,6 +621,7 @@ pub extern "C" fn mba_msync(a: *mut mba_array, flags: u32) -> mba_status {
 /// Ownership: `a` is invalid afterwards, and so is every pointer mba_data returned for it.
 /// Threads: no other call may be using `a`.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_free(a: *mut mba_array) -> mba_status {
     ffi_status!("mba_free", {
         super::macros::free_box(a);
@@ -660,6 +667,7 @@ fn opt<'a>(a: *const mba_array) -> Option<&'a Array> {
 /// mba_read) report such a claim as MBA_ERR_CORRUPT. 0 for NULL.
 /// Threads: any; the value may grow at any time as other processes append.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_len(a: *const mba_array) -> u64 {
     ffi_boundary!("mba_len", { opt(a).map_or(0, Array::len) })
 }
@@ -667,6 +675,7 @@ pub extern "C" fn mba_len(a: *const mba_array) -> u64 {
 /// Elements the store holds room for before it grows again, as the header says. 0 for NULL.
 /// Threads: any.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_capacity(a: *const mba_array) -> u64 {
     ffi_boundary!("mba_capacity", { opt(a).map_or(0, Array::capacity) })
 }
@@ -675,18 +684,21 @@ pub extern "C" fn mba_capacity(a: *const mba_array) -> u64 {
 /// the same in every process; each handle reserves address space for exactly this many.
 /// Growth past it returns MBA_ERR_NO_SPACE. 0 for NULL. Threads: any.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_max_capacity(a: *const mba_array) -> u64 {
     ffi_boundary!("mba_max_capacity", { opt(a).map_or(0, Array::max_capacity) })
 }
 
 /// The element type code (MBA_I8 .. MBA_C128). 0 for NULL. Threads: any.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_dtype(a: *const mba_array) -> u32 {
     ffi_boundary!("mba_dtype", { opt(a).map_or(0, |a| a.dtype().code()) })
 }
 
 /// Bytes per element. 0 for NULL. Threads: any.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_itemsize(a: *const mba_array) -> u32 {
     ffi_boundary!("mba_itemsize", { opt(a).map_or(0, |a| a.itemsize() as u32) })
 }
@@ -725,6 +737,7 @@ pub extern "C" fn mba_shape(a: *const mba_array, shape: *mut u64) -> mba_status 
 /// The typecode hint stored at create (mba_options.typecode), 0 for none or for NULL.
 /// Threads: any.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_typecode(a: *const mba_array) -> u32 {
     ffi_boundary!("mba_typecode", { opt(a).map_or(0, Array::typecode) })
 }
@@ -736,6 +749,7 @@ pub extern "C" fn mba_typecode(a: *const mba_array) -> u32 {
 /// mba_len() returned: a larger `len` in the header must be confirmed by calling mba_len().
 /// Ownership: the handle's; dies with mba_free. Threads: any.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_header_ptr(a: *const mba_array) -> *const Header {
     ffi_boundary!("mba_header_ptr", { opt(a).map_or(std::ptr::null(), Array::header_ptr) })
 }
@@ -750,6 +764,7 @@ pub extern "C" fn mba_header_ptr(a: *const mba_array) -> *const Header {
 /// Ownership: the memory belongs to the handle; the pointer dies with mba_free.
 /// Threads: any. Other processes may write the elements at any time.
 #[no_mangle]
+#[link_section = ".text.hot.mba"]
 pub extern "C" fn mba_data(a: *const mba_array) -> *mut c_void {
     ffi_boundary!("mba_data", { opt(a).map_or(std::ptr::null_mut(), |a| a.data_ptr().cast()) })
 }
