@@ -121,6 +121,7 @@ _create_ex = _declare(_own, "mba_create_ex", [ctypes.c_char_p, ctypes.POINTER(_O
 _attach_ex = _declare(_own, "mba_attach_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
                       _status)
 _typecode_of = _declare(_plib, "mba_typecode", [_p], _u32)
+_attach = _declare(_own, "mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status)
 _header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p)
 _set_timeout = _declare(_own, "mba_set_timeout", [_p, _u64], _status)
 
@@ -151,9 +152,13 @@ _SHARED_CALLS = _Calls(ctypes.CDLL(_lib._name, handle=_lib._handle))
 # The per-element call without ctypes (mba/_speedups.c), when it was built; MBA_NO_SPEEDUPS=1
 # keeps to ctypes.
 # Its BufferBase (built for Python 3.11+) is mba.array's base type: the buffer protocol in C,
-# which a Python class can have only from 3.12 (__buffer__, the fallback below).
+# which a Python class can have only from 3.12 (__buffer__, the fallback below). Its Span
+# (3.11+) covers the mapping, the header and each view without making a ctypes type per size.
 _fast_append = None
+_fast_info = None
+_fast_attach = None
 _BufferBase = None
+_Span = None
 if not os.environ.get("MBA_NO_SPEEDUPS"):
     try:
         from . import _speedups
@@ -161,12 +166,27 @@ if not os.environ.get("MBA_NO_SPEEDUPS"):
         pass
     else:
         _fast_append = _speedups.append
+        _fast_info = getattr(_speedups, "info", None)
+        _fast_attach = getattr(_speedups, "attach", None)
         # (a build for the 3.11 stable ABI may load on 3.10, which that ABI does not cover)
         _BufferBase = getattr(_speedups, "BufferBase", None) if sys.version_info >= (3, 11) else None
+        _Span = getattr(_speedups, "Span", None) if sys.version_info >= (3, 11) else None
 # Where memoryview(a), numpy.asarray(a), f.write(a)... come from: "C" (BufferBase), "__buffer__"
 # (Python 3.12+ without BufferBase) or None (no buffer protocol: Python 3.11 without BufferBase).
 BUFFER_PROTOCOL = "C" if _BufferBase is not None else "__buffer__" if sys.version_info >= (3, 12) else None
 _APPEND_ADDRESS = ctypes.cast(_own.mba_append, ctypes.c_void_p).value
+_FREE_ADDRESS = ctypes.cast(_own.mba_free, ctypes.c_void_p).value
+_ATTACH_ADDRESS = ctypes.cast(_own.mba_attach, ctypes.c_void_p).value
+_GETTERS = tuple(ctypes.cast(getattr(_plib, name), ctypes.c_void_p).value
+                 for name in ("mba_dtype", "mba_typecode", "mba_data", "mba_max_capacity", "mba_header_ptr", "mba_len"))
+
+
+def _info(h):
+    """(dtype, stored typecode, data address or 0, max capacity, header address or 0, length)
+    of handle h: one call through mba/_speedups, six through ctypes."""
+    if _fast_info is not None:
+        return _fast_info(_GETTERS, h.value)
+    return (_dtype(h), _typecode_of(h), _data(h) or 0, _max_capacity(h), _header_ptr(h) or 0, _len(h))
 _EXCLUSIVE_CALLS = _Calls(ctypes.PyDLL(_lib._name, handle=_lib._handle) if _GIL else
                           ctypes.CDLL(_lib._name, handle=_lib._handle))
 
@@ -228,12 +248,15 @@ def _check(status):
         _raise(status)
 
 
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+
+
 def _uri(uri):
     """The URI as the bytes the library takes; None is an anonymous array. A NUL byte would
     silently cut the name in C, so it is refused."""
     if uri is None:
         return b""
-    b = os.fsencode(uri)
+    b = uri.encode(_FS_ENCODING, _FS_ERRORS) if type(uri) is str else os.fsencode(uri)
     if b"\0" in b:
         raise ValueError("embedded null byte in mba uri")
     return b
@@ -392,7 +415,7 @@ class _State:
     slots of the array object itself)."""
 
     __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "k", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
-                 "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr",
+                 "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr", "known0",
                  "__weakref__")
 
 
@@ -425,13 +448,17 @@ if hasattr(os, "register_at_fork"):
 
 
 _KEEPER_TYPES = {}
+_HEADER_T = ctypes.c_ubyte * 256
 
 
 def _keeper(s, nbytes):
-    """A new ctypes object over the first nbytes of the mapping that keeps the mapping alive;
-    memoryviews and numpy arrays made from it keep it alive in turn. Sizes are rounded to
-    powers of two so that ctypes makes only a few array types."""
+    """A new object over the first nbytes of the mapping that keeps the mapping alive;
+    memoryviews and numpy arrays made from it keep it alive in turn. With mba/_speedups, a
+    Span; else a ctypes array, whose sizes are rounded to powers of two so that ctypes makes
+    only a few array types."""
     size = min(_pow2(max(nbytes, 1)), s.maxn * s.isz) if s.maxn else 1
+    if _Span is not None:
+        return _Span(s.data, size, s.base)
     kind = _KEEPER_TYPES.get(size)
     if kind is None:  # hashable, for the set of live views
         kind = _KEEPER_TYPES[size] = type("mba_view", (ctypes.c_ubyte * size,), {"__hash__": object.__hash__})
@@ -440,8 +467,10 @@ def _keeper(s, nbytes):
     return k
 
 
-def _open(h, tc, uri, ro, exclusive):
-    """State for a new handle h; h is freed with the mapping, when nothing uses either."""
+def _open(h, tc, uri, ro, exclusive, info=None):
+    """State for a new handle h (whose _info() is info, if known); h is freed with the mapping,
+    when nothing uses either."""
+    _, _, data, maxn, hp, s_len = info if info is not None else _info(h)
     s = _State()
     s.tc, s.stc, s.isz, s.fmt = tc, _STD_TC[tc], _ITEMSIZE[tc], _FORMAT[tc]
     s.uri, s.ro = uri, ro
@@ -449,17 +478,19 @@ def _open(h, tc, uri, ro, exclusive):
     k = _Keeper()
     k.h, k.pid = h, os.getpid()
     s.k, s.lock = k, threading.Lock()
-    s.data = _data(h)
-    s.maxn = _max_capacity(h)
+    s.data = data or None
+    s.maxn = maxn
+    s.known0 = s_len
     nbytes = s.maxn * s.isz
-    if s.data is None or nbytes == 0:
-        base = (ctypes.c_ubyte * 1)()  # nothing addressable: views stay empty
-        s.maxn = 0
-        raw = memoryview(base).cast("B")[:0]
+    if s.data is None or nbytes == 0:  # nothing addressable: views stay empty
+        s.maxn = nbytes = 0
+    if _Span is not None:
+        # The mapping's Span frees h itself when it goes (mba/_speedups.c).
+        base = _Span(s.data or 0, nbytes, None, _FREE_ADDRESS, h.value)
     else:
-        base = (ctypes.c_ubyte * nbytes).from_address(s.data)
-        raw = memoryview(base).cast("B")
-    weakref.finalize(base, _release, k)
+        base = (ctypes.c_ubyte * nbytes).from_address(s.data) if nbytes else (ctypes.c_ubyte * 1)()
+        weakref.finalize(base, _release, k)
+    raw = memoryview(base).cast("B")[:nbytes]
     s.base = base
     s.raw = raw.toreadonly() if ro else raw
     s.cv = s.raw.cast(s.fmt)
@@ -477,10 +508,12 @@ def _open(h, tc, uri, ro, exclusive):
     s.pickle = "value" if uri is None else "name"
     s.hdr = _UNTRUSTED_HEADER
     if _FAST_LEN:
-        hp = _header_ptr(h)
         if hp:
-            hk = (ctypes.c_ubyte * 256).from_address(hp)
-            hk.mapping = base
+            if _Span is not None:
+                hk = _Span(hp, 256, base)
+            else:
+                hk = _HEADER_T.from_address(hp)
+                hk.mapping = base
             s.hdr = memoryview(hk).cast("B").cast("Q")
     return s
 
@@ -496,21 +529,21 @@ def _new_handle(uri, dtype, capacity, flags, mode, typecode, max_capacity):
 
 
 def _attach_handle(uri, flags):
+    if _fast_attach is not None:
+        status, address = _fast_attach(_ATTACH_ADDRESS, _uri(uri), flags)
+        _check(status)
+        return _p(address)
     h = _p()
-    o = _Options()
-    _options_init(ctypes.byref(o))
-    o.flags = flags
-    _check(_attach_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
+    _check(_attach(_uri(uri), flags, ctypes.byref(h)))
     return h
 
 
-def _typecode_of_handle(h, wanted=None):
-    dtype = _dtype(h)
+def _typecode_of_handle(dtype, stored, wanted=None):
+    """The typecode of a handle of `dtype` whose header stores typecode `stored`."""
     if wanted is not None:
         if _DTYPE.get(wanted) != dtype:
             raise TypeError(f"the array holds dtype {dtype}, which typecode '{wanted}' does not read")
         return wanted
-    stored = _typecode_of(h)
     tc = chr(stored) if 0 < stored < 128 else ""
     if tc in _DTYPE and _DTYPE[tc] == dtype:
         return tc
@@ -602,12 +635,13 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         flags = (MBA_READ_ONLY if readonly else 0) | (MBA_EXCLUSIVE if exclusive else 0)
         h = _attach_handle(uri, flags)
         try:
-            tc = _typecode_of_handle(h, typecode)
+            info = _info(h)
+            tc = _typecode_of_handle(info[0], info[1], typecode)
         except BaseException:
             _free(h)
             raise
         self = object.__new__(cls)
-        self._setup(_open(h, tc, uri, readonly, exclusive))
+        self._setup(_open(h, tc, uri, readonly, exclusive, info))
         return self
 
     @classmethod
@@ -625,7 +659,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         s.wh = s.h  # read-only handles too: the library refuses their changes with its own message
         self._mv = _CharView(s.cv) if s.tc in _UNICODE else s.cv
         self._hdr = s.hdr
-        self._known = _len(s.h)
+        self._known = s.known0
         _LIVE[next(_SERIAL)] = self
 
     def _initialize(self, init):

@@ -10,6 +10,12 @@
  *    array's _acquire_buffer() (mba_data, the length mba_len vouches for, the typecode,
  *    read-only or not), which also counts the export so that close() and resizes refuse while
  *    it lasts; bf_releasebuffer calls _release_buffer(). The type adds no field to the object.
+ * 3. Span(address, nbytes, owner[, free, handle]): a writable buffer over nbytes of memory at
+ *    address that keeps owner alive, weak-referenceable and hashed by identity. mba makes its
+ *    mapping, its header and each view's keeper of these instead of ctypes arrays, whose first
+ *    use of each size creates a new type (tens of microseconds in a new process, on every
+ *    attach). The mapping's Span also frees the handle behind it: free (mba_free's address) is
+ *    called with handle when the Span goes, which is when nothing can use the mapping any more.
  *
  * The module is optional: mba falls back to ctypes and to __buffer__ (3.12+) when it is missing
  * (or MBA_NO_SPEEDUPS is set). Stable ABI: built with Py_LIMITED_API 0x030B0000 (the buffer
@@ -21,7 +27,9 @@
 #endif
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <structmember.h>
 
 typedef int32_t (*elem_call)(void *array, const void *elem);
 
@@ -67,6 +75,86 @@ static PyObject *append(PyObject *module, PyObject *const *args, Py_ssize_t narg
         status = ((elem_call)fn)(handle, data);
     }
     return PyLong_FromLong(status);
+}
+
+typedef uint64_t (*u64_getter)(const void *array);
+typedef uint32_t (*u32_getter)(const void *array);
+typedef const void *(*ptr_getter)(const void *array);
+
+/* info(getters, handle) -> (dtype, typecode, data, max_capacity, header, len)
+ *
+ * getters: the addresses of mba_dtype, mba_typecode, mba_data, mba_max_capacity, mba_header_ptr
+ * and mba_len (a 6-tuple made once by mba); handle: a live handle's address. What mba.array
+ * asks of every new handle, in one call: through ctypes that is six calls, each of which costs
+ * a few microseconds the first time a process makes it. Addresses are ints (0 for NULL). */
+static PyObject *info(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != 6) {
+        PyErr_SetString(PyExc_TypeError, "info(getters, handle): getters is a 6-tuple");
+        return NULL;
+    }
+    void *fn[6];
+    for (Py_ssize_t i = 0; i < 6; i++) {
+        fn[i] = PyLong_AsVoidPtr(PyTuple_GetItem(args[0], i));
+    }
+    void *handle = PyLong_AsVoidPtr(args[1]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    for (int i = 0; i < 6; i++) {
+        if (fn[i] == NULL) {
+            PyErr_SetString(PyExc_ValueError, "info: a NULL function");
+            return NULL;
+        }
+    }
+    if (handle == NULL) {
+        PyErr_SetString(PyExc_ValueError, "info: a NULL handle");
+        return NULL;
+    }
+    uint32_t dtype = ((u32_getter)fn[0])(handle);
+    uint32_t typecode = ((u32_getter)fn[1])(handle);
+    const void *data = ((ptr_getter)fn[2])(handle);
+    uint64_t max_capacity = ((u64_getter)fn[3])(handle);
+    const void *header = ((ptr_getter)fn[4])(handle);
+    uint64_t len = ((u64_getter)fn[5])(handle);
+    return Py_BuildValue("(kkKKKK)", (unsigned long)dtype, (unsigned long)typecode,
+                         (unsigned long long)(uintptr_t)data, (unsigned long long)max_capacity,
+                         (unsigned long long)(uintptr_t)header, (unsigned long long)len);
+}
+
+typedef int32_t (*attach_call)(const char *uri, uint32_t flags, void **out);
+
+/* attach(function, uri, flags) -> (status, handle)
+ *
+ * function: the address of mba_attach; uri: bytes (mba refused a NUL byte in it already).
+ * Calls it with the GIL released (an attach may wait for a lock) and returns its status and
+ * the new handle's address (0 unless the status is 0). The same call as through ctypes, less
+ * the conversions ctypes prepares on its first call in a process. */
+static PyObject *attach(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "attach(function, uri, flags): uri is bytes");
+        return NULL;
+    }
+    void *fn = PyLong_AsVoidPtr(args[0]);
+    unsigned long flags = PyLong_AsUnsignedLong(args[2]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (fn == NULL || flags > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "attach: a NULL function, or flags past 32 bits");
+        return NULL;
+    }
+    const char *uri = PyBytes_AsString(args[1]);
+    if (uri == NULL) {
+        return NULL;
+    }
+    void *handle = NULL;
+    int32_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ((attach_call)fn)(uri, (uint32_t)flags, &handle);
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(lK)", (long)status, (unsigned long long)(uintptr_t)(status == 0 ? handle : NULL));
 }
 
 #if Py_LIMITED_API + 0 >= 0x030B0000
@@ -179,6 +267,98 @@ static void buffer_release(PyObject *self, Py_buffer *view) {
     PyErr_Restore(type, value, trace);
 }
 
+/* Span: see the top of the file. The caller (mba) vouches that address .. address + nbytes is
+ * mapped for as long as owner (or, for the mapping itself, the span) lives. */
+typedef int32_t (*free_call)(void *array);
+
+typedef struct {
+    PyObject_HEAD
+    void *address;
+    Py_ssize_t nbytes;
+    PyObject *owner;
+    PyObject *weakrefs;
+    free_call free;
+    void *handle;
+} Span;
+
+static PyObject *span_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *addr, *owner, *free_addr = NULL, *handle_addr = NULL;
+    Py_ssize_t nbytes;
+    if (kwargs != NULL && PyDict_Size(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Span() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "OnO|OO:Span", &addr, &nbytes, &owner, &free_addr, &handle_addr)) {
+        return NULL;
+    }
+    void *address = PyLong_AsVoidPtr(addr);
+    void *free_fn = free_addr != NULL ? PyLong_AsVoidPtr(free_addr) : NULL;
+    void *handle = handle_addr != NULL ? PyLong_AsVoidPtr(handle_addr) : NULL;
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if ((free_fn == NULL) != (handle == NULL)) {
+        PyErr_SetString(PyExc_ValueError, "Span: free and handle go together");
+        return NULL;
+    }
+    if (nbytes < 0 || (address == NULL && nbytes > 0)) {
+        PyErr_SetString(PyExc_ValueError, "Span: a negative size, or bytes at NULL");
+        return NULL;
+    }
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Span *self = (Span *)alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->address = address != NULL ? address : (void *)empty;
+    self->nbytes = nbytes;
+    Py_INCREF(owner);
+    self->owner = owner;
+    self->weakrefs = NULL;
+    self->free = (free_call)free_fn;
+    self->handle = handle;
+    return (PyObject *)self;
+}
+
+static void span_dealloc(PyObject *obj) {
+    Span *self = (Span *)obj;
+    PyTypeObject *type = Py_TYPE(obj);
+    if (self->weakrefs != NULL) {
+        PyObject_ClearWeakRefs(obj);
+    }
+    Py_CLEAR(self->owner);
+    if (self->free != NULL) {  /* the mapping's Span: nothing refers to the mapping any more */
+        self->free(self->handle);
+        self->free = NULL;
+    }
+    freefunc free = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free(obj);
+    Py_DECREF(type);
+}
+
+static int span_get(PyObject *obj, Py_buffer *view, int flags) {
+    Span *self = (Span *)obj;
+    return PyBuffer_FillInfo(view, obj, self->address, self->nbytes, 0, flags);
+}
+
+static PyMemberDef span_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(Span, weakrefs), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot span_slots[] = {
+    {Py_tp_new, (void *)span_new},
+    {Py_tp_dealloc, (void *)span_dealloc},
+    {Py_bf_getbuffer, (void *)span_get},
+    {Py_tp_members, (void *)span_members},
+    {Py_tp_doc, (void *)"Span(address, nbytes, owner): a buffer over mapped memory that keeps owner alive."},
+    {0, NULL},
+};
+
+static PyType_Spec span_spec = {
+    "mba._speedups.Span", sizeof(Span), 0, Py_TPFLAGS_DEFAULT, span_slots,
+};
+
 static PyType_Slot buffer_base_slots[] = {
     {Py_bf_getbuffer, (void *)buffer_get},
     {Py_bf_releasebuffer, (void *)buffer_release},
@@ -194,6 +374,10 @@ static PyType_Spec buffer_base_spec = {
 static PyMethodDef methods[] = {
     {"append", (PyCFunction)(void (*)(void))append, METH_FASTCALL,
      "append(call, data) -> status: one libmba element call without ctypes."},
+    {"attach", (PyCFunction)(void (*)(void))attach, METH_FASTCALL,
+     "attach(function, uri, flags) -> (status, handle): mba_attach without ctypes."},
+    {"info", (PyCFunction)(void (*)(void))info, METH_FASTCALL,
+     "info(getters, handle) -> (dtype, typecode, data, max_capacity, header, len) in one call."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -209,6 +393,12 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         PyObject *base = PyType_FromSpec(&buffer_base_spec);
         if (base == NULL || PyModule_AddObject(m, "BufferBase", base) < 0) {
             Py_XDECREF(base);
+            Py_DECREF(m);
+            return NULL;
+        }
+        PyObject *span = PyType_FromSpec(&span_spec);
+        if (span == NULL || PyModule_AddObject(m, "Span", span) < 0) {
+            Py_XDECREF(span);
             Py_DECREF(m);
             return NULL;
         }
