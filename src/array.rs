@@ -803,6 +803,12 @@ impl Array {
             }
             target = just_enough;
         }
+        if !self.read_only && self.shmem() {
+            // The step's pages are allocated (in memory): map them now, in one call, rather than
+            // one page fault per page as the writes reach them.
+            // SAFETY: known..target lies inside the mapping (target <= reserved) and the store.
+            sys::populate_write(unsafe { self.region.base().add(known as usize) }, (target - known) as usize);
+        }
         self.region.set_known(target);
         self.update_lease_room();
         let cap = ((target - geo.data_offset as u64) / geo.itemsize as u64).min(max);
