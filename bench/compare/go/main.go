@@ -32,6 +32,7 @@ func emit(group, impl string, s [3]float64) {
 	fmt.Println(string(line))
 }
 
+//go:noinline
 func sum(v []uint32) (s uint64) {
 	for _, x := range v {
 		s += uint64(x)
