@@ -423,10 +423,14 @@ _LIVE = weakref.WeakValueDictionary()  # open arrays of this process, for the fo
 _SERIAL = itertools.count()
 
 
+_PID = [os.getpid()]  # this process's, kept by _after_fork_in_child (a system call less per array)
+
+
 def _after_fork_in_child():
     """In a forked child every inherited array stays readable; changing it needs a new attach
     (the library refuses mutators of an inherited handle). Locks are new: a thread of the
     parent that held one does not exist here."""
+    _PID[0] = os.getpid()
     for a in list(_LIVE.values()):
         s = a._s
         s.lock = threading.Lock()
@@ -449,6 +453,20 @@ if hasattr(os, "register_at_fork"):
 
 _KEEPER_TYPES = {}
 _HEADER_T = ctypes.c_ubyte * 256
+
+
+def _add_view(s, k):
+    """Counts k, an object a view rests on, among the live views that make close() refuse."""
+    with s.lock:
+        if s.views is None:
+            s.views = weakref.WeakSet()
+        s.views.add(k)
+
+
+def _numpy_views(s):
+    """How many numpy views made straight from the mapping's Span (numpy()) are alive: the
+    Span's exports less the one of the array's own memoryview of it."""
+    return s.base.exports - 1 if _Span is not None and isinstance(s.base, _Span) else 0
 
 
 def _keeper(s, nbytes):
@@ -476,7 +494,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     s.uri, s.ro = uri, ro
     s.h = h
     k = _Keeper()
-    k.h, k.pid = h, os.getpid()
+    k.h, k.pid = h, _PID[0]
     s.k, s.lock = k, threading.Lock()
     s.data = data or None
     s.maxn = maxn
@@ -486,7 +504,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
         s.maxn = nbytes = 0
     if _Span is not None:
         # The mapping's Span frees h itself when it goes (mba/_speedups.c).
-        base = _Span(s.data or 0, nbytes, None, _FREE_ADDRESS, h.value)
+        base = _Span(s.data or 0, nbytes, None, _FREE_ADDRESS, h.value, ro)
     else:
         base = (ctypes.c_ubyte * nbytes).from_address(s.data) if nbytes else (ctypes.c_ubyte * 1)()
         weakref.finalize(base, _release, k)
@@ -502,7 +520,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     # keep it, which serializes their calls.
     s.fast = (_APPEND_ADDRESS, h.value, s.isz, not exclusive) if _fast_append and s.serial is None else None
     s.exports = 0
-    s.views = weakref.WeakSet()
+    s.views = None  # a WeakSet of the live views made by _export, from the first (_add_view)
     s.closed = False
     s.inherited = 0
     s.pickle = "value" if uri is None else "name"
@@ -710,7 +728,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         if s.closed:
             return
         with s.lock:
-            live = s.exports + len(s.views)
+            live = s.exports + (len(s.views) if s.views is not None else 0) + _numpy_views(s)
         if live:
             raise BufferError(f"cannot close: {live} exported views of the array exist")
         s.closed = True
@@ -810,8 +828,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         s = self._s
         nb = n * s.isz
         k = _keeper(s, nb)
-        with s.lock:
-            s.views.add(k)
+        _add_view(s, k)
         m = memoryview(k).cast("B")[:nb]
         return m.toreadonly() if s.ro else m
 
@@ -827,7 +844,12 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         np = _np()
         if np is None:
             raise ImportError("numpy is not installed")
-        return np.frombuffer(self._export(self.__len__()), dtype=_NUMPY_DTYPE[self._s.tc])
+        s = self._s
+        n = self.__len__()
+        if _Span is not None and not s.inherited and not s.closed:
+            # Straight from the mapping's Span, which counts the view for close().
+            return np.frombuffer(s.base, dtype=_NUMPY_DTYPE[s.tc], count=n)
+        return np.frombuffer(self._export(n), dtype=_NUMPY_DTYPE[s.tc])
 
     def _acquire_buffer(self, writable):
         """For BufferBase's bf_getbuffer (mba/_speedups.c): counts one more export (close() and

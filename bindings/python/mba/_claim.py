@@ -36,7 +36,7 @@ import ctypes
 import math
 import time
 
-from . import _EXCLUSIVE_CALLS, _check, _lib, _np, _NUMPY_DTYPE
+from . import _EXCLUSIVE_CALLS, _add_view, _check, _lib, _np, _NUMPY_DTYPE
 
 _p, _u64, _status = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int32
 
@@ -115,8 +115,7 @@ class Claim:
             nbytes = self._n * s.isz
             keeper = _view_type(nbytes).from_address(ptr.value)
             keeper.mapping = s.base  # the mapping lives as long as the view
-            with s.lock:
-                s.views.add(keeper)  # close() refuses while the view exists
+            _add_view(s, keeper)  # close() refuses while the view exists
             raw = memoryview(keeper).cast("B")[:nbytes]
             np = _np()
             self.view = np.frombuffer(raw, dtype=_NUMPY_DTYPE[s.tc]) if np is not None else raw.cast(s.fmt)

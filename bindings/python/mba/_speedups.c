@@ -10,8 +10,10 @@
  *    array's _acquire_buffer() (mba_data, the length mba_len vouches for, the typecode,
  *    read-only or not), which also counts the export so that close() and resizes refuse while
  *    it lasts; bf_releasebuffer calls _release_buffer(). The type adds no field to the object.
- * 3. Span(address, nbytes, owner[, free, handle]): a writable buffer over nbytes of memory at
- *    address that keeps owner alive, weak-referenceable and hashed by identity. mba makes its
+ * 3. Span(address, nbytes, owner[, free, handle[, readonly]]): a buffer over nbytes of memory
+ *    at address that keeps owner alive, weak-referenceable and hashed by identity, which counts
+ *    the buffers exported from it (`exports`: numpy views of an array are counted this way, for
+ *    close() to refuse while they live). mba makes its
  *    mapping, its header and each view's keeper of these instead of ctypes arrays, whose first
  *    use of each size creates a new type (tens of microseconds in a new process, on every
  *    attach). The mapping's Span also frees the handle behind it: free (mba_free's address) is
@@ -279,21 +281,24 @@ typedef struct {
     PyObject *weakrefs;
     free_call free;
     void *handle;
+    Py_ssize_t exports;
+    int readonly;
 } Span;
 
 static PyObject *span_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *addr, *owner, *free_addr = NULL, *handle_addr = NULL;
     Py_ssize_t nbytes;
+    int readonly = 0;
     if (kwargs != NULL && PyDict_Size(kwargs) != 0) {
         PyErr_SetString(PyExc_TypeError, "Span() takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "OnO|OO:Span", &addr, &nbytes, &owner, &free_addr, &handle_addr)) {
+    if (!PyArg_ParseTuple(args, "OnO|OOp:Span", &addr, &nbytes, &owner, &free_addr, &handle_addr, &readonly)) {
         return NULL;
     }
     void *address = PyLong_AsVoidPtr(addr);
-    void *free_fn = free_addr != NULL ? PyLong_AsVoidPtr(free_addr) : NULL;
-    void *handle = handle_addr != NULL ? PyLong_AsVoidPtr(handle_addr) : NULL;
+    void *free_fn = free_addr != NULL && free_addr != Py_None ? PyLong_AsVoidPtr(free_addr) : NULL;
+    void *handle = handle_addr != NULL && handle_addr != Py_None ? PyLong_AsVoidPtr(handle_addr) : NULL;
     if (PyErr_Occurred()) {
         return NULL;
     }
@@ -317,6 +322,8 @@ static PyObject *span_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
     self->weakrefs = NULL;
     self->free = (free_call)free_fn;
     self->handle = handle;
+    self->exports = 0;
+    self->readonly = readonly;
     return (PyObject *)self;
 }
 
@@ -338,11 +345,21 @@ static void span_dealloc(PyObject *obj) {
 
 static int span_get(PyObject *obj, Py_buffer *view, int flags) {
     Span *self = (Span *)obj;
-    return PyBuffer_FillInfo(view, obj, self->address, self->nbytes, 0, flags);
+    if (PyBuffer_FillInfo(view, obj, self->address, self->nbytes, self->readonly, flags) < 0) {
+        return -1;
+    }
+    self->exports++;
+    return 0;
+}
+
+static void span_release(PyObject *obj, Py_buffer *view) {
+    (void)view;
+    ((Span *)obj)->exports--;
 }
 
 static PyMemberDef span_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(Span, weakrefs), READONLY, NULL},
+    {"exports", T_PYSSIZET, offsetof(Span, exports), READONLY, "buffers exported from this span and not released"},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -350,6 +367,7 @@ static PyType_Slot span_slots[] = {
     {Py_tp_new, (void *)span_new},
     {Py_tp_dealloc, (void *)span_dealloc},
     {Py_bf_getbuffer, (void *)span_get},
+    {Py_bf_releasebuffer, (void *)span_release},
     {Py_tp_members, (void *)span_members},
     {Py_tp_doc, (void *)"Span(address, nbytes, owner): a buffer over mapped memory that keeps owner alive."},
     {0, NULL},
