@@ -508,7 +508,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     else:
         base = (ctypes.c_ubyte * nbytes).from_address(s.data) if nbytes else (ctypes.c_ubyte * 1)()
         weakref.finalize(base, _release, k)
-    raw = memoryview(base).cast("B")[:nbytes]
+    raw = memoryview(base) if _Span is not None else memoryview(base).cast("B")[:nbytes]  # bytes ("B")
     s.base = base
     s.raw = raw.toreadonly() if ro else raw
     s.cv = s.raw.cast(s.fmt)
@@ -532,7 +532,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
             else:
                 hk = _HEADER_T.from_address(hp)
                 hk.mapping = base
-            s.hdr = memoryview(hk).cast("B").cast("Q")
+            s.hdr = memoryview(hk).cast("Q") if _Span is not None else memoryview(hk).cast("B").cast("Q")
     return s
 
 
