@@ -24,7 +24,7 @@ pub(crate) const MAX_HEADER: usize = 1 << 20;
 /// The most dimensions an mba array (and so a mapped `.npy` file) may have.
 pub(crate) const MAX_DIMS: usize = 8;
 /// How many bytes of a file [`header_len`] needs to see.
-pub(crate) const PREFIX_LEN: usize = 12;
+pub const PREFIX_LEN: usize = 12;
 
 /// numpy's kind character of each mba dtype (`i`, `u`, `f`, `b`, `c`).
 fn kind(d: Dtype) -> u8 {

@@ -830,7 +830,7 @@ fn export(uri: &str, file: &Path) -> Res {
             .map_err(|e| format!("export {uri}: create {}: {e}", tmp.display()))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         let io = |e: std::io::Error| Fail::Msg(format!("export {uri}: write {}: {e}", file.display()));
-        npy::write_header(&mut w, &elem::npy_descr(d), &shape).map_err(io)?;
+        npy::write_header(&mut w, d, &shape).map_err(io)?;
         let total = count * d.itemsize() as u64;
         let mut p = Progress::new(&format!("export {uri}"), total);
         let step = ((4u64 << 20) / (row * d.itemsize() as u64)).max(1) * row;
@@ -863,22 +863,11 @@ fn import(file: &Path, uri: &str, mode: Option<u32>, overwrite: bool) -> Res {
     let f = std::fs::File::open(file).map_err(|e| format!("import {shown}: {e}"))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    // The library's parser refuses what mba cannot hold: other dtypes (naming them), more than
+    // 8 dimensions, Fortran order that changes the layout.
     let (h, off) = npy::read_header(&mut r).map_err(|e| format!("import {shown}: {e}"))?;
-    let (d, swap) = elem::from_npy_descr(&h.descr).ok_or_else(|| {
-        format!("import {shown}: dtype {:?} has no mba equivalent (one of: {})", h.descr, elem::names())
-    })?;
+    let (d, swap) = (h.dtype, h.swap);
     let shape = if h.shape.is_empty() { vec![1] } else { h.shape.clone() };
-    if shape.len() > 8 {
-        return Err(Fail::Msg(format!(
-            "import {shown}: {} dimensions; mba arrays have at most 8",
-            shape.len()
-        )));
-    }
-    if h.fortran_order && shape.iter().filter(|&&e| e > 1).count() > 1 {
-        return Err(Fail::Msg(format!(
-            "import {shown}: Fortran-ordered arrays are not supported; save numpy.ascontiguousarray(a) instead"
-        )));
-    }
     let dims = &shape[1..];
     if dims.contains(&0) {
         return Err(Fail::Msg(format!("import {shown}: every extent but the first must be at least 1")));
@@ -893,7 +882,7 @@ fn import(file: &Path, uri: &str, mode: Option<u32>, overwrite: bool) -> Res {
         return Err(Fail::Msg(format!(
             "import {shown}: truncated: shape {} of {} needs {bytes} data bytes, the file has {have}",
             out::shape_text(&shape),
-            h.descr
+            elem::numpy_name(d)
         )));
     }
     let a = create_shaped(uri, d, dims, count, Options { mode, overwrite, ..Options::default() })?;
