@@ -157,6 +157,7 @@ _SHARED_CALLS = _Calls(ctypes.CDLL(_lib._name, handle=_lib._handle))
 _fast_append = None
 _fast_info = None
 _fast_attach = None
+_fast_create = None
 _BufferBase = None
 _Span = None
 if not os.environ.get("MBA_NO_SPEEDUPS"):
@@ -168,6 +169,7 @@ if not os.environ.get("MBA_NO_SPEEDUPS"):
         _fast_append = _speedups.append
         _fast_info = getattr(_speedups, "info", None)
         _fast_attach = getattr(_speedups, "attach", None)
+        _fast_create = getattr(_speedups, "create", None)
         # (a build for the 3.11 stable ABI may load on 3.10, which that ABI does not cover)
         _BufferBase = getattr(_speedups, "BufferBase", None) if sys.version_info >= (3, 11) else None
         _Span = getattr(_speedups, "Span", None) if sys.version_info >= (3, 11) else None
@@ -176,6 +178,8 @@ if not os.environ.get("MBA_NO_SPEEDUPS"):
 BUFFER_PROTOCOL = "C" if _BufferBase is not None else "__buffer__" if sys.version_info >= (3, 12) else None
 _APPEND_ADDRESS = ctypes.cast(_own.mba_append, ctypes.c_void_p).value
 _FREE_ADDRESS = ctypes.cast(_own.mba_free, ctypes.c_void_p).value
+_CREATE_FUNCTIONS = (ctypes.cast(_plib.mba_options_init, ctypes.c_void_p).value,
+                     ctypes.cast(_own.mba_create_ex, ctypes.c_void_p).value)
 _ATTACH_ADDRESS = ctypes.cast(_own.mba_attach, ctypes.c_void_p).value
 _GETTERS = tuple(ctypes.cast(getattr(_plib, name), ctypes.c_void_p).value
                  for name in ("mba_dtype", "mba_typecode", "mba_data", "mba_max_capacity", "mba_header_ptr", "mba_len"))
@@ -537,6 +541,11 @@ def _open(h, tc, uri, ro, exclusive, info=None):
 
 
 def _new_handle(uri, dtype, capacity, flags, mode, typecode, max_capacity):
+    if _fast_create is not None:
+        status, address = _fast_create(_CREATE_FUNCTIONS, _uri(uri), flags, dtype, mode or 0, capacity, max_capacity,
+                                       ord(typecode))
+        _check(status)
+        return _p(address)
     h = _p()
     o = _Options()
     _options_init(ctypes.byref(o))

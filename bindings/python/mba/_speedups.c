@@ -159,6 +159,69 @@ static PyObject *attach(PyObject *module, PyObject *const *args, Py_ssize_t narg
     return Py_BuildValue("(lK)", (long)status, (unsigned long long)(uintptr_t)(status == 0 ? handle : NULL));
 }
 
+/* mba_options as include/mba.h declares it (the binding's ctypes _Options says the same). */
+typedef struct {
+    uint32_t struct_size, flags, dtype, mode;
+    uint64_t capacity, max_capacity;
+    uint32_t ndim, typecode;
+    uint64_t shape[8];
+    uint64_t timeout_ms, offset, length;
+} options;
+typedef void (*options_init_call)(options *o);
+typedef int32_t (*create_call)(const char *uri, const options *o, void **out);
+
+/* create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode) -> (status, handle)
+ *
+ * functions: the addresses of mba_options_init and mba_create_ex; uri: bytes. Fills an
+ * mba_options with mba_options_init, sets the six fields and calls mba_create_ex with the GIL
+ * released; returns its status and the new handle's address (0 unless the status is 0). */
+static PyObject *create(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 8 || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != 2 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode)");
+        return NULL;
+    }
+    void *init = PyLong_AsVoidPtr(PyTuple_GetItem(args[0], 0));
+    void *fn = PyLong_AsVoidPtr(PyTuple_GetItem(args[0], 1));
+    unsigned long flags = PyLong_AsUnsignedLong(args[2]);
+    unsigned long dtype = PyLong_AsUnsignedLong(args[3]);
+    unsigned long mode = PyLong_AsUnsignedLong(args[4]);
+    unsigned long long capacity = PyLong_AsUnsignedLongLong(args[5]);
+    unsigned long long max_capacity = PyLong_AsUnsignedLongLong(args[6]);
+    unsigned long typecode = PyLong_AsUnsignedLong(args[7]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (init == NULL || fn == NULL || flags > UINT32_MAX || dtype > UINT32_MAX || mode > UINT32_MAX
+        || typecode > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "create: a NULL function, or a field past 32 bits");
+        return NULL;
+    }
+    const char *uri = PyBytes_AsString(args[1]);
+    if (uri == NULL) {
+        return NULL;
+    }
+    options o;
+    ((options_init_call)init)(&o);
+    if (o.struct_size != sizeof o) {
+        PyErr_SetString(PyExc_SystemError, "create: libmba's mba_options is not the one this module knows");
+        return NULL;
+    }
+    o.flags = (uint32_t)flags;
+    o.dtype = (uint32_t)dtype;
+    o.mode = (uint32_t)mode;
+    o.capacity = capacity;
+    o.max_capacity = max_capacity;
+    o.typecode = (uint32_t)typecode;
+    void *handle = NULL;
+    int32_t status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ((create_call)fn)(uri, &o, &handle);
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(lK)", (long)status, (unsigned long long)(uintptr_t)(status == 0 ? handle : NULL));
+}
+
 #if Py_LIMITED_API + 0 >= 0x030B0000
 #define MBA_BUFFER_BASE 1
 
@@ -394,6 +457,8 @@ static PyMethodDef methods[] = {
      "append(call, data) -> status: one libmba element call without ctypes."},
     {"attach", (PyCFunction)(void (*)(void))attach, METH_FASTCALL,
      "attach(function, uri, flags) -> (status, handle): mba_attach without ctypes."},
+    {"create", (PyCFunction)(void (*)(void))create, METH_FASTCALL,
+     "create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode) -> (status, handle)."},
     {"info", (PyCFunction)(void (*)(void))info, METH_FASTCALL,
      "info(getters, handle) -> (dtype, typecode, data, max_capacity, header, len) in one call."},
     {NULL, NULL, 0, NULL},
