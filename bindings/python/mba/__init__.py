@@ -175,6 +175,8 @@ if not os.environ.get("MBA_NO_SPEEDUPS"):
         _Span = getattr(_speedups, "Span", None) if sys.version_info >= (3, 11) else None
 # Where memoryview(a), numpy.asarray(a), f.write(a)... come from: "C" (BufferBase), "__buffer__"
 # (Python 3.12+ without BufferBase) or None (no buffer protocol: Python 3.11 without BufferBase).
+# With a BufferBase that has them, len(a) and a[i] for an int i run in C (mba/_speedups.c).
+_FAST_BASE = _BufferBase is not None and hasattr(_BufferBase, "_fast_set")
 BUFFER_PROTOCOL = "C" if _BufferBase is not None else "__buffer__" if sys.version_info >= (3, 12) else None
 _APPEND_ADDRESS = ctypes.cast(_own.mba_append, ctypes.c_void_p).value
 _FREE_ADDRESS = ctypes.cast(_own.mba_free, ctypes.c_void_p).value
@@ -419,7 +421,7 @@ class _State:
     slots of the array object itself)."""
 
     __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "k", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
-                 "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr", "known0",
+                 "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr", "known0", "hdr_addr",
                  "__weakref__")
 
 
@@ -529,8 +531,10 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     s.inherited = 0
     s.pickle = "value" if uri is None else "name"
     s.hdr = _UNTRUSTED_HEADER
+    s.hdr_addr = 0
     if _FAST_LEN:
         if hp:
+            s.hdr_addr = hp
             if _Span is not None:
                 hk = _Span(hp, 256, base)
             else:
@@ -612,11 +616,8 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     array of that name, ``mode`` its permission bits (0600 by default).
     """
 
-    # The object is as large as an array.array object (64 bytes, 80 with the garbage
-    # collector's header), so __sizeof__, which reports the object and the elements' bytes,
-    # says what array.array's says. Python 3.12 keeps the weak-reference pointer before the
-    # object; on 3.11 it is a slot, and one more slot (unused) keeps the size the same.
-    __slots__ = ("_mv", "_hdr", "_known", "_s", "__weakref__") + (("_pad",) if sys.version_info < (3, 12) else ())
+    # __sizeof__ reports array.array's object size whatever these add (see _SIZE_ADJUST).
+    __slots__ = ("_mv", "_hdr", "_s", "__weakref__") + (() if _FAST_BASE else ("_known",))
 
     def __new__(cls, *args, **kwargs):
         if not args:
@@ -687,6 +688,8 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         self._mv = _CharView(s.cv) if s.tc in _UNICODE else s.cv
         self._hdr = s.hdr
         self._known = s.known0
+        if _FAST_BASE and s.hdr_addr:
+            self._fast_set(s.hdr_addr + 64, s.data or 0, s.isz, ord(s.tc))  # 64: the length word
         _LIVE[next(_SERIAL)] = self
 
     def _initialize(self, init):
@@ -744,6 +747,8 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         s.wh = None
         self._hdr = _UNTRUSTED_HEADER
         self._known = -1
+        if _FAST_BASE:
+            self._fast_set(0, 0, 0, 0)
         self._mv = _EMPTY
         s.raw = s.cv = _EMPTY
         s.hdr = _UNTRUSTED_HEADER
@@ -822,14 +827,15 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         self._known = n
         return n
 
-    def __len__(self):
-        # The header's length, read from the mapping, is trusted up to the last length the
-        # library returned (which never exceeds what this handle has mapped); beyond that the
-        # library checks it again.
-        n = self._hdr[8]
-        if n <= self._known:
-            return n
-        return self._len_slow()
+    if not _FAST_BASE:  # else BufferBase's, in C, which does the same
+        def __len__(self):
+            # The header's length, read from the mapping, is trusted up to the last length the
+            # library returned (which never exceeds what this handle has mapped); beyond that
+            # the library checks it again.
+            n = self._hdr[8]
+            if n <= self._known:
+                return n
+            return self._len_slow()
 
     # -- zero-copy views ---------------------------------------------------------------------
 
@@ -1323,7 +1329,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             raise IndexError("array index out of range")
         return i
 
-    def __getitem__(self, i):
+    def _getitem(self, i):
+        """a[i]: BufferBase's __getitem__ answers ints below a vouched length in C, and
+        everything else through this."""
         n = self._hdr[8]
         if n > self._known:
             n = self._len_slow()
@@ -1336,6 +1344,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             if isinstance(i, slice):
                 return self._slice(i)
         return self._mv[self._index(i, n)]
+
+    if not _FAST_BASE:
+        __getitem__ = _getitem
 
     def _slice(self, key):
         s = self._s
@@ -1583,8 +1594,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def __sizeof__(self):
         # The object (as large as an array.array object) and the bytes of its elements, which
         # live in the shared mapping: every handle of one array counts them.
-        s = self._s
-        return object.__sizeof__(self) + (0 if s.closed else self.__len__() * s.isz)
+        s = getattr(self, "_s", None)  # (None only in the instance _SIZE_ADJUST is measured on)
+        n = 0 if s is None or s.closed else self.__len__() * s.isz
+        return object.__sizeof__(self) - _SIZE_ADJUST + n
 
     __class_getitem__ = classmethod(types.GenericAlias)
 
@@ -1606,6 +1618,16 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         """Writes the array back to its store (msync): data first, then the length."""
         _check(_msync(self._w(), MBA_SYNC if wait else MBA_ASYNC))
 
+
+
+
+# What __sizeof__ takes off object.__sizeof__, so that sys.getsizeof() of an mba.array is what
+# it is for an array.array of as many elements, whatever mba.array's own layout (BufferBase's C
+# fields, the slots above) and pre-header (which sys.getsizeof adds: from 3.12 it holds the
+# weak-reference pointer) are.
+_SIZE_ADJUST = 0
+_SIZE_ADJUST = (lambda o: object.__sizeof__(o) + (sys.getsizeof(o) - object.__sizeof__(o))
+                - sys.getsizeof(_stdarray.array("b")))(object.__new__(array))
 
 ArrayType = array
 collections.abc.MutableSequence.register(array)

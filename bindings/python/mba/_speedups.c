@@ -9,7 +9,12 @@
  *    buffer is the array's shared memory itself (zero-copy); what it covers comes from the
  *    array's _acquire_buffer() (mba_data, the length mba_len vouches for, the typecode,
  *    read-only or not), which also counts the export so that close() and resizes refuse while
- *    it lasts; bf_releasebuffer calls _release_buffer(). The type adds no field to the object.
+ *    it lasts; bf_releasebuffer calls _release_buffer(). BufferBase also answers len(a) and
+ *    a[i] for an int i in C (sq_length, mp_subscript): from the address of the header's length
+ *    word, the length the library last vouched for (`_known`), the data address, the item size
+ *    and the typecode, which mba.array sets with _fast_set(). Anything else (a length past
+ *    `_known`, slices, other keys, a closed array) goes to the array's _len_slow() and
+ *    _getitem(), which decide as they did before.
  * 3. Span(address, nbytes, owner[, free, handle[, readonly]]): a buffer over nbytes of memory
  *    at address that keeps owner alive, weak-referenceable and hashed by identity, which counts
  *    the buffers exported from it (`exports`: numpy views of an array are counted this way, for
@@ -31,6 +36,7 @@
 #include <Python.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <structmember.h>
 
 typedef int32_t (*elem_call)(void *array, const void *elem);
@@ -440,15 +446,172 @@ static PyType_Spec span_spec = {
     "mba._speedups.Span", sizeof(Span), 0, Py_TPFLAGS_DEFAULT, span_slots,
 };
 
+typedef struct {
+    PyObject_HEAD
+    const uint64_t *len_word;  /* the header's length word in the mapping; NULL: always slow */
+    long long known;           /* `_known`: lengths up to this one are readable */
+    const char *data;          /* element 0 */
+    Py_ssize_t itemsize;
+    int typecode;
+} Base;
+
+static PyObject *len_slow_name, *getitem_name;
+
+/* The length, if the fast path can vouch for it; -1 (no exception) if it cannot. */
+static long long fast_len(Base *b) {
+    if (b->len_word == NULL) {
+        return -1;
+    }
+    uint64_t n = __atomic_load_n(b->len_word, __ATOMIC_ACQUIRE);
+    return b->known >= 0 && n <= (uint64_t)b->known ? (long long)n : -1;
+}
+
+static Py_ssize_t base_len(PyObject *self) {
+    long long n = fast_len((Base *)self);
+    if (n >= 0) {
+        return (Py_ssize_t)n;
+    }
+    PyObject *r = PyObject_CallMethodObjArgs(self, len_slow_name, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_ssize_t v = PyLong_AsSsize_t(r);
+    Py_DECREF(r);
+    return v;
+}
+
+/* Element i (below a vouched length) as mba.array returns it; NULL without an exception when
+ * the slow path should answer (a code point past U+10FFFF, say, whose error it words). */
+static PyObject *element(Base *b, Py_ssize_t i) {
+    const char *p = b->data + i * b->itemsize;
+    switch (b->typecode) {
+    case 'b': return PyLong_FromLong(__atomic_load_n((const int8_t *)p, __ATOMIC_RELAXED));
+    case 'B': return PyLong_FromLong(__atomic_load_n((const uint8_t *)p, __ATOMIC_RELAXED));
+    case 'h': return PyLong_FromLong(__atomic_load_n((const int16_t *)p, __ATOMIC_RELAXED));
+    case 'H': return PyLong_FromLong(__atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED));
+    case 'i': return PyLong_FromLong(__atomic_load_n((const int32_t *)p, __ATOMIC_RELAXED));
+    case 'I': return PyLong_FromUnsignedLong(__atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED));
+    case 'l':
+    case 'q': return PyLong_FromLongLong(__atomic_load_n((const int64_t *)p, __ATOMIC_RELAXED));
+    case 'L':
+    case 'Q': return PyLong_FromUnsignedLongLong(__atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED));
+    case 'f': {
+        uint32_t bits = __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return PyFloat_FromDouble(f);
+    }
+    case 'd': {
+        uint64_t bits = __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        return PyFloat_FromDouble(d);
+    }
+    case 'u':
+    case 'w': {
+        if (b->itemsize != 4) {
+            return NULL;
+        }
+        uint32_t c = __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+        return c <= 0x10FFFF ? PyUnicode_FromOrdinal((int)c) : NULL;
+    }
+    default: return NULL;
+    }
+}
+
+static PyObject *base_subscript(PyObject *self, PyObject *key) {
+    Base *b = (Base *)self;
+    if (PyLong_CheckExact(key)) {
+        long long n = fast_len(b);
+        Py_ssize_t i = PyLong_AsSsize_t(key);
+        if (i == -1 && PyErr_Occurred()) {
+            PyErr_Clear();  /* too large for an index: the slow path words the error */
+        } else if (n >= 0) {
+            if (i < 0) {
+                i += (Py_ssize_t)n;
+            }
+            if (i >= 0 && (long long)i < n) {
+                PyObject *v = element(b, i);
+                if (v != NULL || PyErr_Occurred()) {
+                    return v;
+                }
+            }
+        }
+    }
+    return PyObject_CallMethodObjArgs(self, getitem_name, key, NULL);
+}
+
+/* sq_item (reversed(), the sequence protocol): i is already made non-negative by the caller
+ * where it could be. */
+static PyObject *base_item(PyObject *self, Py_ssize_t i) {
+    long long n = fast_len((Base *)self);
+    if (n >= 0 && i >= 0 && (long long)i < n) {
+        PyObject *v = element((Base *)self, i);
+        if (v != NULL || PyErr_Occurred()) {
+            return v;
+        }
+    }
+    PyObject *key = PyLong_FromSsize_t(i);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethodObjArgs(self, getitem_name, key, NULL);
+    Py_DECREF(key);
+    return r;
+}
+
+/* _fast_set(len_address, data_address, itemsize, typecode): what the fast paths read; a zero
+ * len_address sends every call to the slow path (closed arrays, no header to read). */
+static PyObject *base_fast_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Base *b = (Base *)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "_fast_set(len_address, data_address, itemsize, typecode)");
+        return NULL;
+    }
+    void *len_word = PyLong_AsVoidPtr(args[0]);
+    void *data = PyLong_AsVoidPtr(args[1]);
+    Py_ssize_t itemsize = PyLong_AsSsize_t(args[2]);
+    long typecode = PyLong_AsLong(args[3]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (len_word != NULL && (data == NULL || itemsize <= 0 || ((uintptr_t)len_word & 7) != 0)) {
+        PyErr_SetString(PyExc_ValueError, "_fast_set: no data, or a bad item size or length address");
+        return NULL;
+    }
+    b->len_word = (const uint64_t *)len_word;
+    b->data = (const char *)data;
+    b->itemsize = itemsize;
+    b->typecode = (int)typecode;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef base_methods[] = {
+    {"_fast_set", (PyCFunction)(void (*)(void))base_fast_set, METH_FASTCALL,
+     "_fast_set(len_address, data_address, itemsize, typecode): what len(a) and a[i] read in C."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef base_members[] = {
+    {"_known", T_LONGLONG, offsetof(Base, known), 0, "the length the library last vouched for"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyType_Slot buffer_base_slots[] = {
     {Py_bf_getbuffer, (void *)buffer_get},
     {Py_bf_releasebuffer, (void *)buffer_release},
-    {Py_tp_doc, (void *)"The buffer protocol of mba.array (its base type; adds no field)."},
+    {Py_sq_length, (void *)base_len},
+    {Py_mp_length, (void *)base_len},
+    {Py_mp_subscript, (void *)base_subscript},
+    {Py_sq_item, (void *)base_item},
+    {Py_tp_methods, (void *)base_methods},
+    {Py_tp_members, (void *)base_members},
+    {Py_tp_doc, (void *)"The buffer protocol, len() and a[i] of mba.array, in C (its base type)."},
     {0, NULL},
 };
 
 static PyType_Spec buffer_base_spec = {
-    "mba._speedups.BufferBase", 0, 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, buffer_base_slots,
+    "mba._speedups.BufferBase", sizeof(Base), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, buffer_base_slots,
 };
 #endif
 
@@ -473,6 +636,12 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     PyObject *m = PyModule_Create(&module);
 #ifdef MBA_BUFFER_BASE
     if (m != NULL) {
+        len_slow_name = PyUnicode_InternFromString("_len_slow");
+        getitem_name = PyUnicode_InternFromString("_getitem");
+        if (len_slow_name == NULL || getitem_name == NULL) {
+            Py_DECREF(m);
+            return NULL;
+        }
         PyObject *base = PyType_FromSpec(&buffer_base_spec);
         if (base == NULL || PyModule_AddObject(m, "BufferBase", base) < 0) {
             Py_XDECREF(base);
