@@ -114,6 +114,17 @@ def loop_len(a, n):
     return run
 
 
+def loop_alone(n):
+    """The Python loop of loop_getitem and loop_len with nothing in its body: what no a[i] or
+    len(a) can go below."""
+    def run():
+        t = time.perf_counter()
+        for i in range(n):
+            pass
+        return time.perf_counter() - t
+    return run
+
+
 def loop_iter(a):
     def run():
         t = time.perf_counter()
@@ -125,8 +136,10 @@ def loop_iter(a):
 
 for impl, obj in [("mba.array", read_mba), ("array.array", read_src), ("mmap_backed_array", read_mmap)]:
     per_elem("py-getitem", f"{impl} a[i]", loop_getitem(obj, READS), READS)
+per_elem("py-getitem", "the loop alone (for i in range(n): pass)", loop_alone(READS), READS)
 for impl, obj in [("mba.array", read_mba), ("array.array", read_src), ("mmap_backed_array", read_mmap)]:
     per_elem("py-len", f"{impl} len(a)", loop_len(obj, READS), READS)
+per_elem("py-len", "the loop alone (for i in range(n): pass)", loop_alone(READS), READS)
 for impl, obj in [("mba.array", read_mba), ("array.array", read_src), ("mmap_backed_array", read_mmap)]:
     per_elem("py-iter", f"{impl} iteration", loop_iter(obj), READS)
 read_mba.close()
