@@ -402,7 +402,7 @@ class StaticWindowMapManager:
         self._window_size = window_size
         self._max_memory_size = max_memory_size
         self._max_handle_count = max_open_handles
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a _Borrow may be finalized while this thread holds it
         self._borrows = 0
         self._cursors = weakref.WeakSet()
         self._h = None
@@ -485,7 +485,9 @@ class StaticWindowMapManager:
     def num_borrows(self):
         """Windows that live ``buffer()``, ``map()`` and ``view()`` results keep pinned now (the
         buffers of one window from one cursor count once)."""
-        held = sum(1 for c in list(self._cursors) if c._warr is not None and c._warr() is not None)
+        with self._lock:  # cursors of other threads join the set meanwhile
+            cursors = list(self._cursors)
+        held = sum(1 for c in cursors if c._warr is not None and c._warr() is not None)
         return self._borrows + held
 
     def window_size(self):
@@ -564,7 +566,8 @@ class WindowCursor:
         self._warr = None
         self._warr_id = 0
         if manager is not None:
-            manager._cursors.add(self)
+            with manager._lock:
+                manager._cursors.add(self)
         if manager is not None and regions is not None:
             self._native()
 
