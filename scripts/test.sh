@@ -77,7 +77,7 @@ dev_lib() { make -s PROFILE=dev CARGO='cargo -q' >/dev/null; }
 # (cargo runs one after another, and most of them wait on child processes). cargo test builds
 # them and runs each through scripts/test-runner.sh, which records the command, its directory and
 # the environment cargo gives it; rust_run then runs the recorded commands, RUST_JOBS at a time.
-# The doc tests are cargo's own (rustdoc runs them), run as usual.
+# The doc tests are rustdoc's: run as usual, by rust_build.
 rust_build() {
   rm -rf target/rust-tests
   mkdir -p target/rust-tests
@@ -85,6 +85,8 @@ rust_build() {
   host=$(rustc -vV | sed -n 's/^host: //p' | tr a-z- A-Z_)
   env "CARGO_TARGET_${host}_RUNNER=$PWD/scripts/test-runner.sh" MBA_TEST_RECORD="$PWD/target/rust-tests" \
     MBA_PYTHON="$PWD/target/venv/bin/python" cargo test -p mba -p mba-cli --lib --bins --tests --no-fail-fast
+  # The doc tests now, while nothing else uses target/.
+  cargo test -p mba --doc
 }
 rust_run() {
   local dir=$PWD/target/rust-tests t failed=()
@@ -111,19 +113,19 @@ rust_run() {
     [ "$(cat "$t.rc" 2>/dev/null)" = 0 ] || failed+=("$(head -zn1 "$t.args" | tr -d '\0')")
   done
   [ "${#failed[@]}" = 0 ] || { echo "test.sh: Rust test binaries failed: ${failed[*]}" >&2; return 1; }
-  step "cargo test -p mba --doc"
-  cargo test -q -p mba --doc
 }
 
 # test_cpython_suite.py is what cpython_suite below runs (with mba/_speedups); it is left out of
-# the pytest runs, not run twice. (Node ids are relative to bindings/python, pytest's rootdir:
-# --ignore, which takes a path, is what leaves a file out from here.)
+# the pytest runs, not run twice. (--ignore takes a path; --deselect takes node ids, which are
+# relative to pytest's rootdir, bindings/python.)
 python_311() {
   step "Python binding: pytest in target/venv (Python 3.11)"
   # The wheel test's `pip wheel` builds libmba with cargo: the dev build that is already there
   # (MBA_CARGO_PROFILE, read by setup.py), not a release build of its own.
-  MBA_CARGO_PROFILE=dev MBA_LIBRARY="$lib" target/venv/bin/python -m pytest -q bindings/python/tests \
-    --ignore bindings/python/tests/test_cpython_suite.py
+  # In a target directory of its own: `cargo build --lib` of mba alone resolves other features
+  # than the tests' build, and would rebuild target/debug's libmba.so while tests use it.
+  CARGO_TARGET_DIR="$PWD/target/wheel" MBA_CARGO_PROFILE=dev MBA_LIBRARY="$lib" \
+    target/venv/bin/python -m pytest -q bindings/python/tests --ignore bindings/python/tests/test_cpython_suite.py
 }
 python_ctypes() {
   step "Python binding without mba/_speedups (ctypes only)"
@@ -133,8 +135,9 @@ python_ctypes() {
 }
 python_313() {
   step "Python binding: pytest in target/py3.13"
-  MBA_CARGO_PROFILE=dev MBA_LIBRARY="$lib" target/py3.13/bin/python -m pytest -q bindings/python/tests \
-    --ignore bindings/python/tests/test_cpython_suite.py
+  # The wheel test runs on 3.11 only: two `pip wheel` at once would share bindings/python/build.
+  MBA_LIBRARY="$lib" target/py3.13/bin/python -m pytest -q bindings/python/tests \
+    --ignore bindings/python/tests/test_cpython_suite.py --ignore bindings/python/tests/test_wheel.py
   cpython_suite 3.13
 }
 cpython_suite() {
@@ -220,15 +223,19 @@ mba_need cargo:- cc:gcc c++:g++ make:make pkg-config:pkg-config git:git readelf:
 # Jobs: `start NAME FUNCTION ARGS...` runs `test.sh --job FUNCTION ARGS...` in the background, in
 # a process group of its own, its output in $logs/NAME; `finish NAME...` waits for them, prints
 # their logs in that order, and fails if any failed. When this script ends early (a failure),
-# every job still running is stopped, its whole process group.
+# every job still running is stopped, its whole process group. The jobs stay in this session
+# (set -m, not setsid): Linux shares the CPU fairly between sessions (autogroups), and the README
+# test, the longest chain of work, has one of its own.
 logs=$(mktemp -d)
 declare -A pid_of=()
 trap 'for p in "${pid_of[@]}"; do kill -- -"$p" 2>/dev/null || true; done; rm -rf "$logs"' EXIT
 start() {
   local name=$1
   shift
-  setsid "$0" --job "$@" >"$logs/$name" 2>&1 &
+  set -m
+  "$0" --job "$@" >"$logs/$name" 2>&1 &
   pid_of[$name]=$!
+  set +m
 }
 finish() {
   local name failed=()
@@ -243,7 +250,10 @@ finish() {
 # 1. Started at once: the README test (its own clone and builds), the virtualenvs, fuzzing
 #    (its own target directory).
 ran=()
-if has readme; then start readme readme; fi
+if has readme; then
+  setsid "$0" --job readme >"$logs/readme" 2>&1 &
+  pid_of[readme]=$!
+fi
 if has rust || has python; then start venv venv; fi
 if has python; then start py3.11 pyvenv 3.11; start py3.13 pyvenv 3.13; fi
 
