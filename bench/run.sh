@@ -6,8 +6,7 @@
 # Installs what it needs: Debian's libboost-dev and golang-go (as root), and a venv in
 # bench/out/venv with numpy, matplotlib, SharedArray and mmap_backed_array.
 # Usage: bench/run.sh [N] [RUNS]   (defaults MBA_BENCH_N or 10000000, and MBA_BENCH_RUNS or 5;
-# MBA_BENCH_OUT, MBA_BENCH_PNG redirect the outputs; MBA_BENCH_CHECK=1, for tests/readme.sh, runs
-# the parts side by side: a check that everything works, whose figures mean nothing)
+# MBA_BENCH_OUT, MBA_BENCH_PNG redirect the outputs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-${MBA_BENCH_N:-10000000}}"
@@ -36,39 +35,20 @@ cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/window.c -o bench/out/wind
 g++ -O2 -std=c++17 -Wall -Wextra -Werror -Iinclude bench/compare/native.cpp -o bench/out/native "${lib[@]}" -lrt -lpthread
 (cd bench/compare/go && PKG_CONFIG_PATH="$PWD/../../../target/release/pkgconfig" go build -o ../../out/mbabench .)
 
+echo "== mba through its C ABI"
+bench/out/bench "$n" "$runs" | tee bench/out/cabi.md
+echo "== native comparison"
+bench/out/native "$n" "$runs" | tee bench/out/results.jsonl
+echo "== Python comparison"
+MBA_LIBRARY="$PWD/target/release/libmba.so" "$venv/bin/python" bench/compare/python_peers.py "$n" "$runs" | tee -a bench/out/results.jsonl
+echo "== Go"
+bench/out/mbabench "$n" "$runs" | tee -a bench/out/results.jsonl
 # The windowed reader: a file four times the memory budget (64 MiB, or 16 MiB for short runs).
 wbudget=$(( n >= 10000000 ? 64 : 16 ))
-# The parts of the benchmark, in the order of their output; each writes bench/out/PART.out.
-parts=(cabi native python go window window_py)
-declare -A title=([cabi]="mba through its C ABI" [native]="native comparison" [python]="Python comparison"
-  [go]="Go" [window]="windowed reader, C (budget $wbudget MiB)" [window_py]="windowed reader, Python: mba.smmap and smmap")
-run_part() {
-  case "$1" in
-    cabi) bench/out/bench "$n" "$runs" ;;
-    native) bench/out/native "$n" "$runs" ;;
-    python) MBA_LIBRARY="$PWD/target/release/libmba.so" "$venv/bin/python" bench/compare/python_peers.py "$n" "$runs" ;;
-    go) bench/out/mbabench "$n" "$runs" ;;
-    window) bench/out/window_bench bench/out "$wbudget" "$runs" ;;
-    window_py) MBA_LIBRARY="$PWD/target/release/libmba.so" "$venv/bin/python" bench/compare/window_peers.py bench/out "$wbudget" "$runs" ;;
-  esac
-}
-if [ -n "${MBA_BENCH_CHECK:-}" ]; then
-  # A check that the benchmark works (tests/readme.sh): the parts run side by side, so their
-  # figures mean nothing; the outputs are the same files, printed in the same order.
-  declare -A pid_of=()
-  for p in "${parts[@]}"; do run_part "$p" >"bench/out/$p.out" & pid_of[$p]=$!; done
-  failed=()
-  for p in "${parts[@]}"; do wait "${pid_of[$p]}" || failed+=("$p"); done
-  for p in "${parts[@]}"; do echo "== ${title[$p]}"; cat "bench/out/$p.out"; done
-  [ "${#failed[@]}" = 0 ] || { echo "bench/run.sh: failed: ${failed[*]}" >&2; exit 1; }
-else
-  for p in "${parts[@]}"; do
-    echo "== ${title[$p]}"
-    run_part "$p" | tee "bench/out/$p.out"
-  done
-fi
-cp bench/out/cabi.out bench/out/cabi.md
-cat bench/out/{native,python,go,window,window_py}.out >bench/out/results.jsonl
+echo "== windowed reader, C (budget $wbudget MiB)"
+bench/out/window_bench bench/out "$wbudget" "$runs" | tee -a bench/out/results.jsonl
+echo "== windowed reader, Python: mba.smmap and smmap"
+MBA_LIBRARY="$PWD/target/release/libmba.so" "$venv/bin/python" bench/compare/window_peers.py bench/out "$wbudget" "$runs" | tee -a bench/out/results.jsonl
 
 peers=$("$venv/bin/python" -c "import numpy, SharedArray, matplotlib; from importlib.metadata import version as v; print(f'numpy {numpy.__version__}, SharedArray {v(\"SharedArray\")}, mmap_backed_array {v(\"mmap_backed_array\")}, smmap {v(\"smmap\")}, matplotlib {matplotlib.__version__}')")
 boost=$(sed -n 's/^#define BOOST_LIB_VERSION "\(.*\)"/\1/p' /usr/include/boost/version.hpp)

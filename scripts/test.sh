@@ -90,10 +90,10 @@ rust_build() {
 }
 rust_run() {
   local dir=$PWD/target/rust-tests t failed=()
-  step "cargo test -p mba -p mba-cli: the test binaries, ${RUST_JOBS:-3} at a time"
+  step "cargo test -p mba -p mba-cli: the test binaries, ${RUST_JOBS:-2} at a time"
   for t in "$dir"/*.args; do
     t=${t%.args}
-    while [ "$(jobs -rp | wc -l)" -ge "${RUST_JOBS:-3}" ]; do wait -n || true; done
+    while [ "$(jobs -rp | wc -l)" -ge "${RUST_JOBS:-2}" ]; do wait -n || true; done
     (
       mapfile -d '' envs <"$t.env"
       mapfile -d '' cmd <"$t.args"
@@ -229,6 +229,7 @@ mba_need cargo:- cc:gcc c++:g++ make:make pkg-config:pkg-config git:git readelf:
 logs=$(mktemp -d)
 declare -A pid_of=()
 trap 'for p in "${pid_of[@]}"; do kill -- -"$p" 2>/dev/null || true; done; rm -rf "$logs"' EXIT
+trap 'exit 143' TERM INT
 start() {
   local name=$1
   shift
