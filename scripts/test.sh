@@ -13,12 +13,12 @@
 #   fuzz    both fuzz targets, built with plain cargo (libFuzzer and ASan), MBA_FUZZ_SECONDS each (20)
 #   readme  tests/readme.sh: a fresh clone runs every command and snippet of README.md, twice
 #
-# Timing (2 cores): most tests wait on other processes more than they compute, so the parts run
-# at once. First the virtualenvs are filled (network-bound) beside the builds (cargo test's
-# binaries, target/debug/libmba.so for the bindings); then the Rust test binaries (a few at a
-# time), the Python suites of 3.11 and 3.13, Go and fuzzing run side by side, each with a log of
-# its own, printed in this order when all have ended; a failure in any fails the run. The README
-# test works in its own clone from the start. Tests use unique names, so they may run together.
+# Timing (2 cores): many tests wait on other processes, so the parts run side by side as jobs,
+# each with a log of its own, printed in a fixed order when all have ended; a failure in any
+# fails the run. The README test (in its own clone) and the virtualenvs (network-bound) start at
+# once; when target/debug/libmba.so is built, the Python suites of 3.11 and 3.13, Go, the Rust
+# tests (built, then their binaries a few at a time) and fuzzing. Tests use unique names, so they
+# may run together. Each job's log ends with the CPU time it used.
 #
 # Needs root (one test mounts a tmpfs in a private mount namespace, another drops to `nobody`),
 # a Rust toolchain, and gcc, g++, make, cmake, pkg-config, valgrind, binutils, git, go and
@@ -85,8 +85,12 @@ rust_build() {
   host=$(rustc -vV | sed -n 's/^host: //p' | tr a-z- A-Z_)
   env "CARGO_TARGET_${host}_RUNNER=$PWD/scripts/test-runner.sh" MBA_TEST_RECORD="$PWD/target/rust-tests" \
     MBA_PYTHON="$PWD/target/venv/bin/python" cargo test -p mba -p mba-cli --lib --bins --tests --no-fail-fast
-  # The doc tests now, while nothing else uses target/.
   cargo test -p mba --doc
+}
+rust_tests() {
+  step "cargo test -p mba -p mba-cli: building the tests"
+  rust_build
+  rust_run
 }
 rust_run() {
   local dir=$PWD/target/rust-tests t failed=()
@@ -198,6 +202,10 @@ readme() {
 if [ "${1:-}" = --job ]; then
   shift
   "$@"
+  cpu=$(mktemp)
+  times >"$cpu"   # this shell's CPU time, then its (waited-for) children's
+  echo "(job $1: CPU time of its processes, user and system: $(tail -n1 "$cpu"))"
+  rm -f "$cpu"
   exit 0
 fi
 
@@ -248,30 +256,25 @@ finish() {
   [ "${#failed[@]}" = 0 ] || { echo "test.sh: failed: ${failed[*]} (their logs above)" >&2; exit 1; }
 }
 
-# 1. Started at once: the README test (its own clone and builds), the virtualenvs, fuzzing
-#    (its own target directory).
+# 1. Started at once: the README test (its own clone and builds) and the virtualenvs.
 ran=()
 if has readme; then
   setsid "$0" --job readme >"$logs/readme" 2>&1 &
   pid_of[readme]=$!
+  ran+=(readme)
 fi
 if has rust || has python; then start venv venv; fi
 if has python; then start py3.11 pyvenv 3.11; start py3.13 pyvenv 3.13; fi
 
-# 2. The builds in target/, one after another (cargo would wait for its lock anyway).
-if has rust; then
-  step "cargo test -p mba -p mba-cli: building the tests"
-  rust_build
-fi
+# 2. The library of the bindings first: the Python suites, the longest part, start as soon as it
+#    and the virtualenvs are there; the Rust tests are built and run beside them (the test build
+#    leaves target/debug/libmba.so as it is), fuzzing too (in fuzz/target).
 if has python || has go; then
   step "target/debug/libmba.so for the bindings (make PROFILE=dev)"
   dev_lib
 fi
-if has fuzz; then start fuzz fuzz; fi
-
-# 3. The tests, side by side.
+if has go; then start go go_test; ran+=(go); fi
 if has rust || has python; then finish venv; fi
-if has rust; then start rust rust_run; ran+=(rust); fi
 if has python; then
   finish py3.11 py3.13
   step "Python binding: mba/_speedups, built in place by target/venv's Python"
@@ -283,8 +286,7 @@ if has python; then
   start python_313 python_313
   ran+=(python_311 python_ctypes python_313)
 fi
-if has go; then start go go_test; ran+=(go); fi
-if has fuzz; then ran+=(fuzz); fi
-if has readme; then ran+=(readme); fi
+if has rust; then start rust rust_tests; ran+=(rust); fi
+if has fuzz; then start fuzz fuzz; ran+=(fuzz); fi
 [ "${#ran[@]}" = 0 ] || finish "${ran[@]}"
 step "all requested parts passed: ${parts[*]}"
