@@ -9,7 +9,9 @@ cp311-abi3-<platform>, one wheel for every Python from 3.11; built by 3.10 it ta
 without mba.array's buffer protocol, and the tag is cp310-abi3.
 
 MBA_LIBRARY=system at build time builds no library: the package then uses the system's libmba
-(found on the library path) at run time. CARGO names the cargo program (default: cargo on PATH,
+(found on the library path) at run time. MBA_CARGO_PROFILE names the cargo profile the library is
+built with (default release; scripts/test.sh's wheel test sets dev, to reuse the tests' build
+rather than make a release build for it alone). CARGO names the cargo program (default: cargo on PATH,
 then ~/.cargo/bin/cargo); CARGO_TARGET_DIR is honoured as cargo honours it.
 """
 
@@ -70,11 +72,12 @@ class build_with_library(build_py):
         if cargo is None:
             raise SystemExit("mba-array: cargo is needed to build libmba (https://rustup.rs), or set "
                              "MBA_LIBRARY=system to use an installed libmba")
-        subprocess.run([cargo, "build", "--release", "--lib"], cwd=crate, check=True)
+        profile = os.environ.get("MBA_CARGO_PROFILE") or "release"
+        subprocess.run([cargo, "build", "--profile", profile, "--lib"], cwd=crate, check=True)
         target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(crate, "target")
         if not os.path.isabs(target):
             target = os.path.join(crate, target)
-        built = os.path.join(target, "release", "libmba.so")
+        built = os.path.join(target, "debug" if profile in ("dev", "test") else profile, "libmba.so")
         dest = os.path.join(self.build_lib, "mba", "libmba.so")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copyfile(built, dest)
