@@ -158,6 +158,7 @@ _fast_append = None
 _fast_info = None
 _fast_attach = None
 _fast_create = None
+_Iter = None
 _BufferBase = None
 _Span = None
 if not os.environ.get("MBA_NO_SPEEDUPS"):
@@ -173,6 +174,7 @@ if not os.environ.get("MBA_NO_SPEEDUPS"):
         # (a build for the 3.11 stable ABI may load on 3.10, which that ABI does not cover)
         _BufferBase = getattr(_speedups, "BufferBase", None) if sys.version_info >= (3, 11) else None
         _Span = getattr(_speedups, "Span", None) if sys.version_info >= (3, 11) else None
+        _Iter = getattr(_speedups, "Iter", None) if sys.version_info >= (3, 11) else None
 # Where memoryview(a), numpy.asarray(a), f.write(a)... come from: "C" (BufferBase), "__buffer__"
 # (Python 3.12+ without BufferBase) or None (no buffer protocol: Python 3.11 without BufferBase).
 # With a BufferBase that has them, len(a) and a[i] for an int i run in C (mba/_speedups.c).
@@ -1439,11 +1441,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         s.cv[start:(end if end >= 0 else None):step] = src
 
     def __iter__(self):
-        st = _IterState()
-        st.arr, st.pos, st.cur, st.end = self, 0, None, 0
-        it = arrayiterator.from_iterable(_iter_chunks(st))
-        it._st = st
-        return it
+        return _restore_iterator(self, 0)
 
     # -- operators ---------------------------------------------------------------------------
 
@@ -1719,35 +1717,58 @@ def _iter_chunks(st):
         st.cur = None
 
 
-class arrayiterator(itertools.chain):
-    """The iterator of an mba.array: elements are read from the mapping chunk by chunk in C;
-    it pickles as (array, position) like array.array's iterator."""
+if _Iter is not None and _FAST_BASE:
+    class arrayiterator(_Iter):
+        """The iterator of an mba.array, in C (mba/_speedups.c): each step reads the length as
+        len(a) does and the element as a[i] does, so appends made meanwhile are seen; it pickles
+        as (array, position) like array.array's iterator."""
 
-    __slots__ = ("_st",)
+        __slots__ = ()
 
-    def __new__(cls, *args, **kwargs):
-        raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
+        def __new__(cls, *args, **kwargs):
+            raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
 
-    def __reduce__(self):
-        st = self._st
-        if st.cur is not None:  # where in the current piece: count what is left of it
-            rest = sum(1 for _ in st.cur)
-            st.pos, st.cur = st.end - rest, None  # and read the rest again from there
-        return (_restore_iterator, (st.arr, st.pos))
+        def __reduce__(self):
+            return (_restore_iterator, self._state)
 
-    def __reduce_ex__(self, protocol):
-        return self.__reduce__()
+        def __reduce_ex__(self, protocol):
+            return self.__reduce__()
 
-    def __copy__(self):
-        raise TypeError("cannot copy an mba.array iterator")
+        def __copy__(self):
+            raise TypeError("cannot copy an mba.array iterator")
 
+    def _restore_iterator(arr, pos):
+        return _Iter.__new__(arrayiterator, arr, pos)
 
-def _restore_iterator(arr, pos):
-    st = _IterState()
-    st.arr, st.pos, st.cur, st.end = arr, pos, None, 0
-    it = arrayiterator.from_iterable(_iter_chunks(st))
-    it._st = st
-    return it
+else:
+    class arrayiterator(itertools.chain):
+        """The iterator of an mba.array: elements are read from the mapping chunk by chunk in C;
+        it pickles as (array, position) like array.array's iterator."""
+
+        __slots__ = ("_st",)
+
+        def __new__(cls, *args, **kwargs):
+            raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
+
+        def __reduce__(self):
+            st = self._st
+            if st.cur is not None:  # where in the current piece: count what is left of it
+                rest = sum(1 for _ in st.cur)
+                st.pos, st.cur = st.end - rest, None  # and read the rest again from there
+            return (_restore_iterator, (st.arr, st.pos))
+
+        def __reduce_ex__(self, protocol):
+            return self.__reduce__()
+
+        def __copy__(self):
+            raise TypeError("cannot copy an mba.array iterator")
+
+    def _restore_iterator(arr, pos):
+        st = _IterState()
+        st.arr, st.pos, st.cur, st.end = arr, pos, None, 0
+        it = arrayiterator.from_iterable(_iter_chunks(st))
+        it._st = st
+        return it
 
 
 # ---------------------------------------------------------------------------------------------

@@ -456,6 +456,7 @@ typedef struct {
 } Base;
 
 static PyObject *len_slow_name, *getitem_name;
+static PyTypeObject *buffer_base_type;
 
 /* The length, if the fast path can vouch for it; -1 (no exception) if it cannot. */
 static long long fast_len(Base *b) {
@@ -586,6 +587,135 @@ static PyObject *base_fast_set(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
+/* Iter(array, pos): the iterator of an mba.array, in C. Each step reads the length as len(a)
+ * does (so appends made meanwhile are seen, and a shrink ends it), then element pos as a[pos]
+ * does; once past the end it lets go of the array and stays exhausted. `array` is None for an
+ * exhausted iterator; `pos` is where it stands (both for pickling). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *array;  /* an mba.array (a BufferBase), or NULL once exhausted */
+    Py_ssize_t pos;
+} Iter;
+
+static PyObject *iter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *array;
+    Py_ssize_t pos;
+    if (kwargs != NULL && PyDict_Size(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Iter() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "On:Iter", &array, &pos)) {
+        return NULL;
+    }
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "Iter: a negative position");
+        return NULL;
+    }
+    if (array != Py_None && !PyObject_TypeCheck(array, buffer_base_type)) {
+        PyErr_SetString(PyExc_TypeError, "Iter: not an mba.array");
+        return NULL;
+    }
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Iter *self = (Iter *)alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (array != Py_None) {
+        Py_INCREF(array);
+        self->array = array;
+    }
+    self->pos = pos;
+    return (PyObject *)self;
+}
+
+static int iter_traverse(PyObject *obj, visitproc visit, void *arg) {
+    Py_VISIT(((Iter *)obj)->array);
+    Py_VISIT(Py_TYPE(obj));
+    return 0;
+}
+
+static int iter_clear(PyObject *obj) {
+    Py_CLEAR(((Iter *)obj)->array);
+    return 0;
+}
+
+static void iter_dealloc(PyObject *obj) {
+    PyTypeObject *type = Py_TYPE(obj);
+    PyObject_GC_UnTrack(obj);
+    iter_clear(obj);
+    freefunc free = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free(obj);
+    Py_DECREF(type);
+}
+
+static PyObject *iter_next(PyObject *obj) {
+    Iter *it = (Iter *)obj;
+    PyObject *array = it->array;
+    if (array == NULL) {
+        return NULL;
+    }
+    Base *b = (Base *)array;
+    long long n = fast_len(b);
+    if (n < 0) {
+        Py_ssize_t m = base_len(array);
+        if (m < 0) {
+            return NULL;
+        }
+        n = m;
+    }
+    if ((long long)it->pos >= n) {
+        Py_CLEAR(it->array);
+        return NULL;
+    }
+    /* i is below a length the library vouched for (n, from the fast path or from _len_slow,
+     * which raised _known to it): element i is mapped, whatever a peer writes meanwhile. */
+    Py_ssize_t i = it->pos++;
+    if (b->len_word != NULL) {
+        PyObject *v = element(b, i);
+        if (v != NULL || PyErr_Occurred()) {
+            return v;
+        }
+    }
+    PyObject *key = PyLong_FromSsize_t(i);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethodObjArgs(array, getitem_name, key, NULL);
+    Py_DECREF(key);
+    if (r == NULL && PyErr_ExceptionMatches(PyExc_IndexError)) {
+        PyErr_Clear();  /* it shrank meanwhile: the end, as for array.array's iterator */
+        Py_CLEAR(it->array);
+    }
+    return r;
+}
+
+static PyObject *iter_state(PyObject *obj, void *closure) {
+    (void)closure;
+    Iter *it = (Iter *)obj;
+    return Py_BuildValue("(On)", it->array != NULL ? it->array : Py_None, it->pos);
+}
+
+static PyGetSetDef iter_getset[] = {
+    {"_state", iter_state, NULL, "(array or None once exhausted, position)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot iter_slots[] = {
+    {Py_tp_new, (void *)iter_new},
+    {Py_tp_dealloc, (void *)iter_dealloc},
+    {Py_tp_traverse, (void *)iter_traverse},
+    {Py_tp_clear, (void *)iter_clear},
+    {Py_tp_iter, (void *)PyObject_SelfIter},
+    {Py_tp_iternext, (void *)iter_next},
+    {Py_tp_getset, (void *)iter_getset},
+    {Py_tp_doc, (void *)"The iterator of an mba.array, in C."},
+    {0, NULL},
+};
+
+static PyType_Spec iter_spec = {
+    "mba._speedups.Iter", sizeof(Iter), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, iter_slots,
+};
+
 static PyMethodDef base_methods[] = {
     {"_fast_set", (PyCFunction)(void (*)(void))base_fast_set, METH_FASTCALL,
      "_fast_set(len_address, data_address, itemsize, typecode): what len(a) and a[i] read in C."},
@@ -645,6 +775,13 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         PyObject *base = PyType_FromSpec(&buffer_base_spec);
         if (base == NULL || PyModule_AddObject(m, "BufferBase", base) < 0) {
             Py_XDECREF(base);
+            Py_DECREF(m);
+            return NULL;
+        }
+        buffer_base_type = (PyTypeObject *)base;  /* the module keeps it */
+        PyObject *iter = PyType_FromSpec(&iter_spec);
+        if (iter == NULL || PyModule_AddObject(m, "Iter", iter) < 0) {
+            Py_XDECREF(iter);
             Py_DECREF(m);
             return NULL;
         }
