@@ -24,6 +24,8 @@ pub(crate) const MAX_HEADER: usize = 1 << 20;
 /// The most dimensions an mba array (and so a mapped `.npy` file) may have.
 pub(crate) const MAX_DIMS: usize = 8;
 /// How many bytes of a file [`header_len`] needs to see.
+///
+/// cbindgen:ignore
 pub const PREFIX_LEN: usize = 12;
 
 /// numpy's kind character of each mba dtype (`i`, `u`, `f`, `b`, `c`).
