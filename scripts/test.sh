@@ -55,8 +55,8 @@ python_of() {
 venv() {
   step "target/venv: numpy, pytest, wheel, setuptools, smmap, SharedArray"
   [ -x target/venv/bin/python ] || python3 -m venv target/venv
-  target/venv/bin/pip install --quiet --disable-pip-version-check numpy pytest wheel setuptools smmap
-  target/venv/bin/pip install --quiet --disable-pip-version-check --no-build-isolation SharedArray
+  target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile numpy pytest wheel setuptools smmap
+  target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile --no-build-isolation SharedArray
 }
 # target/py$1: Python $1 with numpy, pytest and smmap, for CPython's test_array (and on 3.13,
 # the binding's suite).
@@ -65,7 +65,7 @@ pyvenv() {
   step "target/py$v: Python $v with numpy, pytest, smmap"
   py=$(python_of "$v")
   [ -x "target/py$v/bin/python" ] || "$py" -m venv "target/py$v"
-  "target/py$v/bin/pip" install --quiet --disable-pip-version-check numpy pytest smmap
+  "target/py$v/bin/pip" install --quiet --disable-pip-version-check --no-compile numpy pytest smmap
 }
 
 # The library of this build, for the bindings: target/debug/libmba.so, its SONAME link and
