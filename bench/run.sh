@@ -25,7 +25,7 @@ fi
 venv=bench/out/venv
 mkdir -p bench/out
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check numpy matplotlib SharedArray mmap_backed_array setuptools smmap
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-compile numpy matplotlib SharedArray mmap_backed_array setuptools smmap
 
 make -s   # target/release/libmba.so, its SONAME link libmba.so.0, and pkgconfig/mba.pc
 (cd bindings/python && "../../$venv/bin/python" setup.py -q build_ext --inplace)   # mba/_speedups beside the sources
