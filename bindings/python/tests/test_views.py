@@ -149,6 +149,28 @@ def test_the_buffer_survives_the_array_object_and_the_export_holds_the_mapping(u
     m.release()
 
 
+def test_a_numpy_view_alone_makes_close_refuse_and_is_read_only_on_a_read_only_handle(uri):
+    # numpy() views are counted for close() (with mba/_speedups, as exports of the mapping's
+    # Span; else through their keepers), with no memoryview or other view beside them.
+    a = mba.array("I", range(10), uri=uri)
+    v = a.numpy()
+    with pytest.raises(BufferError):
+        a.close()
+    del v
+    gc.collect()
+    a.close()
+    ro = mba.array.attach(uri, readonly=True)
+    w = ro.numpy()
+    assert not w.flags.writeable and w.tolist() == list(range(10))
+    with pytest.raises(ValueError):
+        w[0] = 1
+    with pytest.raises(BufferError):
+        ro.close()
+    del w
+    gc.collect()
+    ro.close()
+
+
 def test_views_of_the_methods_do_not_block_appends(uri):
     a = mba.array("Q", range(10), uri=uri)
     v, m = a.numpy(), a.memoryview()
