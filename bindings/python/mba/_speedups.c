@@ -438,7 +438,7 @@ static PyType_Slot span_slots[] = {
     {Py_bf_getbuffer, (void *)span_get},
     {Py_bf_releasebuffer, (void *)span_release},
     {Py_tp_members, (void *)span_members},
-    {Py_tp_doc, (void *)"Span(address, nbytes, owner): a buffer over mapped memory that keeps owner alive."},
+    {Py_tp_doc, (void *)"Span(address, nbytes, owner[, free, handle[, readonly]]): a buffer over mapped memory."},
     {0, NULL},
 };
 
@@ -762,32 +762,28 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
+#ifdef MBA_BUFFER_BASE
+/* Makes the type of `spec` and adds it to module m as `name`; the type (which m keeps), or NULL
+ * with an exception. */
+static PyTypeObject *add_type(PyObject *m, PyType_Spec *spec, const char *name) {
+    PyObject *type = PyType_FromSpec(spec);
+    if (type == NULL || PyModule_AddObject(m, name, type) < 0) {
+        Py_XDECREF(type);
+        return NULL;
+    }
+    return (PyTypeObject *)type;
+}
+#endif
+
 PyMODINIT_FUNC PyInit__speedups(void) {
     PyObject *m = PyModule_Create(&module);
 #ifdef MBA_BUFFER_BASE
     if (m != NULL) {
         len_slow_name = PyUnicode_InternFromString("_len_slow");
         getitem_name = PyUnicode_InternFromString("_getitem");
-        if (len_slow_name == NULL || getitem_name == NULL) {
-            Py_DECREF(m);
-            return NULL;
-        }
-        PyObject *base = PyType_FromSpec(&buffer_base_spec);
-        if (base == NULL || PyModule_AddObject(m, "BufferBase", base) < 0) {
-            Py_XDECREF(base);
-            Py_DECREF(m);
-            return NULL;
-        }
-        buffer_base_type = (PyTypeObject *)base;  /* the module keeps it */
-        PyObject *iter = PyType_FromSpec(&iter_spec);
-        if (iter == NULL || PyModule_AddObject(m, "Iter", iter) < 0) {
-            Py_XDECREF(iter);
-            Py_DECREF(m);
-            return NULL;
-        }
-        PyObject *span = PyType_FromSpec(&span_spec);
-        if (span == NULL || PyModule_AddObject(m, "Span", span) < 0) {
-            Py_XDECREF(span);
+        if (len_slow_name == NULL || getitem_name == NULL
+            || (buffer_base_type = add_type(m, &buffer_base_spec, "BufferBase")) == NULL
+            || add_type(m, &iter_spec, "Iter") == NULL || add_type(m, &span_spec, "Span") == NULL) {
             Py_DECREF(m);
             return NULL;
         }
