@@ -25,8 +25,6 @@ pub(crate) struct Region {
     hdr: *mut u8,
     /// Whether `hdr` is the private header (a `Box<Header>` to give back on drop).
     own_hdr: bool,
-    /// Element 0: the mapping's base plus `geo.data_offset` (kept, to save an add per element).
-    data: *mut u8,
     pub(crate) geo: Geometry,
     /// Bytes of the store known to exist, to be allocated, and to lie inside the mapping.
     known: AtomicU64,
@@ -73,13 +71,10 @@ impl Region {
     #[link_section = ".text.hot.mba"]
     pub(crate) fn new(map: memmap2::MmapRaw, geo: Geometry, known: u64) -> Region {
         let hdr = map.as_mut_ptr();
-        // SAFETY: data_offset <= store size <= mapping length (checked by Header::validate).
-        let data = unsafe { hdr.add(geo.data_offset) };
         let r = Region {
             map,
             hdr,
             own_hdr: false,
-            data,
             geo,
             known: AtomicU64::new(0),
             known_elems: AtomicU64::new(0),
@@ -98,13 +93,10 @@ impl Region {
         header: Box<crate::layout::Header>,
     ) -> Region {
         let hdr = Box::into_raw(header).cast::<u8>();
-        // SAFETY: data_offset lies inside the file, which the mapping covers (the caller's check).
-        let data = unsafe { map.as_mut_ptr().add(geo.data_offset) };
         let r = Region {
             map,
             hdr,
             own_hdr: true,
-            data,
             geo,
             known: AtomicU64::new(0),
             known_elems: AtomicU64::new(0),
@@ -153,9 +145,9 @@ impl Region {
         self.map.as_mut_ptr()
     }
     /// Element 0; `data_offset` lies inside the store (checked at attach).
-    #[inline(always)]
     pub(crate) fn data_ptr(&self) -> *mut u8 {
-        self.data
+        // SAFETY: data_offset <= store size <= mapping length, checked at attach.
+        unsafe { self.base().add(self.geo.data_offset) }
     }
     /// Element `index`. The caller has checked that it lies below `known_elems`.
     #[inline(always)]
