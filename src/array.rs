@@ -180,7 +180,7 @@ impl Array {
         let new = store::create_unnamed(&loc)?;
         let fd = new.file.as_fd();
         let anonymous = matches!(loc, Location::Anonymous);
-        let room = if anonymous { sys::memory().0 } else { sys::fs_size(fd).unwrap_or(u64::MAX) };
+        let room = if anonymous { sys::memory_total() } else { sys::fs_size(fd).unwrap_or(u64::MAX) };
         let max = if opts.max_capacity == 0 {
             (DEFAULT_MAX_BYTES.min(room) / item / row * row).max(capacity)
         } else {
