@@ -6,7 +6,7 @@
 
 mod common;
 use common::cprog::build;
-use common::{rw, Name};
+use common::{rw, Name, TempDir};
 use mba::{Array, Dtype};
 use std::process::{Command, Stdio};
 
@@ -26,8 +26,12 @@ fn stress(writers: u64, claims: bool) {
     let n = Name::new("stress");
     let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
     let spawn = |args: Vec<String>| Command::new(&worker).args(args).stdout(Stdio::piped()).spawn().unwrap();
+    // The readers check snapshots for as long as the writers write (a minute at most), then
+    // once more after the stop file appears: no CPU spent re-reading a finished array.
+    let dir = TempDir::new("stress");
+    let stop = dir.0.join("writers-done").to_string_lossy().into_owned();
     let readers: Vec<_> = (0..READERS)
-        .map(|_| spawn(vec!["check".into(), n.0.clone(), writers.to_string(), "3000".into()]))
+        .map(|_| spawn(vec!["check".into(), n.0.clone(), writers.to_string(), "60000".into(), stop.clone()]))
         .collect();
     let ws: Vec<_> = (0..writers)
         .map(|w| {
@@ -41,8 +45,9 @@ fn stress(writers: u64, claims: bool) {
         .collect();
     let mut kept = Vec::new();
     let (mut sessions, mut pops, mut busy, mut claimed) = (0, 0, 0, 0);
-    for c in ws {
-        let o = c.wait_with_output().unwrap();
+    let ws: Vec<_> = ws.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    std::fs::write(&stop, b"").unwrap();
+    for o in ws {
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(o.status.success(), "writer: {} {out}", o.status);
         kept.push(field(&out, "seq"));

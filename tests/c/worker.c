@@ -18,8 +18,8 @@
  *                                       write their indices slowly (POISON past what will be committed), and
  *                                       commit a random prefix or abort
  *   worker claim-lease URI              the same through an exclusive handle
- *   worker check URI WRITERS MS         for MS milliseconds, read snapshots and check every writer's values
- *                                       are contiguous (0, 1, 2, ...) in each
+ *   worker check URI WRITERS MS [STOP]  for MS milliseconds, or until the file STOP exists, read snapshots and
+ *                                       check every writer's values are contiguous (0, 1, 2, ...) in each
  *   worker chaos URI MS FLAGS           call every API in a loop for MS ms against a store a peer scribbles on;
  *                                       any status is fine, a crash is not
  *   worker create-loop URI              create (overwrite) and free an 8 MiB array forever
@@ -215,9 +215,12 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "check")) {
         uint64_t writers = strtoull(argv[3], NULL, 10), snapshots = 0, checked = 0, max_len = 0;
         double until = ms_now() + strtod(argv[4], NULL);
+        const char *stop = argc > 5 ? argv[5] : NULL; /* the writers are done: one more snapshot, then stop */
+        int last = 0;
         if ((s = mba_attach(uri, MBA_READ_ONLY, &a)) != MBA_OK) return fail("attach", s);
-                uint64_t *buf = NULL, *prev = NULL, cap = 0, prev_len = 0, next[64];
-        while (ms_now() < until) {
+        uint64_t *buf = NULL, *prev = NULL, cap = 0, prev_len = 0, next[64];
+        while (!last && ms_now() < until) {
+            last = stop && access(stop, F_OK) == 0;
             uint64_t len = mba_len(a);
             if (len > cap) {
                 cap = len * 2;
@@ -238,7 +241,7 @@ int main(int argc, char **argv) {
                 }
                 next[w]++;
             }
-                        /* The prefix only grows: the previous snapshot, less the one slot a pop may free, is
+            /* The prefix only grows: the previous snapshot, less the one slot a pop may free, is
              * still there unchanged (no pop takes more than the last element of a lease session). */
             uint64_t stable = prev_len > 1 ? prev_len - 1 : 0;
             if (len + 1 < prev_len || memcmp(buf, prev, (stable < len ? stable : len) * 8) != 0) {
@@ -251,7 +254,7 @@ int main(int argc, char **argv) {
             checked += len ? len - 1 : 0;
             if (len > max_len) max_len = len;
         }
-                printf("checked snapshots=%" PRIu64 " elements=%" PRIu64 " max_len=%" PRIu64 "\n", snapshots, checked, max_len);
+        printf("checked snapshots=%" PRIu64 " elements=%" PRIu64 " max_len=%" PRIu64 "\n", snapshots, checked, max_len);
         free(buf);
         free(prev);
     } else if (!strcmp(mode, "chaos")) {
