@@ -6,7 +6,8 @@
  *   window-fit:    random 4 KiB reads inside a working set of 3/4 of the budget
  *   window-scan:   a sequential typed scan (sum of every u32 of the file)
  *
- * Usage: window_bench DIR [BUDGET_MIB] [RUNS]   (defaults 64 MiB, 5; window 1 MiB, file 4x budget) */
+ * Usage: window_bench DIR [BUDGET_MIB] [RUNS] [READS]   (defaults 64 MiB, 5, 200000; window 1 MiB, file 4x
+ * budget) */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,10 +22,9 @@
 #include "mba.h"
 
 #define READ 4096
-#define READS 200000
 #define CHUNK (256 * 1024)
 
-static int RUNS = 5;
+static int RUNS = 5, READS = 200000;
 static uint64_t BUDGET, FILE_SIZE;
 static const char *PATH;
 static volatile uint64_t sink;
@@ -194,12 +194,14 @@ static double mba_pin_scan(void *p) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: window_bench DIR [BUDGET_MIB] [RUNS]\n");
+        fprintf(stderr, "usage: window_bench DIR [BUDGET_MIB] [RUNS] [READS]\n");
         return 2;
     }
     BUDGET = (argc > 2 ? strtoull(argv[2], NULL, 10) : 64) << 20;
     RUNS = argc > 3 ? atoi(argv[3]) : 5;
     if (RUNS < 1 || RUNS > 64) return 2;
+    READS = argc > 4 ? atoi(argv[4]) : 200000;
+    if (READS < 1) return 2;
     FILE_SIZE = 4 * BUDGET;
     static char path[4096];
     snprintf(path, sizeof path, "%s/mba-window-bench-%d.bin", argv[1], (int)getpid());

@@ -26,7 +26,7 @@ BUDGET = (int(sys.argv[2]) if len(sys.argv) > 2 else 64) << 20
 RUNS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 WINDOW = 1 << 20
 SIZE = 4 * BUDGET
-READS = 20_000
+READS = int(sys.argv[4]) if len(sys.argv) > 4 else 20_000
 PATH = os.path.join(DIR, f"mba-window-py-{os.getpid()}.bin")
 
 
