@@ -77,9 +77,9 @@ def one(impl, op, n):
     print(json.dumps({"impl": impl, "op": op, "n": n, "peak": max(peak, 0)}))
 
 
-def measure(op, n):
+def measure(op, n, impls=("array", "mba")):
     out = {}
-    for impl in ("array", "mba"):
+    for impl in impls:
         r = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", impl, op, str(n)],
                            capture_output=True, text=True, check=True)
         out[impl] = json.loads(r.stdout)["peak"]

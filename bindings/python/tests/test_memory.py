@@ -15,7 +15,8 @@ CHUNK_BOUND = 6 << 20
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs /proc/self/clear_refs")
 @pytest.mark.parametrize("op", list(memory_table.OPS))
 def test_peak_memory_is_bounded(op):
-    m = memory_table.measure(op, N)
+    # A chunked operation is held to a fixed bound: array.array's figure is not needed.
+    m = memory_table.measure(op, N, ("mba",) if op in memory_table.CHUNKED else ("array", "mba"))
     size = 8 * N
     if op in memory_table.CHUNKED:
         assert m["mba"] <= CHUNK_BOUND, f"{op}: {m['mba'] / 2**20:.1f} MiB, a copy of the array is {size / 2**20:.0f}"
