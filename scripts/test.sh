@@ -11,7 +11,8 @@
 #           installed if missing) with the floors of bindings/python/tests/cpython_floor.json
 #   go      gofmt, go vet and go test of the Go binding, against this build's library
 #   fuzz    both fuzz targets, built with plain cargo (libFuzzer and ASan), MBA_FUZZ_SECONDS each (20)
-#   readme  tests/readme.sh: a fresh clone runs every command and snippet of README.md, twice
+#   readme  tests/readme.sh: a fresh clone runs every command and snippet of README.md, twice (the
+#           benchmark once)
 #
 # Timing (2 cores): many tests wait on other processes, so the parts run side by side as jobs,
 # each with a log of its own, printed in a fixed order when all have ended; a failure in any
