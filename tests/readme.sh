@@ -124,4 +124,4 @@ for round in 1 2; do
   leaked=$(comm -13 <(echo "$shm_before") <(ls /dev/shm | sort) | grep -E "^($(IFS='|'; echo "${names[*]}")|mba-demo-)" || true)
   [ -z "$leaked" ] || { echo "readme.sh: round $round left in /dev/shm: $leaked" >&2; exit 1; }
 done
-echo "readme.sh: every README command and snippet ran twice"
+echo "readme.sh: every README command and snippet ran twice (blocks marked once: in round 1)"
