@@ -119,16 +119,16 @@ fn random_access(rng: &mut Rng, c: &mut Cursor, spec: &Spec, max_elems: u64, kee
     }
 }
 
-/// 1,000,000 random typed reads and borrows over six files of random data totalling four
+/// 400,000 random typed reads and borrows over six files of random data totalling four
 /// times the memory budget, every one checked against the files' bytes; the budgets are
 /// checked after every call, and against /proc every 1,000 calls; the peaks at the end.
 #[test]
-fn a_million_random_reads_over_four_times_the_budget_stay_in_budget() {
-    let dir = TempDir::new("window-million");
+fn random_reads_over_four_times_the_budget_stay_in_budget() {
+    let dir = TempDir::new("window-random");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let budget = 64 * page();
     let specs = random_files(&dir.0, &mut rng, 4 * budget);
-    for (mapped_reads, calls) in [(true, 700_000), (false, 300_000)] {
+    for (mapped_reads, calls) in [(true, 280_000), (false, 120_000)] {
         let cfg = WindowConfig {
             window_size: 4 * page(),
             max_mapped_bytes: budget,
@@ -155,7 +155,7 @@ fn a_million_random_reads_over_four_times_the_budget_stay_in_budget() {
         if mapped_reads {
             assert!(s.maps > 100, "{s:?}");
         } else {
-            assert!(s.preads > 100_000, "{s:?}");
+            assert!(s.preads > 40_000, "{s:?}");
         }
         drop(cursors);
         assert_eq!(m.usage().2, 0, "dropping every cursor closes every descriptor");
