@@ -16,7 +16,7 @@ fn random_scribbles_on_a_live_array_crash_no_one() {
     let n = Name::new("hostile");
     let a = Array::create(n.uri(), Dtype::U64, 4, rw()).unwrap();
     a.extend_from_slice(&(0..10_000u64).collect::<Vec<_>>()).unwrap();
-    let ms = 3000u64;
+    let ms = 2000u64;
     // Flags: 0 = shared read-write, 1 = read-only, 2 = exclusive (the lease holder). Each
     // attaches to the sound array (an attach refuses a scribbled header) and says "ready".
     let mut children: Vec<_> = ["0", "1", "2", "0", "1"]

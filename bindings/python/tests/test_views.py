@@ -233,12 +233,13 @@ print(loops, total >= 0)
 def test_a_peer_scribbling_the_length_never_makes_a_view_fault(uri):
     # The header's length is a peer's to write. Views and reads rest on mba_len(), which the
     # library clamps to what is mapped and backed: whatever the peer writes, the reader gets
-    # values, never a signal. Both processes run for a few seconds.
+    # values, never a signal. Both processes run for a second and a half (each reader loop takes
+    # a few milliseconds, and the peer writes a new length about every microsecond).
     n = 300_000
     mba.array("Q", range(n), uri=uri)
     path = "/dev/shm/" + uri[len("shm://"):]
     env = dict(os.environ, PYTHONPATH=PYTHONPATH)
-    seconds = "3"
+    seconds = "1.5"
     scribbler = subprocess.Popen([sys.executable, "-c", SCRIBBLER, path, seconds], stdout=subprocess.PIPE,
                                  text=True)
     time.sleep(0.2)
