@@ -404,10 +404,10 @@ class _CharView:
 
 
 class _Keeper:
-    """What the finalizer of a mapping needs: the handle and the process that opened it. It
-    never refers to the mapping, which it outlives."""
+    """What the finalizer of a mapping needs (without mba/_speedups): the handle. It never
+    refers to the mapping, which it outlives."""
 
-    __slots__ = ("h", "pid")
+    __slots__ = ("h",)
 
 
 def _release(k):
@@ -422,13 +422,19 @@ class _State:
     """Everything about an open array except what the per-element paths read (those are the
     slots of the array object itself)."""
 
-    __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "k", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
+    __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "pid", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
                  "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr", "known0", "hdr_addr",
                  "__weakref__")
 
 
-_LIVE = weakref.WeakValueDictionary()  # open arrays of this process, for the fork handler
-_SERIAL = itertools.count()
+# Open arrays of this process, for the fork handler: weak references, by their id, each removed
+# by its own callback when its array goes. (Cheaper than a WeakValueDictionary, whose entries
+# are made by Python code, on every create and attach.)
+_LIVE = {}
+
+
+def _forget(ref, _pop=_LIVE.pop):
+    _pop(id(ref), None)
 
 
 _PID = [os.getpid()]  # this process's, kept by _after_fork_in_child (a system call less per array)
@@ -439,7 +445,10 @@ def _after_fork_in_child():
     (the library refuses mutators of an inherited handle). Locks are new: a thread of the
     parent that held one does not exist here."""
     _PID[0] = os.getpid()
-    for a in list(_LIVE.values()):
+    for ref in list(_LIVE.values()):
+        a = ref()
+        if a is None:
+            continue
         s = a._s
         s.lock = threading.Lock()
         if s.serial is not None:
@@ -447,7 +456,7 @@ def _after_fork_in_child():
         if s.closed:
             continue
         if not s.inherited:
-            s.inherited = s.k.pid
+            s.inherited = s.pid
         s.wh = None
         if not s.ro:
             s.raw = s.raw.toreadonly()
@@ -501,9 +510,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     s.tc, s.stc, s.isz, s.fmt = tc, _STD_TC[tc], _ITEMSIZE[tc], _FORMAT[tc]
     s.uri, s.ro = uri, ro
     s.h = h
-    k = _Keeper()
-    k.h, k.pid = h, _PID[0]
-    s.k, s.lock = k, threading.Lock()
+    s.pid, s.lock = _PID[0], threading.Lock()  # the process that opened h
     s.data = data or None
     s.maxn = maxn
     s.known0 = s_len
@@ -515,6 +522,8 @@ def _open(h, tc, uri, ro, exclusive, info=None):
         base = _Span(s.data or 0, nbytes, None, _FREE_ADDRESS, h.value, ro)
     else:
         base = (ctypes.c_ubyte * nbytes).from_address(s.data) if nbytes else (ctypes.c_ubyte * 1)()
+        k = _Keeper()
+        k.h = h
         weakref.finalize(base, _release, k)
     raw = memoryview(base) if _Span is not None else memoryview(base).cast("B")[:nbytes]  # bytes ("B")
     s.base = base
@@ -537,38 +546,42 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     if _FAST_LEN:
         if hp:
             s.hdr_addr = hp
-            if _Span is not None:
-                hk = _Span(hp, 256, base)
+            if _FAST_BASE:
+                pass  # mba.array's C base reads the length word itself (_fast_set): no view of it
+            elif _Span is not None:
+                s.hdr = memoryview(_Span(hp, 256, base)).cast("Q")
             else:
                 hk = _HEADER_T.from_address(hp)
                 hk.mapping = base
-            s.hdr = memoryview(hk).cast("Q") if _Span is not None else memoryview(hk).cast("B").cast("Q")
+                s.hdr = memoryview(hk).cast("B").cast("Q")
     return s
 
 
 def _new_handle(uri, dtype, capacity, flags, mode, typecode, max_capacity):
+    """A new handle (and its _info(), or None if not known yet)."""
     if _fast_create is not None:
-        status, address = _fast_create(_CREATE_FUNCTIONS, _uri(uri), flags, dtype, mode or 0, capacity, max_capacity,
-                                       ord(typecode))
+        status, address, info = _fast_create(_CREATE_FUNCTIONS, _uri(uri), flags, dtype, mode or 0, capacity,
+                                             max_capacity, ord(typecode), _GETTERS)
         _check(status)
-        return _p(address)
+        return _p(address), info
     h = _p()
     o = _Options()
     _options_init(ctypes.byref(o))
     o.flags, o.dtype, o.mode, o.capacity = flags, dtype, mode or 0, capacity
     o.max_capacity, o.typecode = max_capacity, ord(typecode)
     _check(_create_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
-    return h
+    return h, None
 
 
 def _attach_handle(uri, flags):
+    """A handle attached to uri (and its _info(), or None if not known yet)."""
     if _fast_attach is not None:
-        status, address = _fast_attach(_ATTACH_ADDRESS, _uri(uri), flags)
+        status, address, info = _fast_attach(_ATTACH_ADDRESS, _uri(uri), flags, _GETTERS)
         _check(status)
-        return _p(address)
+        return _p(address), info
     h = _p()
     _check(_attach(_uri(uri), flags, ctypes.byref(h)))
-    return h
+    return h, None
 
 
 def _typecode_of_handle(dtype, stored, wanted=None):
@@ -647,9 +660,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         elif capacity == 0 and isinstance(initializer, (bytes, bytearray)):
             capacity = len(initializer) // _ITEMSIZE[typecode]
         self = object.__new__(cls)
-        h = _new_handle(uri, _DTYPE[typecode], capacity, flags, kwargs.get("mode"), typecode,
-                        kwargs.get("max_capacity", 0))
-        self._setup(_open(h, typecode, uri, False, bool(flags & MBA_EXCLUSIVE)))
+        h, info = _new_handle(uri, _DTYPE[typecode], capacity, flags, kwargs.get("mode"), typecode,
+                              kwargs.get("max_capacity", 0))
+        self._setup(_open(h, typecode, uri, False, bool(flags & MBA_EXCLUSIVE), info))
         if initializer is not _NOARG:
             self._initialize(initializer)
         return self
@@ -663,9 +676,10 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         with (format v2 stores it), else the one of its element type; ``typecode`` picks
         another of the same storage ('l' for 'q', say)."""
         flags = (MBA_READ_ONLY if readonly else 0) | (MBA_EXCLUSIVE if exclusive else 0)
-        h = _attach_handle(uri, flags)
+        h, info = _attach_handle(uri, flags)
         try:
-            info = _info(h)
+            if info is None:
+                info = _info(h)
             tc = _typecode_of_handle(info[0], info[1], typecode)
         except BaseException:
             _free(h)
@@ -680,8 +694,8 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         self = object.__new__(array)
         # Results bigger than the library's default maximum get room to double.
         big = capacity * _ITEMSIZE[typecode] >= (1 << 30)
-        h = _new_handle(None, _DTYPE[typecode], capacity, 0, None, typecode, 2 * capacity if big else 0)
-        self._setup(_open(h, typecode, None, False, False))
+        h, info = _new_handle(None, _DTYPE[typecode], capacity, 0, None, typecode, 2 * capacity if big else 0)
+        self._setup(_open(h, typecode, None, False, False, info))
         return self
 
     def _setup(self, s):
@@ -692,7 +706,8 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         self._known = s.known0
         if _FAST_BASE and s.hdr_addr:
             self._fast_set(s.hdr_addr + 64, s.data or 0, s.isz, ord(s.tc))  # 64: the length word
-        _LIVE[next(_SERIAL)] = self
+        ref = weakref.ref(self, _forget)
+        _LIVE[id(ref)] = ref
 
     def _initialize(self, init):
         tc = self._s.tc
@@ -1334,9 +1349,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def _getitem(self, i):
         """a[i]: BufferBase's __getitem__ answers ints below a vouched length in C, and
         everything else through this."""
-        n = self._hdr[8]
-        if n > self._known:
-            n = self._len_slow()
+        n = _array_len(self)  # the header's length, checked again by the library past a vouched one
         try:  # integers: straight from the mapping, below a length the library vouched for
             if 0 <= i < n:
                 return self._mv[i]
@@ -1372,9 +1385,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def __setitem__(self, key, value):
         if key.__class__ is int:
-            n = self._hdr[8]
-            if n > self._known:
-                n = self._len_slow()
+            n = _array_len(self)
             i = key + n if key < 0 else key
             if not 0 <= i < n:
                 raise IndexError("array assignment index out of range")
@@ -1628,6 +1639,9 @@ _SIZE_ADJUST = (lambda o: object.__sizeof__(o) + (sys.getsizeof(o) - object.__si
                 - sys.getsizeof(_stdarray.array("b")))(object.__new__(array))
 
 ArrayType = array
+# mba.array's own len() (the C base's, or the Python method), whatever a subclass overrides:
+# what the Python paths of a[i] and a[i] = v take the length from.
+_array_len = array.__len__
 collections.abc.MutableSequence.register(array)
 
 
@@ -1678,8 +1692,8 @@ def _array_reconstructor(arraytype, typecode, mformat_code, items):
     if std.typecode != _STD_TC[typecode]:  # decoded through another machine type: convert the values
         std = _stdarray.array(_STD_TC[typecode], std.tolist())
     out = object.__new__(arraytype)
-    out._setup(_open(_new_handle(None, _DTYPE[typecode], len(std), 0, None, typecode, 0), typecode, None, False,
-                     False))
+    h, info = _new_handle(None, _DTYPE[typecode], len(std), 0, None, typecode, 0)
+    out._setup(_open(h, typecode, None, False, False, info))
     out._extend_array(std)
     return out
 

@@ -89,36 +89,26 @@ typedef uint64_t (*u64_getter)(const void *array);
 typedef uint32_t (*u32_getter)(const void *array);
 typedef const void *(*ptr_getter)(const void *array);
 
-/* info(getters, handle) -> (dtype, typecode, data, max_capacity, header, len)
- *
- * getters: the addresses of mba_dtype, mba_typecode, mba_data, mba_max_capacity, mba_header_ptr
- * and mba_len (a 6-tuple made once by mba); handle: a live handle's address. What mba.array
- * asks of every new handle, in one call: through ctypes that is six calls, each of which costs
- * a few microseconds the first time a process makes it. Addresses are ints (0 for NULL). */
-static PyObject *info(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    (void)module;
-    if (nargs != 2 || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != 6) {
-        PyErr_SetString(PyExc_TypeError, "info(getters, handle): getters is a 6-tuple");
-        return NULL;
+/* The six functions of getters (a 6-tuple of non-NULL addresses) into fn; -1 with an exception
+ * set if it is not one. */
+static int getters_of(PyObject *getters, void *fn[6]) {
+    if (!PyTuple_Check(getters) || PyTuple_Size(getters) != 6) {
+        PyErr_SetString(PyExc_TypeError, "getters is a 6-tuple");
+        return -1;
     }
-    void *fn[6];
     for (Py_ssize_t i = 0; i < 6; i++) {
-        fn[i] = PyLong_AsVoidPtr(PyTuple_GetItem(args[0], i));
-    }
-    void *handle = PyLong_AsVoidPtr(args[1]);
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    for (int i = 0; i < 6; i++) {
+        fn[i] = PyLong_AsVoidPtr(PyTuple_GetItem(getters, i));
         if (fn[i] == NULL) {
-            PyErr_SetString(PyExc_ValueError, "info: a NULL function");
-            return NULL;
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "getters: a NULL function");
+            }
+            return -1;
         }
     }
-    if (handle == NULL) {
-        PyErr_SetString(PyExc_ValueError, "info: a NULL handle");
-        return NULL;
-    }
+    return 0;
+}
+
+static PyObject *info_from(void *fn[6], void *handle) {
     uint32_t dtype = ((u32_getter)fn[0])(handle);
     uint32_t typecode = ((u32_getter)fn[1])(handle);
     const void *data = ((ptr_getter)fn[2])(handle);
@@ -130,18 +120,68 @@ static PyObject *info(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                          (unsigned long long)(uintptr_t)header, (unsigned long long)len);
 }
 
+/* info(getters, handle) -> (dtype, typecode, data, max_capacity, header, len)
+ *
+ * getters: the addresses of mba_dtype, mba_typecode, mba_data, mba_max_capacity, mba_header_ptr
+ * and mba_len (a 6-tuple made once by mba); handle: a live handle's address. What mba.array
+ * asks of every new handle, in one call: through ctypes that is six calls, each of which costs
+ * a few microseconds the first time a process makes it. Addresses are ints (0 for NULL). */
+static PyObject *info(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    void *fn[6];
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "info(getters, handle): getters is a 6-tuple");
+        return NULL;
+    }
+    if (getters_of(args[0], fn) < 0) {
+        return NULL;
+    }
+    void *handle = PyLong_AsVoidPtr(args[1]);
+    if (handle == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "info: a NULL handle");
+        }
+        return NULL;
+    }
+    return info_from(fn, handle);
+}
+
+/* What attach() and create() return: (status, handle address or 0, info or None). With getters
+ * (fn not NULL) and a new handle, info is what info(getters, handle) returns: a new array's
+ * first questions, answered in the same call. It is None if that tuple cannot be made (no
+ * memory): the handle's address is never lost, and the caller asks info() itself. */
+static PyObject *opened(int32_t status, void *handle, void **fn) {
+    PyObject *i = NULL;
+    if (status == 0 && fn != NULL) {
+        i = info_from(fn, handle);
+        if (i == NULL) {
+            PyErr_Clear();
+        }
+    }
+    if (i == NULL) {
+        i = Py_None;
+        Py_INCREF(i);
+    }
+    return Py_BuildValue("(lKN)", (long)status, (unsigned long long)(uintptr_t)(status == 0 ? handle : NULL), i);
+}
+
 typedef int32_t (*attach_call)(const char *uri, uint32_t flags, void **out);
 
-/* attach(function, uri, flags) -> (status, handle)
+/* attach(function, uri, flags[, getters]) -> (status, handle, info)
  *
  * function: the address of mba_attach; uri: bytes (mba refused a NUL byte in it already).
- * Calls it with the GIL released (an attach may wait for a lock) and returns its status and
- * the new handle's address (0 unless the status is 0). The same call as through ctypes, less
- * the conversions ctypes prepares on its first call in a process. */
+ * Calls it with the GIL released (an attach may wait for a lock) and returns its status, the
+ * new handle's address (0 unless the status is 0) and, given getters, its info() (see opened).
+ * The same call as through ctypes, less the conversions ctypes prepares on its first call in a
+ * process. */
 static PyObject *attach(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 3 || !PyBytes_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "attach(function, uri, flags): uri is bytes");
+    void *getters[6];
+    if ((nargs != 3 && nargs != 4) || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "attach(function, uri, flags[, getters]): uri is bytes");
+        return NULL;
+    }
+    if (nargs == 4 && args[3] != Py_None && getters_of(args[3], getters) < 0) {
         return NULL;
     }
     void *fn = PyLong_AsVoidPtr(args[0]);
@@ -162,7 +202,7 @@ static PyObject *attach(PyObject *module, PyObject *const *args, Py_ssize_t narg
     Py_BEGIN_ALLOW_THREADS
     status = ((attach_call)fn)(uri, (uint32_t)flags, &handle);
     Py_END_ALLOW_THREADS
-    return Py_BuildValue("(lK)", (long)status, (unsigned long long)(uintptr_t)(status == 0 ? handle : NULL));
+    return opened(status, handle, nargs == 4 && args[3] != Py_None ? getters : NULL);
 }
 
 /* mba_options as include/mba.h declares it (the binding's ctypes _Options says the same). */
@@ -176,16 +216,23 @@ typedef struct {
 typedef void (*options_init_call)(options *o);
 typedef int32_t (*create_call)(const char *uri, const options *o, void **out);
 
-/* create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode) -> (status, handle)
+/* create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode[, getters])
+ *   -> (status, handle, info)
  *
  * functions: the addresses of mba_options_init and mba_create_ex; uri: bytes. Fills an
  * mba_options with mba_options_init, sets the six fields and calls mba_create_ex with the GIL
- * released; returns its status and the new handle's address (0 unless the status is 0). */
+ * released; returns its status, the new handle's address (0 unless the status is 0) and, given
+ * getters, its info() (see opened). */
 static PyObject *create(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 8 || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != 2 || !PyBytes_Check(args[1])) {
+    void *getters[6];
+    if ((nargs != 8 && nargs != 9) || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != 2
+        || !PyBytes_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError,
-                        "create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode)");
+                        "create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode[, getters])");
+        return NULL;
+    }
+    if (nargs == 9 && args[8] != Py_None && getters_of(args[8], getters) < 0) {
         return NULL;
     }
     void *init = PyLong_AsVoidPtr(PyTuple_GetItem(args[0], 0));
@@ -225,7 +272,7 @@ static PyObject *create(PyObject *module, PyObject *const *args, Py_ssize_t narg
     Py_BEGIN_ALLOW_THREADS
     status = ((create_call)fn)(uri, &o, &handle);
     Py_END_ALLOW_THREADS
-    return Py_BuildValue("(lK)", (long)status, (unsigned long long)(uintptr_t)(status == 0 ? handle : NULL));
+    return opened(status, handle, nargs == 9 && args[8] != Py_None ? getters : NULL);
 }
 
 #if Py_LIMITED_API + 0 >= 0x030B0000
@@ -749,9 +796,9 @@ static PyMethodDef methods[] = {
     {"append", (PyCFunction)(void (*)(void))append, METH_FASTCALL,
      "append(call, data) -> status: one libmba element call without ctypes."},
     {"attach", (PyCFunction)(void (*)(void))attach, METH_FASTCALL,
-     "attach(function, uri, flags) -> (status, handle): mba_attach without ctypes."},
+     "attach(function, uri, flags[, getters]) -> (status, handle, info): mba_attach without ctypes."},
     {"create", (PyCFunction)(void (*)(void))create, METH_FASTCALL,
-     "create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode) -> (status, handle)."},
+     "create(functions, uri, flags, dtype, mode, capacity, max_capacity, typecode[, getters]) -> (status, handle, info)."},
     {"info", (PyCFunction)(void (*)(void))info, METH_FASTCALL,
      "info(getters, handle) -> (dtype, typecode, data, max_capacity, header, len) in one call."},
     {NULL, NULL, 0, NULL},
