@@ -302,19 +302,26 @@ uri, r, removers, per_remover = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
 a = mba.array.attach(uri)
 mine = [2**64 - 1 - (j * removers + r) for j in range(per_remover)]
 random.Random(r).shuffle(mine)
+busy = 0
 for x in mine:
-    a.remove(x)  # ValueError (exit 1) if another process removed it
-print("removed", len(mine))
+    while True:
+        try:
+            a.remove(x)  # ValueError (exit 1) if another process removed it
+            break
+        except mba.BusyError:  # the others moved it 64 times in a row; the array is as it was
+            busy += 1
+print("removed", len(mine), "busy", busy)
 """
 
 
 def test_remove_racing_removers_and_appenders_in_other_processes(uri):
     # Processes remove their own markers from one array at once while others append: a search
     # and a removal are two steps, so an index found may hold another process's marker by the
-    # time it is removed. remove(x) checks what it removed, puts back what is not x and searches
-    # again: every process removes exactly its markers, and no appended value goes. (An element
-    # put back may land a few places from where it was: see mba.array.remove; so the writers'
-    # order is not checked here.)
+    # time it is removed. remove(x) removes element k only if it still holds what the search
+    # found there, and otherwise searches again: every process removes exactly its markers, and
+    # no appended value goes. After 64 searches in a row overtaken by the others it gives
+    # BusyError with the array as it was (under load, with removers this busy, it can), and the
+    # remover tries again.
     removers, per_remover, writers, per_writer = 3, 700, 2, 3000
     markers = [2**64 - 1 - (j * removers + r) for j in range(per_remover) for r in range(removers)]
     a = mba.array("Q", markers, uri=uri)
@@ -325,7 +332,7 @@ def test_remove_racing_removers_and_appenders_in_other_processes(uri):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(removers)]
     for p in rem:
         out, err = p.communicate()
-        assert p.returncode == 0 and out.strip() == f"removed {per_remover}", err[-2000:]
+        assert p.returncode == 0 and out.startswith(f"removed {per_remover} busy "), err[-2000:]
     assert all(p.wait() == 0 for p in procs)
     values = a.tolist()
     assert sorted(values) == expected(writers, per_writer), "every marker removed once, no append lost"
