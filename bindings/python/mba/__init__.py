@@ -438,6 +438,10 @@ def _forget(ref, _pop=_LIVE.pop):
 
 
 _PID = [os.getpid()]  # this process's, kept by _after_fork_in_child (a system call less per array)
+# The lock of every array's view and export counts (s.lock): their critical sections are a few
+# instructions, so one lock serves all arrays, and a create makes none. Reentrant: a garbage
+# collection inside one may release another view in the same thread.
+_VIEWS_LOCK = [threading.RLock()]
 
 
 def _after_fork_in_child():
@@ -445,12 +449,13 @@ def _after_fork_in_child():
     (the library refuses mutators of an inherited handle). Locks are new: a thread of the
     parent that held one does not exist here."""
     _PID[0] = os.getpid()
+    _VIEWS_LOCK[0] = threading.RLock()
     for ref in list(_LIVE.values()):
         a = ref()
         if a is None:
             continue
         s = a._s
-        s.lock = threading.Lock()
+        s.lock = _VIEWS_LOCK[0]
         if s.serial is not None:
             s.serial = threading.Lock()
         if s.closed:
@@ -510,7 +515,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     s.tc, s.stc, s.isz, s.fmt = tc, _STD_TC[tc], _ITEMSIZE[tc], _FORMAT[tc]
     s.uri, s.ro = uri, ro
     s.h = h
-    s.pid, s.lock = _PID[0], threading.Lock()  # the process that opened h
+    s.pid, s.lock = _PID[0], _VIEWS_LOCK[0]  # the process that opened h
     s.data = data or None
     s.maxn = maxn
     s.known0 = s_len
