@@ -50,17 +50,18 @@ python_of() {
   echo "$py"
 }
 
-# target/venv: the Python of the tests (the mba command's and the binding's). Nothing is
+# target/venv: the Python of the tests (the mba command's and the binding's), Python 3.11 as
+# python_of finds it (with its own test package, for CPython's test_array). Nothing is
 # installed into the system's Python. SharedArray (for the parity suite) is a C extension that
 # imports numpy when it builds: it is built against the numpy installed first.
 venv() {
-  step "target/venv: numpy, pytest, wheel, setuptools, smmap, SharedArray"
-  [ -x target/venv/bin/python ] || python3 -m venv target/venv
+  step "target/venv: Python 3.11 with numpy, pytest, wheel, setuptools, smmap, SharedArray"
+  [ -x target/venv/bin/python ] || "$(python_of 3.11)" -m venv target/venv
   target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile numpy pytest wheel setuptools smmap
   target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile --no-build-isolation SharedArray
 }
-# target/py$1: Python $1 with numpy, pytest and smmap, for CPython's test_array (and on 3.13,
-# the binding's suite).
+# target/py$1: Python $1 with numpy, pytest and smmap, for CPython's test_array and the
+# binding's suite (3.13; 3.11's are target/venv's).
 pyvenv() {
   local v=$1 py
   step "target/py$v: Python $v with numpy, pytest, smmap"
@@ -146,10 +147,11 @@ python_313() {
   cpython_suite 3.13
 }
 cpython_suite() {
-  local v=$1
+  local v=$1 py="target/py$1/bin/python"
+  [ "$v" != 3.11 ] || py=target/venv/bin/python
   step "Python $v: CPython's test_array against mba.array (floors: bindings/python/tests/cpython_floor.json)"
-  MBA_LIBRARY="$lib" "target/py$v/bin/python" bindings/python/tests/cpython_suite.py --check-floor
-  MBA_NO_SPEEDUPS=1 MBA_LIBRARY="$lib" "target/py$v/bin/python" bindings/python/tests/cpython_suite.py --check-floor
+  MBA_LIBRARY="$lib" "$py" bindings/python/tests/cpython_suite.py --check-floor
+  MBA_NO_SPEEDUPS=1 MBA_LIBRARY="$lib" "$py" bindings/python/tests/cpython_suite.py --check-floor
 }
 
 go_test() {
@@ -265,7 +267,7 @@ if has readme; then
   ran+=(readme)
 fi
 if has rust || has python; then start venv venv; fi
-if has python; then start py3.11 pyvenv 3.11; start py3.13 pyvenv 3.13; fi
+if has python; then start py3.13 pyvenv 3.13; fi
 
 # 2. The library of the bindings first: the Python suites, the longest part, start as soon as it
 #    and the virtualenvs are there; the Rust tests are built and run beside them (the test build
@@ -277,7 +279,7 @@ fi
 if has go; then start go go_test; ran+=(go); fi
 if has rust || has python; then finish venv; fi
 if has python; then
-  finish py3.11 py3.13
+  finish py3.13
   step "Python binding: mba/_speedups, built in place by target/venv's Python"
   # Built by the venv's Python (3.11 or newer: the 3.11 stable ABI, with mba.array's C buffer
   # protocol); the same module serves the 3.13 run.
