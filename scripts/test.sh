@@ -60,14 +60,15 @@ venv() {
   target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile numpy pytest wheel setuptools smmap
   target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile --no-build-isolation SharedArray
 }
-# target/py$1: Python $1 with numpy, pytest and smmap, for CPython's test_array and the
-# binding's suite (3.13; 3.11's are target/venv's).
+# target/py$1: Python $1 with what target/venv has but wheel (the wheel test runs on 3.11 only),
+# for CPython's test_array and the binding's suite (3.13; 3.11's are target/venv's).
 pyvenv() {
   local v=$1 py
-  step "target/py$v: Python $v with numpy, pytest, smmap"
+  step "target/py$v: Python $v with numpy, pytest, setuptools, smmap, SharedArray"
   py=$(python_of "$v")
   [ -x "target/py$v/bin/python" ] || "$py" -m venv "target/py$v"
-  "target/py$v/bin/pip" install --quiet --disable-pip-version-check --no-compile numpy pytest smmap
+  "target/py$v/bin/pip" install --quiet --disable-pip-version-check --no-compile numpy pytest setuptools smmap
+  "target/py$v/bin/pip" install --quiet --disable-pip-version-check --no-compile --no-build-isolation SharedArray
 }
 
 # The library of this build, for the bindings: target/debug/libmba.so, its SONAME link and

@@ -1,3 +1,4 @@
+import importlib
 import itertools
 import os
 import subprocess
@@ -5,6 +6,16 @@ import subprocess
 import pytest
 
 import mba
+
+def need(module, package=None):
+    """Imports a module the tests need: a missing one fails them (scripts/test.sh installs every
+    one), never skips them."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        pytest.fail(f"{module} is missing ({e}): pip install {package or module}, or run scripts/test.sh",
+                    pytrace=False)
+
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 _counter = itertools.count()

@@ -10,8 +10,9 @@ import pytest
 
 import mba
 from mba._claim import claim, wait_len  # (mba.claim and mba.wait_len once __init__ re-exports them)
+from conftest import need
 
-np = pytest.importorskip("numpy")
+np = need("numpy")
 
 
 def test_a_claim_is_published_when_its_block_ends(uri):

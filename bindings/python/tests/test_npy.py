@@ -4,8 +4,9 @@ appended and seen by numpy after each sync, and read while they grow by mba.smma
 import os
 
 import pytest
+from conftest import need
 
-np = pytest.importorskip("numpy")
+np = need("numpy")
 
 import mba  # noqa: E402
 from mba import npy, smmap  # noqa: E402

@@ -10,8 +10,9 @@ import subprocess
 import pytest
 
 import mba
+from conftest import need
 
-np = pytest.importorskip("numpy")
+np = need("numpy")
 
 
 def _xorshift(n, seed=0x9E3779B97F4A7C15):

@@ -9,8 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import need
 
-np = pytest.importorskip("numpy")
+np = need("numpy")
 
 import mba  # noqa: E402
 from mba import _sharedarray as sa  # noqa: E402
@@ -205,7 +206,7 @@ def test_parity_script_against_mba(tmp_path):
 
 
 def test_parity_with_sharedarray_itself(tmp_path):
-    pytest.importorskip("SharedArray", reason="SharedArray is not installed (pip install SharedArray)")
+    need("SharedArray")
     theirs = _run_parity("SharedArray", f"sa-pytest-par-{os.getpid()}-", tmp_path)
     ours = _run_parity("mba._sharedarray", f"mba-pytest-par-{os.getpid()}-", tmp_path)
     assert len(theirs) == 64

@@ -13,6 +13,7 @@ import pytest
 
 import mba
 from mba import smmap
+from conftest import need
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -47,7 +48,7 @@ def random_file(path, size, seed):
 def test_smmaps_own_suite_passes_against_mba_smmap():
     """The suite inside the installed smmap package, with `import smmap` redirected to mba.smmap:
     every test passes, except where a documented deliberate difference says otherwise."""
-    pytest.importorskip("smmap", reason="pip install smmap: its test suite ships inside the package")
+    need("smmap")  # its test suite ships inside the package
     out = subprocess.run([sys.executable, os.path.join(HERE, "smmap_suite.py"), "--json"], capture_output=True,
                          text=True, env=dict(os.environ), timeout=600)
     assert out.returncode in (0, 1), out.stderr[-3000:]
@@ -197,7 +198,7 @@ def test_growth_is_seen(tmp_path):
 
 
 def test_typed_access_to_raw_npy_and_mba_files(tmp_path):
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     man = smmap.SlidingWindowMapManager(window_size=PAGE, max_memory_size=4 * PAGE)
     raw = np.arange(10_000, dtype=np.float64) * 1.5
     raw.tofile(tmp_path / "r.f8")
