@@ -422,7 +422,7 @@ class _State:
     """Everything about an open array except what the per-element paths read (those are the
     slots of the array object itself)."""
 
-    __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "pid", "lock", "h", "wh", "data", "maxn", "base", "raw", "cv",
+    __slots__ = ("tc", "stc", "isz", "fmt", "uri", "ro", "pid", "h", "wh", "data", "maxn", "base", "raw", "cv",
                  "pack", "spack", "calls", "serial", "fast", "exports", "views", "closed", "inherited", "pickle", "hdr", "known0", "hdr_addr",
                  "__weakref__")
 
@@ -438,9 +438,11 @@ def _forget(ref, _pop=_LIVE.pop):
 
 
 _PID = [os.getpid()]  # this process's, kept by _after_fork_in_child (a system call less per array)
-# The lock of every array's view and export counts (s.lock): their critical sections are a few
+# The lock of every array's view and export counts: their critical sections are a few
 # instructions, so one lock serves all arrays, and a create makes none. Reentrant: a garbage
-# collection inside one may release another view in the same thread.
+# collection inside one may release another view in the same thread. Always read from here
+# (not kept by each array): the fork handler replaces it, for arrays it no longer lists too
+# (a state kept alive by a view or an iterator after its array went).
 _VIEWS_LOCK = [threading.RLock()]
 
 
@@ -455,7 +457,6 @@ def _after_fork_in_child():
         if a is None:
             continue
         s = a._s
-        s.lock = _VIEWS_LOCK[0]
         if s.serial is not None:
             s.serial = threading.Lock()
         if s.closed:
@@ -479,7 +480,7 @@ _HEADER_T = ctypes.c_ubyte * 256
 
 def _add_view(s, k):
     """Counts k, an object a view rests on, among the live views that make close() refuse."""
-    with s.lock:
+    with _VIEWS_LOCK[0]:
         if s.views is None:
             s.views = weakref.WeakSet()
         s.views.add(k)
@@ -515,7 +516,7 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     s.tc, s.stc, s.isz, s.fmt = tc, _STD_TC[tc], _ITEMSIZE[tc], _FORMAT[tc]
     s.uri, s.ro = uri, ro
     s.h = h
-    s.pid, s.lock = _PID[0], _VIEWS_LOCK[0]  # the process that opened h
+    s.pid = _PID[0]  # the process that opened h
     s.data = data or None
     s.maxn = maxn
     s.known0 = s_len
@@ -761,7 +762,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         s = self._s
         if s.closed:
             return
-        with s.lock:
+        with _VIEWS_LOCK[0]:
             live = s.exports + (len(s.views) if s.views is not None else 0) + _numpy_views(s)
         if live:
             raise BufferError(f"cannot close: {live} exported views of the array exist")
@@ -900,7 +901,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         if readonly and writable:
             raise BufferError("the mba array is read-only")
         n = self.__len__()
-        with s.lock:
+        with _VIEWS_LOCK[0]:
             s.exports += 1
         # The format array.array exports: the typecode, but 'w' (UCS-4) for 'u' where wchar_t has
         # four bytes (Linux), as PEP 3118 and numpy read it.
@@ -909,7 +910,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def _release_buffer(self):
         s = self._s
-        with s.lock:
+        with _VIEWS_LOCK[0]:
             s.exports -= 1
 
     if sys.version_info >= (3, 12) and _BufferBase is None:
@@ -921,14 +922,14 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
                 raise BufferError("the mba array is read-only")
             n = self.__len__()
             k = _keeper(s, n * s.isz)
-            with s.lock:
+            with _VIEWS_LOCK[0]:
                 s.exports += 1
             m = memoryview(k).cast("B")[:n * s.isz].cast(s.fmt)
             return m.toreadonly() if s.ro else m
 
         def __release_buffer__(self, view):
             s = self._s
-            with s.lock:
+            with _VIEWS_LOCK[0]:
                 s.exports -= 1
             view.release()
 

@@ -236,6 +236,54 @@ def test_a_forked_child_dropping_its_copy_releases_nothing(uri):
     assert len(a) == 21
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="fork")
+def test_a_fork_while_another_thread_holds_the_view_lock_leaves_the_child_free(uri):
+    # Views and buffer exports count themselves under one lock for all arrays. A thread of the
+    # parent holding it at fork() does not exist in the child: the child must get a new lock,
+    # or its first view would wait forever.
+    import warnings
+
+    a = mba.array("i", [1, 2, 3], uri=uri)
+    orphan = a[:]._s  # a state whose array is gone, kept alive here
+    held, done = threading.Event(), threading.Event()
+
+    def hold():
+        with mba._VIEWS_LOCK[0]:
+            held.set()
+            done.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert held.wait(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            v = a.memoryview()  # counted under the lock
+            n = len(v)
+            v.release()
+            with mba._VIEWS_LOCK[0]:  # what every array's counts use, orphans' too
+                pass
+            code = 0 if n == 3 and orphan.exports == 0 else 1
+        finally:
+            os._exit(code)
+    done.set()
+    t.join()
+    deadline = time.monotonic() + 20
+    while True:
+        got, status = os.waitpid(pid, os.WNOHANG)
+        if got:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child waited for a lock held by a thread of its parent")
+        time.sleep(0.01)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
 # ---- other processes splicing and appending ---------------------------------------------
 
 APPENDER = """
