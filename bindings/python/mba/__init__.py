@@ -118,8 +118,6 @@ _version = _declare(_plib, "mba_version", [], ctypes.c_char_p)
 _options_init = _declare(_plib, "mba_options_init", [ctypes.POINTER(_Options)], None)
 _create_ex = _declare(_own, "mba_create_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
                       _status)
-_attach_ex = _declare(_own, "mba_attach_ex", [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(_p)],
-                      _status)
 _typecode_of = _declare(_plib, "mba_typecode", [_p], _u32)
 _attach = _declare(_own, "mba_attach", [ctypes.c_char_p, _u32, ctypes.POINTER(_p)], _status)
 _header_ptr = _declare(_plib, "mba_header_ptr", [_p], _p)
@@ -526,12 +524,13 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     if _Span is not None:
         # The mapping's Span frees h itself when it goes (mba/_speedups.c).
         base = _Span(s.data or 0, nbytes, None, _FREE_ADDRESS, h.value, ro)
+        raw = memoryview(base)  # bytes ("B")
     else:
         base = (ctypes.c_ubyte * nbytes).from_address(s.data) if nbytes else (ctypes.c_ubyte * 1)()
         k = _Keeper()
         k.h = h
         weakref.finalize(base, _release, k)
-    raw = memoryview(base) if _Span is not None else memoryview(base).cast("B")[:nbytes]  # bytes ("B")
+        raw = memoryview(base).cast("B")[:nbytes]
     s.base = base
     s.raw = raw.toreadonly() if ro else raw
     s.cv = s.raw.cast(s.fmt)
@@ -548,18 +547,16 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     s.inherited = 0
     s.pickle = "value" if uri is None else "name"
     s.hdr = _UNTRUSTED_HEADER
-    s.hdr_addr = 0
-    if _FAST_LEN:
-        if hp:
-            s.hdr_addr = hp
-            if _FAST_BASE:
-                pass  # mba.array's C base reads the length word itself (_fast_set): no view of it
-            elif _Span is not None:
-                s.hdr = memoryview(_Span(hp, 256, base)).cast("Q")
-            else:
-                hk = _HEADER_T.from_address(hp)
-                hk.mapping = base
-                s.hdr = memoryview(hk).cast("B").cast("Q")
+    s.hdr_addr = hp if _FAST_LEN else 0
+    # A view of the header for __len__ in Python; mba.array's C base reads the length word
+    # itself (_fast_set) and needs none.
+    if s.hdr_addr and not _FAST_BASE:
+        if _Span is not None:
+            s.hdr = memoryview(_Span(hp, 256, base)).cast("Q")
+        else:
+            hk = _HEADER_T.from_address(hp)
+            hk.mapping = base
+            s.hdr = memoryview(hk).cast("B").cast("Q")
     return s
 
 
@@ -1737,38 +1734,42 @@ def _iter_chunks(st):
         st.cur = None
 
 
+class _IteratorRules:
+    """What both kinds of mba.array iterator share with array.array's: no direct construction,
+    no copy, pickling through __reduce__ (each kind's own)."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
+
+    def __reduce_ex__(self, protocol):
+        return self.__reduce__()
+
+    def __copy__(self):
+        raise TypeError("cannot copy an mba.array iterator")
+
+
 if _Iter is not None and _FAST_BASE:
-    class arrayiterator(_Iter):
+    class arrayiterator(_IteratorRules, _Iter):
         """The iterator of an mba.array, in C (mba/_speedups.c): each step reads the length as
         len(a) does and the element as a[i] does, so appends made meanwhile are seen; it pickles
         as (array, position) like array.array's iterator."""
 
         __slots__ = ()
 
-        def __new__(cls, *args, **kwargs):
-            raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
-
         def __reduce__(self):
             return (_restore_iterator, self._state)
-
-        def __reduce_ex__(self, protocol):
-            return self.__reduce__()
-
-        def __copy__(self):
-            raise TypeError("cannot copy an mba.array iterator")
 
     def _restore_iterator(arr, pos):
         return _Iter.__new__(arrayiterator, arr, pos)
 
 else:
-    class arrayiterator(itertools.chain):
+    class arrayiterator(_IteratorRules, itertools.chain):
         """The iterator of an mba.array: elements are read from the mapping chunk by chunk in C;
         it pickles as (array, position) like array.array's iterator."""
 
         __slots__ = ("_st",)
-
-        def __new__(cls, *args, **kwargs):
-            raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
 
         def __reduce__(self):
             st = self._st
@@ -1776,12 +1777,6 @@ else:
                 rest = sum(1 for _ in st.cur)
                 st.pos, st.cur = st.end - rest, None  # and read the rest again from there
             return (_restore_iterator, (st.arr, st.pos))
-
-        def __reduce_ex__(self, protocol):
-            return self.__reduce__()
-
-        def __copy__(self):
-            raise TypeError("cannot copy an mba.array iterator")
 
     def _restore_iterator(arr, pos):
         st = _IterState()
