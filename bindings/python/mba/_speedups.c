@@ -589,6 +589,17 @@ static PyObject *base_subscript(PyObject *self, PyObject *key) {
     return PyObject_CallMethodObjArgs(self, getitem_name, key, NULL);
 }
 
+/* self._getitem(i): element i as the Python path answers it. */
+static PyObject *item_slow(PyObject *self, Py_ssize_t i) {
+    PyObject *key = PyLong_FromSsize_t(i);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethodObjArgs(self, getitem_name, key, NULL);
+    Py_DECREF(key);
+    return r;
+}
+
 /* sq_item (reversed(), the sequence protocol): i is already made non-negative by the caller
  * where it could be. */
 static PyObject *base_item(PyObject *self, Py_ssize_t i) {
@@ -599,13 +610,7 @@ static PyObject *base_item(PyObject *self, Py_ssize_t i) {
             return v;
         }
     }
-    PyObject *key = PyLong_FromSsize_t(i);
-    if (key == NULL) {
-        return NULL;
-    }
-    PyObject *r = PyObject_CallMethodObjArgs(self, getitem_name, key, NULL);
-    Py_DECREF(key);
-    return r;
+    return item_slow(self, i);
 }
 
 /* _fast_set(len_address, data_address, itemsize, typecode): what the fast paths read; a zero
@@ -702,15 +707,11 @@ static PyObject *iter_next(PyObject *obj) {
         return NULL;
     }
     Base *b = (Base *)array;
-    long long n = fast_len(b);
+    Py_ssize_t n = base_len(array); /* the fast path's length, else _len_slow()'s */
     if (n < 0) {
-        Py_ssize_t m = base_len(array);
-        if (m < 0) {
-            return NULL;
-        }
-        n = m;
+        return NULL;
     }
-    if ((long long)it->pos >= n) {
+    if (it->pos >= n) {
         Py_CLEAR(it->array);
         return NULL;
     }
@@ -723,12 +724,7 @@ static PyObject *iter_next(PyObject *obj) {
             return v;
         }
     }
-    PyObject *key = PyLong_FromSsize_t(i);
-    if (key == NULL) {
-        return NULL;
-    }
-    PyObject *r = PyObject_CallMethodObjArgs(array, getitem_name, key, NULL);
-    Py_DECREF(key);
+    PyObject *r = item_slow(array, i);
     if (r == NULL && PyErr_ExceptionMatches(PyExc_IndexError)) {
         PyErr_Clear();  /* it shrank meanwhile: the end, as for array.array's iterator */
         Py_CLEAR(it->array);
