@@ -50,25 +50,20 @@ python_of() {
   echo "$py"
 }
 
-# target/venv: the Python of the tests (the mba command's and the binding's), Python 3.11 as
-# python_of finds it (with its own test package, for CPython's test_array). Nothing is
-# installed into the system's Python. SharedArray (for the parity suite) is a C extension that
-# imports numpy when it builds: it is built against the numpy installed first.
-venv() {
-  step "target/venv: Python 3.11 with numpy, pytest, wheel, setuptools, smmap, SharedArray"
-  [ -x target/venv/bin/python ] || "$(python_of 3.11)" -m venv target/venv
-  target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile numpy pytest wheel setuptools smmap
-  target/venv/bin/pip install --quiet --disable-pip-version-check --no-compile --no-build-isolation SharedArray
-}
-# target/py$1: Python $1 with what target/venv has but wheel (the wheel test runs on 3.11 only),
-# for CPython's test_array and the binding's suite (3.13; 3.11's are target/venv's).
+# The tests' virtualenvs (nothing is installed into the system's Python): `pyvenv DIR VERSION
+# [PACKAGE...]` makes DIR with Python VERSION as python_of finds it (pyenv's, with its own test
+# package, for CPython's test_array) and installs numpy, pytest, setuptools, smmap, the
+# PACKAGEs, then SharedArray (for the parity suite), a C extension built against that numpy.
+#   target/venv     Python 3.11, and wheel (the wheel test): the mba command's tests, the
+#                   binding's suite and CPython's test_array on 3.11
+#   target/py3.13   the binding's suite and CPython's test_array on 3.13
 pyvenv() {
-  local v=$1 py
-  step "target/py$v: Python $v with numpy, pytest, setuptools, smmap, SharedArray"
-  py=$(python_of "$v")
-  [ -x "target/py$v/bin/python" ] || "$py" -m venv "target/py$v"
-  "target/py$v/bin/pip" install --quiet --disable-pip-version-check --no-compile numpy pytest setuptools smmap
-  "target/py$v/bin/pip" install --quiet --disable-pip-version-check --no-compile --no-build-isolation SharedArray
+  local dir=$1 v=$2
+  shift 2
+  step "$dir: Python $v with numpy, pytest, setuptools, smmap, SharedArray${*:+, $*}"
+  [ -x "$dir/bin/python" ] || "$(python_of "$v")" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --no-compile numpy pytest setuptools smmap "$@"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --no-compile --no-build-isolation SharedArray
 }
 
 # The library of this build, for the bindings: target/debug/libmba.so, its SONAME link and
@@ -267,8 +262,8 @@ if has readme; then
   pid_of[readme]=$!
   ran+=(readme)
 fi
-if has rust || has python; then start venv venv; fi
-if has python; then start py3.13 pyvenv 3.13; fi
+if has rust || has python; then start venv pyvenv target/venv 3.11 wheel; fi
+if has python; then start py3.13 pyvenv target/py3.13 3.13; fi
 
 # 2. The library of the bindings first: the Python suites, the longest part, start as soon as it
 #    and the virtualenvs are there; the Rust tests are built and run beside them (the test build
