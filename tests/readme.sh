@@ -63,8 +63,10 @@ while i < len(lines):
         print(f"  file    {path} ({lang}, {len(body)} lines)")
         script.append(f"printf '[%ss] %s\\n' $((SECONDS - start)) {shlex.quote('$ cat > ' + path)}")
         script.append(f"cat > {path} <<'MBA_README_EOF'\n" + "\n".join(body) + "\nMBA_README_EOF")
-    elif lang == "sh" and (not marker or marker[0] == "once"):
-        once = bool(marker)
+    elif marker and lang != "sh":  # (only "once" is left)
+        sys.exit(f"readme.sh: {where}: <!-- once: REASON --> announces ```sh blocks only, not ```{lang}")
+    elif lang == "sh":
+        once = marker is not None  # a "once" marker: the other two are handled above
         logical = []  # lines continued with a backslash are one command
         for raw in body:
             if logical and logical[-1].endswith("\\"):
@@ -84,8 +86,7 @@ while i < len(lines):
     elif lang in ("", "text"):
         print(f"  text    ({where}: output or a message, not code)")
     else:
-        sys.exit(f"readme.sh: {where}: a ```{lang} block with neither <!-- file: PATH --> nor <!-- not run: REASON -->"
-                 + (" (<!-- once: REASON --> announces ```sh blocks only)" if marker and marker[0] == "once" else ""))
+        sys.exit(f"readme.sh: {where}: a ```{lang} block with neither <!-- file: PATH --> nor <!-- not run: REASON -->")
     marker = None
 open(script_path, "w").write("set -euo pipefail\nstart=$SECONDS\n" + "\n".join(script) + "\n")
 open(files_path, "w").write("\n".join(files) + "\n")
