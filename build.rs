@@ -8,6 +8,13 @@ fn main() {
     println!("cargo:rustc-env=MBA_TARGET={}", std::env::var("TARGET").unwrap());
     let dir = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     println!("cargo:include={}", dir.join("include").display());
+    // Code layout: the functions a first attach runs sit together at the start of the library's
+    // code (see the script). Linux's ELF linkers only; for libmba.a the program's own link
+    // decides.
+    if matches!(std::env::var("CARGO_CFG_TARGET_OS").as_deref(), Ok("linux") | Ok("android")) {
+        println!("cargo:rerun-if-changed=src/ffi/hot.ld");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", dir.join("src/ffi/hot.ld").display());
+    }
     // A versioned SONAME, so installed programs bind to ABI major version, not to a file name.
     println!(
         "cargo:rustc-cdylib-link-arg=-Wl,-soname,libmba.so.{}",

@@ -239,3 +239,48 @@ fn cplusplus_windowed_reader_works() {
     let dir = common::TempDir::new("cpp-window");
     assert_eq!(run_ok(&prog, &[dir.0.to_str().unwrap()]), "cpp window ok\n");
 }
+
+#[test]
+fn the_code_a_first_attach_runs_sits_together_at_one_place_in_the_library() {
+    // build.rs passes src/ffi/hot.ld to the linker: one output section holds mba's attach path
+    // (marked `.text.hot.mba`), the std and memmap2 functions it calls, glibc's pthread_atfork
+    // stub and the load-time constructors, so that a first attach faults in little new code.
+    let so = common::cprog::lib_dir().join("libmba.so");
+    let run = |cmd: &str, args: &[&str]| {
+        let out = Command::new(cmd).args(args).arg(&so).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert!(out.status.success(), "{cmd} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let sections = run("readelf", &["-SW"]);
+    let hot = sections.lines().find(|l| l.contains(" .text.mba_hot ")).unwrap_or_else(|| {
+        panic!("no .text.mba_hot section: is src/ffi/hot.ld passed to the linker?\n{sections}")
+    });
+    let f: Vec<&str> = hot.split(']').nth(1).unwrap().split_whitespace().collect();
+    let (start, size) = (u64::from_str_radix(f[2], 16).unwrap(), u64::from_str_radix(f[4], 16).unwrap());
+    let symbols = run("nm", &["--defined-only"]);
+    let addr = |suffix: &str| {
+        let line = symbols
+            .lines()
+            .find(|l| {
+                l.split_whitespace().nth(2).is_some_and(|s| s == suffix || s.ends_with(&format!("_{suffix}")))
+            })
+            .unwrap_or_else(|| panic!("no symbol {suffix} in libmba.so"));
+        u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
+    };
+    for sym in [
+        "mba_attach",
+        "mba_free",
+        "mba_append",
+        "mba_get",
+        "mba_len",
+        "pthread_atfork",
+        "frame_dummy",
+        "__rust_alloc",
+    ] {
+        let a = addr(sym);
+        assert!(
+            (start..start + size).contains(&a),
+            "{sym} at {a:#x}, outside .text.mba_hot {start:#x}+{size:#x}"
+        );
+    }
+}
