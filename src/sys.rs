@@ -261,7 +261,23 @@ pub fn process_identity() -> (u64, u64) {
 }
 
 fn read_start_time() -> u64 {
-    std::fs::read_to_string("/proc/self/stat")
+    // One read into a buffer that holds any stat line (52 numeric fields and a command name of
+    // at most 64 bytes), rather than read_to_string's six growing reads of a file whose size
+    // procfs reports as 0.
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let mut n = 0;
+    if let Ok(mut f) = std::fs::File::open("/proc/self/stat") {
+        while n < buf.len() {
+            match f.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return 0,
+            }
+        }
+    }
+    std::str::from_utf8(&buf[..n])
         .ok()
         .and_then(|s| {
             // Fields after the command name, which may itself hold spaces and ')'.
@@ -292,5 +308,14 @@ mod tests {
     #[test]
     fn sysinfo_gives_the_memtotal_of_proc_meminfo() {
         assert_eq!(super::memory_total(), super::memory().0);
+    }
+
+    #[test]
+    fn the_start_time_is_field_22_of_proc_self_stat() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let want: u64 =
+            stat[stat.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().parse().unwrap();
+        assert!(want > 0);
+        assert_eq!(super::read_start_time(), want);
     }
 }
