@@ -879,8 +879,9 @@ mba_status mba_abort(mba_array *a);
 // beyond `timeout_ms`. The spin before sleeping adapts to how soon data came in earlier waits
 // of the handle, and is skipped where the process may run on one CPU only.
 //
-// Errors: MBA_ERR_NULL_POINTER. Threads: any number at once, alongside any call (it changes
-// nothing of the array).
+// Errors: MBA_ERR_NULL_POINTER; MBA_ERR_INVALID_ARGUMENT on a handle of a raw or `.npy` file
+// (mba_attach_ex with a dtype, `npy://`) asked to wait for more than its length, which is
+// fixed. Threads: any number at once, alongside any call (it changes nothing of the array).
 mba_status mba_wait_len(const mba_array *a, uint64_t len, uint64_t timeout_ms, uint64_t *out_len);
 
 // The message of the last call on this thread that failed: the export, the operation,

@@ -188,8 +188,9 @@ impl Region {
     /// Only its address is used (the kernel reads it); Rust code reads `len` whole.
     pub(crate) fn len_futex(&self) -> *const u32 {
         let low = if cfg!(target_endian = "big") { 4 } else { 0 };
-        // SAFETY: inside the header, which lies in the mapping; 4-aligned.
-        unsafe { self.base().add(OFF_LEN + low).cast::<u32>() }
+        // SAFETY: inside the header (the mapping's, or the private one of a raw or .npy
+        // file, whose length never changes); 4-aligned.
+        unsafe { self.hdr.add(OFF_LEN + low).cast::<u32>() }
     }
     /// The identity word of writer slot `slot` (1 ..= SLOTS).
     pub(crate) fn slot_word(&self, slot: u32) -> &AtomicU64 {

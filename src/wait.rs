@@ -34,7 +34,7 @@
 //! comes that soon costs neither a sleep nor a wake-up (see [`Array::wait_len`]).
 
 use crate::array::Array;
-use crate::error::Result;
+use crate::error::{bail, Result};
 use crate::region::Region;
 use crate::sys;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
@@ -194,10 +194,22 @@ impl Array {
     /// read-only handle cannot, and looks again after an eighth of the time it has waited
     /// (10 ms at most). No writer, dead or alive, can keep it asleep past `timeout`. Any number
     /// of threads may wait on one handle, alongside any other call.
+    ///
+    /// A handle of a raw or `.npy` file has a fixed length: asked to wait for more, it fails
+    /// with `InvalidArgument` at once.
     pub fn wait_len(&self, len: u64, timeout: Option<Duration>) -> Result<u64> {
         let now_len = self.len();
         if now_len >= len || timeout == Some(Duration::ZERO) {
             return Ok(now_len);
+        }
+        if self.kind() != crate::raw::Kind::Array {
+            // A raw or .npy file's length is fixed at attach: the wait could only end by its
+            // timeout (or never), spinning on a futex word no appender wakes.
+            bail!(
+                InvalidArgument,
+                "wait for length {len} on {}: a raw or .npy file's length is fixed at {now_len}",
+                self.uri()
+            );
         }
         let start = Instant::now();
         let deadline = timeout.and_then(|t| start.checked_add(t));

@@ -107,6 +107,14 @@ fn raw_length_changes_are_refused_and_writes_are_shared() {
         assert!(e.to_string().contains("a raw file's length is fixed"), "{e}");
     }
     assert_eq!(w.len(), 100);
+    // Waiting for more than the fixed length is refused at once (it could only time out, and
+    // spun on a futex word no appender wakes); a wait the length already meets returns it.
+    for h in [&w, &r] {
+        let e = h.wait_len(101, Some(std::time::Duration::from_secs(2))).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.to_string().contains("length is fixed at 100"), "{e}");
+        assert_eq!(h.wait_len(100, None).unwrap(), 100);
+    }
     w.set(7, -42i64).unwrap();
     w.write_from(10, &[5i64, 6, 7]).unwrap();
     assert_eq!(r.get::<i64>(7).unwrap(), -42);

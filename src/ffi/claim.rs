@@ -88,8 +88,9 @@ pub extern "C" fn mba_abort(a: *mut mba_array) -> mba_status {
 /// beyond `timeout_ms`. The spin before sleeping adapts to how soon data came in earlier waits
 /// of the handle, and is skipped where the process may run on one CPU only.
 ///
-/// Errors: MBA_ERR_NULL_POINTER. Threads: any number at once, alongside any call (it changes
-/// nothing of the array).
+/// Errors: MBA_ERR_NULL_POINTER; MBA_ERR_INVALID_ARGUMENT on a handle of a raw or `.npy` file
+/// (mba_attach_ex with a dtype, `npy://`) asked to wait for more than its length, which is
+/// fixed. Threads: any number at once, alongside any call (it changes nothing of the array).
 #[no_mangle]
 pub extern "C" fn mba_wait_len(
     a: *const mba_array,
