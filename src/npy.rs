@@ -618,6 +618,11 @@ fn io_err(what: &str, path: &std::path::Path, e: std::io::Error) -> crate::Error
     crate::Error::os(format_args!("{what} {}", path.display()), e)
 }
 
+/// The bytes of one row of `trailing`-shaped elements of `itemsize` bytes; None on overflow.
+fn row_bytes(itemsize: usize, trailing: &[u64]) -> Option<u64> {
+    trailing.iter().try_fold(itemsize as u64, |row, &d| row.checked_mul(d))
+}
+
 impl NpyWriter {
     /// Creates `path` holding zero rows of `trailing`-shaped elements of mba dtype `code`
     /// (an empty `trailing` makes a vector). Refuses an existing file unless `overwrite`.
@@ -628,13 +633,9 @@ impl NpyWriter {
         if trailing.len() + 1 > MAX_DIMS || trailing.contains(&0) {
             bail!(InvalidArgument, "trailing shape {trailing:?}: at most {} extents, none 0", MAX_DIMS - 1);
         }
-        let mut row = itemsize as u64;
-        for &d in trailing {
-            row = match row.checked_mul(d) {
-                Some(r) => r,
-                None => bail!(InvalidArgument, "trailing shape {trailing:?} overflows"),
-            };
-        }
+        let Some(row) = row_bytes(itemsize, trailing) else {
+            bail!(InvalidArgument, "trailing shape {trailing:?} overflows");
+        };
         let mut shape = vec![0];
         shape.extend_from_slice(trailing);
         let header = write_header(code, &shape, true)?;
@@ -679,7 +680,11 @@ impl NpyWriter {
         if h.fortran_order && h.shape.len() > 1 {
             bail!(InvalidArgument, "{}: npy array in Fortran order", path.display());
         }
-        let row_bytes = h.itemsize as u64 * h.shape[1..].iter().product::<u64>();
+        // An empty file (shape[0] == 0) passes parse's size check whatever its trailing shape:
+        // the row's bytes are checked here.
+        let Some(row_bytes) = row_bytes(h.itemsize, &h.shape[1..]) else {
+            bail!(Corrupt, "{}: npy shape {:?} overflows 64 bits", path.display(), h.shape);
+        };
         if row_bytes == 0 {
             bail!(InvalidArgument, "{}: rows of the npy array are empty", path.display());
         }

@@ -430,6 +430,16 @@ fn hostile_npy_headers_and_empty_files_are_errors() {
     let z = Array::open_npy(&p, true).unwrap();
     assert_eq!((z.len(), z.shape()), (0, vec![0, 4]));
     assert_eq!(z.get::<i32>(0).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    // An empty file whose row overflows 64 bits (2^63 + 1 times 2 bytes): no rows to count, so
+    // only the row's size shows it. The writer refuses it, rather than wrapping to 2-byte rows
+    // and appending data that no reader could then open.
+    std::fs::write(
+        &p,
+        npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (0, 9223372036854775809, 2), }", &[]),
+    )
+    .unwrap();
+    let e = mba::npy::NpyWriter::open(&p).map(|_| ()).unwrap_err();
+    assert!(e.kind() == ErrorKind::Corrupt && e.to_string().contains("overflows"), "{e}");
     let e = dir.0.join("empty.bin");
     std::fs::write(&e, b"").unwrap();
     let a = Array::open_raw(&e, &RawOptions { read_only: false, ..raw(Dtype::F64) }).unwrap();
