@@ -27,11 +27,6 @@
 #define MBA_VERSION_NUMBER 100
 
 
-// How many elements a batching appender claims at a time unless told otherwise: 4096 (16 KiB
-// of `u32`), enough to make the claim and commit calls vanish per element, few enough that
-// readers see progress often and a block stays in the cache.
-#define DEFAULT_BATCH 4096
-
 // `Header::version` written by this library.
 #define MBA_FORMAT_VERSION 2
 
@@ -46,12 +41,6 @@
 
 // The alignment every `data_offset` must have.
 #define MBA_DATA_ALIGN 64
-
-#define PID_BITS 22
-
-#define START_BITS 40
-
-#define FOREIGN (1 << 62)
 
 // The longest shm name mba accepts, in bytes.
 #define MBA_MAX_SHM_NAME 200
@@ -437,7 +426,7 @@ typedef struct {
 typedef struct {
     // MBA_WINDOW_RAW, MBA_WINDOW_NPY or MBA_WINDOW_MBA (never AUTO).
     uint32_t kind;
-    // dtype code: MBA_I8 .. MBA_F64, or 11 bool, 12 f16, 13 complex64, 14 complex128.
+    // dtype code: MBA_I8 .. MBA_C128.
     uint32_t dtype;
     // Bytes per element.
     uint32_t itemsize;
@@ -572,9 +561,9 @@ mba_status mba_attach_fd_ex(int fd, const mba_options *o, mba_array **out);
 //   mba_fd and mba_attach_fd). Stores are created with mode 0600 (see mba_create_mode) and
 //   close-on-exec, and appear under their name only once complete. An anonymous store is
 //   sealed against shrinking.
-// - `dtype`: one of MBA_I8 .. MBA_F64; anything else is MBA_ERR_INVALID_ARGUMENT.
+// - `dtype`: one of MBA_I8 .. MBA_C128; anything else is MBA_ERR_INVALID_ARGUMENT.
 // - `capacity`: elements to make room for now; 0 picks 64 KiB worth.
-// - `flags`: MBA_EXCLUSIVE and/or MBA_OVERWRITE.
+// - `flags`: any of MBA_EXCLUSIVE, MBA_OVERWRITE and MBA_FORCE (with MBA_OVERWRITE).
 //
 // Errors: MBA_ERR_EXISTS if the name is taken (without MBA_OVERWRITE), MBA_ERR_NO_SPACE if
 // the store cannot be allocated, MBA_ERR_INVALID_ARGUMENT, MBA_ERR_PERMISSION, MBA_ERR_IO.
@@ -1134,8 +1123,8 @@ mba_status mba_window_refresh(mba_window_cursor *c, uint64_t *len);
 // or deleted under the cursor gives an error, never SIGBUS. A read that misses every window
 // maps one when the budgets have room, or when it continues the cursor's last window
 // (sequential), evicting least recently used unpinned windows; a random read that would need
-// an eviction uses pread. A read pins windows only while it copies; it lets go of the
-// window of the cursor's earlier borrow (mba_window_pin), whose pointer is then invalid.
+// an eviction uses pread. A read pins windows only while it copies; it leaves the cursor's
+// borrow (mba_window_pin) as it was: that window stays pinned and its pointer valid.
 //
 // Errors: MBA_ERR_OUT_OF_BOUNDS past the end (also when the file shrank during the call: then
 // `out`'s content is unspecified, the one exception to "outputs only on success");
@@ -1148,7 +1137,7 @@ mba_status mba_window_read(mba_window_cursor *c, uint64_t index, uint64_t count,
 // element and how many whole elements follow it in the window (at most `count`; `count` 0 =
 // as many as the window holds). The cursor's previous window is let go of.
 //
-// The pointer is valid until the cursor's next read, pin, unpin or free. The bytes are the
+// The pointer is valid until the cursor's next pin, unpin or free (reads leave it alone). The bytes are the
 // file's (its byte order: see mba_window_cursor_info.byteswapped), and other processes may change
 // them. Before lending, the file's size is re-read (fstat) unless reads are mapped, so only
 // bytes inside the file are lent. Contract: if the file is then shrunk below the borrowed

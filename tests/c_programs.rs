@@ -284,3 +284,16 @@ fn the_code_a_first_attach_runs_sits_together_at_one_place_in_the_library() {
         );
     }
 }
+
+#[test]
+fn every_name_mba_h_defines_carries_the_mba_prefix() {
+    // A macro without the prefix clashes with the including program's own (a review found
+    // DEFAULT_BATCH, PID_BITS, START_BITS and FOREIGN, the last an int shifted past its width).
+    let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/mba.h")).unwrap();
+    let bad: Vec<&str> = h
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define ").and_then(|r| r.split_whitespace().next()))
+        .filter(|name| !name.starts_with("MBA_"))
+        .collect();
+    assert!(bad.is_empty(), "macros of include/mba.h without the MBA_ prefix: {bad:?}");
+}

@@ -226,6 +226,11 @@ fn least_recently_used_unpinned_window_is_evicted_first() {
     assert!(e.message().contains("pinned"), "{e}");
     assert_eq!(c.read_vec::<u8>(5 * p, 10).unwrap(), vec![7u8; 10]);
     assert_eq!(m.usage().0, 3 * p);
+    // A read leaves the reading cursor's own borrow in place (mba.h, WINDOW.md): a reads
+    // elsewhere, and still pins window 3, whose pointer the C ABI says stays valid.
+    assert_eq!(a.read_vec::<u8>(0, 10).unwrap(), vec![7u8; 10]);
+    assert_eq!(a.window().map(|w| w.offset / p), Some(3));
+    assert_eq!(c.pin(5 * p, 1).unwrap_err().kind(), ErrorKind::Busy, "window 3 is still pinned");
 }
 
 #[test]

@@ -257,8 +257,8 @@ func Read[T WindowElement](c *Cursor, index uint64, out []T) error {
 }
 
 // Pin lends out the window holding element index as a slice of at most count elements (0: as
-// many as the window holds), without copying. The slice is valid until the cursor's next Read,
-// Pin, Unpin or Close, and holds the file's bytes (and byte order).
+// many as the window holds), without copying. The slice is valid until the cursor's next Pin,
+// Unpin or Close (Read leaves it in place), and holds the file's bytes (and byte order).
 func Pin[T WindowElement](c *Cursor, index, count uint64) ([]T, error) {
 	if err := checkWindow[T](c); err != nil {
 		return nil, err

@@ -297,9 +297,9 @@ pub(crate) fn give(out: *mut *mut mba_array, inner: Array) {
 ///   mba_fd and mba_attach_fd). Stores are created with mode 0600 (see mba_create_mode) and
 ///   close-on-exec, and appear under their name only once complete. An anonymous store is
 ///   sealed against shrinking.
-/// - `dtype`: one of MBA_I8 .. MBA_F64; anything else is MBA_ERR_INVALID_ARGUMENT.
+/// - `dtype`: one of MBA_I8 .. MBA_C128; anything else is MBA_ERR_INVALID_ARGUMENT.
 /// - `capacity`: elements to make room for now; 0 picks 64 KiB worth.
-/// - `flags`: MBA_EXCLUSIVE and/or MBA_OVERWRITE.
+/// - `flags`: any of MBA_EXCLUSIVE, MBA_OVERWRITE and MBA_FORCE (with MBA_OVERWRITE).
 ///
 /// Errors: MBA_ERR_EXISTS if the name is taken (without MBA_OVERWRITE), MBA_ERR_NO_SPACE if
 /// the store cannot be allocated, MBA_ERR_INVALID_ARGUMENT, MBA_ERR_PERMISSION, MBA_ERR_IO.

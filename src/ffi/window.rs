@@ -106,7 +106,7 @@ pub struct mba_window_stats {
 pub struct mba_window_cursor_info {
     /// MBA_WINDOW_RAW, MBA_WINDOW_NPY or MBA_WINDOW_MBA (never AUTO).
     pub kind: u32,
-    /// dtype code: MBA_I8 .. MBA_F64, or 11 bool, 12 f16, 13 complex64, 14 complex128.
+    /// dtype code: MBA_I8 .. MBA_C128.
     pub dtype: u32,
     /// Bytes per element.
     pub itemsize: u32,
@@ -516,8 +516,8 @@ pub extern "C" fn mba_window_refresh(c: *mut mba_window_cursor, len: *mut u64) -
 /// or deleted under the cursor gives an error, never SIGBUS. A read that misses every window
 /// maps one when the budgets have room, or when it continues the cursor's last window
 /// (sequential), evicting least recently used unpinned windows; a random read that would need
-/// an eviction uses pread. A read pins windows only while it copies; it lets go of the
-/// window of the cursor's earlier borrow (mba_window_pin), whose pointer is then invalid.
+/// an eviction uses pread. A read pins windows only while it copies; it leaves the cursor's
+/// borrow (mba_window_pin) as it was: that window stays pinned and its pointer valid.
 ///
 /// Errors: MBA_ERR_OUT_OF_BOUNDS past the end (also when the file shrank during the call: then
 /// `out`'s content is unspecified, the one exception to "outputs only on success");
@@ -547,7 +547,7 @@ pub extern "C" fn mba_window_read(
 /// element and how many whole elements follow it in the window (at most `count`; `count` 0 =
 /// as many as the window holds). The cursor's previous window is let go of.
 ///
-/// The pointer is valid until the cursor's next read, pin, unpin or free. The bytes are the
+/// The pointer is valid until the cursor's next pin, unpin or free (reads leave it alone). The bytes are the
 /// file's (its byte order: see mba_window_cursor_info.byteswapped), and other processes may change
 /// them. Before lending, the file's size is re-read (fstat) unless reads are mapped, so only
 /// bytes inside the file are lent. Contract: if the file is then shrunk below the borrowed

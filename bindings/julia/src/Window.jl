@@ -124,7 +124,7 @@ end
 
 The window holding element `first` (1-based), as a `Vector{T}` over the mapping itself (no
 copy), of at most `count` elements (0: as many as the window holds). Valid until the cursor's
-next read, pin or close; the file's byte order.
+next pin, unpin or close (reads leave it in place); the file's byte order.
 """
 function pin_window(c::WindowCursor{T}, first::Integer, count::Integer = 0) where {T}
     v = Ref{WindowView}()
