@@ -233,7 +233,7 @@ impl Array {
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.as_mut_ptr(), bytes.len()) };
         new.seal(&loc, mode)?;
         let file = new.publish(&loc, opts.overwrite, opts.force)?;
-        let st = sys::Stat { size, allocated: size, regular: true, uid: 0 };
+        let st = sys::Stat { size, regular: true, uid: 0 };
         Self::from_parts(file, shown.to_owned(), opts, st, header, Some(map))
     }
 
@@ -308,6 +308,8 @@ impl Array {
         map: Option<memmap2::MmapRaw>,
     ) -> Result<Array> {
         let geo = header.validate(st.size)?;
+        // A create passes the mapping it made of the store it has just allocated whole.
+        let created = map.is_some();
         let map = match map {
             Some(m) => m,
             None => Region::map(&file, reservation(&geo), opts.read_only)?,
@@ -333,7 +335,12 @@ impl Array {
             claim: ClaimState::default(),
         };
         a.set_timeout(opts.timeout_ms);
-        a.learn(st);
+        if created {
+            a.region.set_known(st.size);
+            a.update_lease_room();
+        } else {
+            a.learn(st, a.wanted(a.region.len_word().load(Acquire)));
+        }
         fork::register(&a.fork);
         // A writable handle takes its slot when it first needs the lock (see `Array::slot_locked`),
         // so attaching to read or to write in place touches no shared word.
@@ -350,6 +357,7 @@ impl Array {
     }
 
     /// Whether the store lives in memory (asked of the file system once, when first needed).
+    #[link_section = ".text.hot.mba"]
     fn shmem(&self) -> bool {
         match self.shmem.load(Relaxed) {
             0 => {
@@ -446,7 +454,7 @@ impl Array {
 
     #[cold]
     fn len_clamped(&self, l: u64) -> u64 {
-        let _ = self.refresh();
+        let _ = self.refresh(self.wanted(l));
         let k = l.min(self.region.known_elems());
         k / self.region.geo.row_size * self.region.geo.row_size
     }
@@ -540,7 +548,7 @@ impl Array {
         let Some(end) = self.region.geo.end_of(n) else {
             bail!(Corrupt, "length {n} overflows the address space");
         };
-        let size = self.refresh()?;
+        let size = self.refresh(end)?;
         if end <= self.region.known() {
             return Ok(());
         }
@@ -553,42 +561,93 @@ impl Array {
         bail!(Corrupt, "length {n} reaches into a part of the store that is not allocated (a hole)")
     }
 
-    /// Re-reads the store size and learns what of it is backed; returns the size.
-    fn refresh(&self) -> Result<u64> {
+    /// Re-reads the store size and learns what of it is backed, up to byte `want` (see
+    /// [`Array::learn`]); returns the size.
+    fn refresh(&self, want: u64) -> Result<u64> {
         let st = sys::fstat(self.file.as_fd()).map_err(|e| Error::os("stat", e))?;
-        self.learn(st);
+        self.learn(st, want);
         Ok(st.size)
     }
 
-    /// Learns the part of a store of `st` that can be read and written without a signal: all
-    /// of it inside the mapping when it is allocated; a writer allocates a range a peer left
-    /// as a hole (or stops before it if the file system is full); a reader of a store in
-    /// memory stops at the allocated part (reading a hole there allocates, and can fault).
+    /// The byte end of `n` elements, saturating: how far a refresh for them learns.
     #[link_section = ".text.hot.mba"]
-    fn learn(&self, st: sys::Stat) {
+    fn wanted(&self, n: u64) -> u64 {
+        self.region.geo.end_of(n).unwrap_or(u64::MAX)
+    }
+
+    /// Learns the part of a store of `st`, up to byte `want`, that can be read and written
+    /// without a signal. Stores in memory: pages not in memory (a hole a peer left, pages
+    /// allocated but never touched, or swapped out) are allocated by a writer (checked against
+    /// the memory available when large) and faulted in by a reader, each stopping before the
+    /// first page the kernel cannot provide. On disk, a writer allocates the range (a write
+    /// into a hole of a full disk raises SIGBUS); reading a hole there reads zeros.
+    ///
+    /// Nothing cheaper is sound: `st_blocks` counts pages anywhere in the file, so a peer can
+    /// leave a hole inside the range and allocate as many pages past the reservation or past
+    /// the end of the file (`FALLOC_FL_KEEP_SIZE`).
+    #[link_section = ".text.hot.mba"]
+    fn learn(&self, st: sys::Stat, want: u64) {
         if self.kind != crate::raw::Kind::Array {
             return; // a raw or .npy region is fixed, and all of it known since the attach
         }
         let _g = self.refresh_lock.lock();
         let cur = self.region.known();
-        let end = st.size.min(self.region.reserved());
-        if end <= cur {
+        let goal = st.size.min(self.region.reserved()).min(want);
+        if goal <= cur {
             return;
         }
-        let backed = if st.allocated >= end {
-            end
+        let backed = if self.shmem() {
+            self.backed_in_memory(cur, goal)
         } else if !self.read_only {
-            match sys::allocate(self.file.as_fd(), cur, end - cur) {
-                Ok(()) => end,
+            match sys::allocate(self.file.as_fd(), cur, goal - cur) {
+                Ok(()) => goal,
                 Err(_) => cur,
             }
-        } else if self.shmem() {
-            end.min(st.allocated.max(cur))
         } else {
-            end
+            goal
         };
         self.region.set_known(backed);
         self.update_lease_room();
+    }
+
+    /// How far from `cur` towards `goal` (bytes; `goal` inside the store and the mapping) a
+    /// store in memory can be touched without a signal, making it so on the way: see
+    /// [`Array::learn`].
+    #[link_section = ".text.hot.mba"]
+    fn backed_in_memory(&self, cur: u64, goal: u64) -> u64 {
+        let page = sys::page_size() as u64;
+        let base = self.region.base();
+        let mut at = cur / page * page;
+        let mut pages = [0u8; 1024];
+        while at < goal {
+            let n = (goal - at).div_ceil(page).min(pages.len() as u64) as usize;
+            // SAFETY (for the pointer arithmetic below): at < goal <= the mapping's length.
+            let addr = unsafe { base.add(at as usize) };
+            if sys::resident(addr, n * page as usize, &mut pages[..n]).is_err() {
+                return at.max(cur);
+            }
+            let mut i = 0;
+            while i < n {
+                if pages[i] & 1 != 0 {
+                    i += 1;
+                    continue;
+                }
+                let j = (i..n).find(|&j| pages[j] & 1 != 0).unwrap_or(n);
+                let (a, b) = (at + i as u64 * page, (at + j as u64 * page).min(goal));
+                let ok = if self.read_only {
+                    // SAFETY: a..b lies inside the mapping.
+                    sys::populate_read(unsafe { base.add(a as usize) }, (b - a) as usize).is_ok()
+                } else {
+                    check_memory(a, b).is_ok() && sys::allocate(self.file.as_fd(), a, b - a).is_ok()
+                };
+                if !ok {
+                    return a.max(cur);
+                }
+                i = j;
+            }
+            at += n as u64 * page;
+        }
+        goal
     }
 
     /// Lets the lease holder's lock-free path use what the store now holds.
@@ -774,7 +833,9 @@ impl Array {
         let Some(need_end) = geo.end_of(need) else {
             bail!(InvalidArgument, "{need} elements overflow the address space");
         };
-        self.refresh()?;
+        // Up to the capacity, which peers raise only after allocating it: a writer sharing the
+        // array learns another's growth step whole, not a page at a time.
+        self.refresh(self.wanted(need.max(self.region.capacity_word().load(Acquire))))?;
         let known = self.region.known();
         if need_end <= known {
             return Ok(());

@@ -29,8 +29,6 @@ pub fn page_size() -> usize {
 pub struct Stat {
     /// Size in bytes.
     pub size: u64,
-    /// Bytes of storage allocated to it (`st_blocks * 512`).
-    pub allocated: u64,
     /// Whether it is a regular file (shm objects and memfds are).
     pub regular: bool,
     /// Owner.
@@ -45,7 +43,6 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     cvt(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
     Ok(Stat {
         size: st.st_size as u64,
-        allocated: (st.st_blocks as u64).saturating_mul(512),
         regular: (st.st_mode & libc::S_IFMT) == libc::S_IFREG,
         uid: st.st_uid,
     })
@@ -53,6 +50,7 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
 
 /// Whether the store lives in memory (tmpfs, a shm object or a memfd), where reading a
 /// hole allocates a page and so can fail with SIGBUS when the file system is full.
+#[link_section = ".text.hot.mba"]
 pub fn is_shmem(fd: BorrowedFd<'_>) -> io::Result<bool> {
     // SAFETY: sf is written by fstatfs before it is read.
     let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
@@ -182,6 +180,35 @@ pub fn populate_write(addr: *mut u8, len: usize) {
         // SAFETY: madvise only changes page tables of this process's mapping; with
         // MADV_POPULATE_WRITE it neither writes the memory nor frees it.
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE) };
+    }
+}
+
+/// Which pages of `addr..addr+len` (page-aligned, inside a shared mapping of a file) are in
+/// memory and up to date: bit 0 of `out[i]` for page `i` (mincore). A page of a store in
+/// memory reads 0 when it is a hole, when it was allocated (`fallocate`) but never written or
+/// read, or when it was swapped out.
+#[link_section = ".text.hot.mba"]
+pub fn resident(addr: *const u8, len: usize, out: &mut [u8]) -> io::Result<()> {
+    let page = page_size();
+    if len.div_ceil(page) > out.len() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: out holds a byte for each page of the range; mincore only writes out.
+    match unsafe { libc::mincore(addr as *mut libc::c_void, len, out.as_mut_ptr()) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// Faults in the pages of `addr..addr+len` (page-aligned, inside a shared mapping) as reads
+/// would, and reports a page the kernel cannot provide (a hole in a full tmpfs) as an error
+/// instead of raising SIGBUS (MADV_POPULATE_READ, Linux 5.14; older kernels: EINVAL).
+pub fn populate_read(addr: *const u8, len: usize) -> io::Result<()> {
+    // SAFETY: madvise only changes this process's page tables; POPULATE_READ neither writes
+    // the memory nor frees it.
+    match unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_POPULATE_READ) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
 

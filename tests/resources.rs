@@ -146,6 +146,39 @@ fn a_hole_a_peer_made_on_a_full_tmpfs_is_an_error_not_sigbus() {
 }
 
 #[test]
+fn a_hole_hidden_from_the_block_count_is_an_error_not_sigbus() {
+    // st_blocks counts pages anywhere in the file: a peer that allocates as many pages past the
+    // reservation or past the end of the file made the hole look backed (SIGBUS before).
+    let prog = build("tests/c/resources.c");
+    let dir = TempDir::new("hole-tricks");
+    let out = run_on_small_tmpfs(&dir.0, &prog, &["hole-tricks", dir.0.to_str().unwrap()]);
+    assert_eq!(out.matches("ok hole-tricks").count(), 4, "{out}");
+}
+
+#[test]
+fn a_peer_that_enlarges_the_file_makes_an_attach_allocate_nothing() {
+    // A writable handle used to allocate the whole file, up to its reservation, at attach: a
+    // peer's free ftruncate became 256 MiB of memory per attaching process, unchecked.
+    use std::os::unix::fs::MetadataExt;
+    let n = Name::new("enlarged");
+    let a = Array::create(n.uri(), Dtype::U8, 16, Options { max_capacity: 256 << 20, ..rw() }).unwrap();
+    a.extend_from_slice(&[7u8; 16]).unwrap();
+    std::fs::OpenOptions::new().write(true).open(n.path()).unwrap().set_len(1 << 30).unwrap();
+    let allocated = || std::fs::metadata(n.path()).unwrap().blocks() * 512;
+    let before = allocated();
+    for opts in [rw(), ro()] {
+        let b = Array::attach(n.uri(), opts).unwrap();
+        assert_eq!(b.to_vec::<u8>().unwrap(), vec![7u8; 16]);
+        assert!(allocated() <= before + 4096, "an attach allocated {} bytes", allocated() - before);
+    }
+    // Appends still grow into the enlarged file, allocating as they go.
+    let w = Array::attach(n.uri(), rw()).unwrap();
+    w.extend_from_slice(&[1u8; 100_000]).unwrap();
+    assert_eq!(a.len(), 100_016);
+    assert!(allocated() < 1 << 30);
+}
+
+#[test]
 fn shm_names_never_follow_a_symbolic_link() {
     let victim = TempDir::new("victim");
     let target = victim.0.join("real.mba");

@@ -5,6 +5,10 @@
  *   resources hole DIR             DIR is a small full tmpfs: a peer grows the store with ftruncate (a
  *                                  hole) and claims a large length; readers see only what is backed,
  *                                  loop over mba_data() to mba_len(), and get errors, never SIGBUS
+ *   resources hole-tricks DIR      the same with a hole the file's block count cannot show: the peer
+ *                                  allocates as many pages past the reservation, or past the end of
+ *                                  the file (FALLOC_FL_KEEP_SIZE); new handles, read-only and
+ *                                  read-write, read to mba_len() and get errors, never SIGBUS
  *   resources view-loop URI MS     attach read-only, print "ready", and for MS ms read all of
  *                                  mba_data()[0 .. mba_len()] while a peer scribbles the header
  *   resources mlockall URI         mlockall(MCL_CURRENT | MCL_FUTURE), then attach read-only and read
@@ -94,6 +98,53 @@ int main(int argc, char **argv) {
         if (s != MBA_ERR_CORRUPT && s != MBA_ERR_NO_SPACE) return fail("append past a hole", s);
         printf("ok hole reader_len=%" PRIu64 " writer_len=%" PRIu64 " append=%s sum=%" PRIu64 "\n", n, wn,
                mba_status_str(s), sum);
+    } else if (!strcmp(mode, "hole-tricks")) {
+        /* A u64 array of maximum capacity 2048 (its reservation: 4096 + 16 KiB), 16 elements. */
+        for (int trick = 0; trick < 2; trick++) {
+            char path[4096], filler[4096];
+            snprintf(uri, sizeof uri, "file://%s/t%d.mba", arg, trick);
+            snprintf(path, sizeof path, "%s/t%d.mba", arg, trick);
+            snprintf(filler, sizeof filler, "%s/filler", arg);
+            mba_options o;
+            mba_options_init(&o);
+            o.dtype = MBA_U64;
+            o.capacity = 16;
+            o.max_capacity = 2048;
+            if ((s = mba_create_ex(uri, &o, &a)) != MBA_OK) return fail("create", s);
+            for (uint64_t i = 0; i < 16; i++)
+                if ((s = mba_append(a, &i)) != MBA_OK) return fail("append", s);
+            mba_free(a);
+            a = NULL;
+            /* The peer leaves [8 KiB, end) a hole and allocates as many pages where no reader
+             * looks: past the reservation (trick 0), or past the end of the file (trick 1). */
+            int p = open(path, O_RDWR);
+            int bad = trick == 0 ? (ftruncate(p, 192 << 10) || fallocate(p, 0, 128 << 10, 64 << 10))
+                                 : (ftruncate(p, 64 << 10) || fallocate(p, FALLOC_FL_KEEP_SIZE, 64 << 10, 64 << 10));
+            if (p < 0 || bad) return printf("FAIL peer: %s\n", strerror(errno)), 1;
+            int f = open(filler, O_WRONLY | O_CREAT, 0600);
+            static char block[4096];
+            while (write(f, block, sizeof block) == (ssize_t)sizeof block) {}
+            close(f);
+            uint64_t claim = 2048, v = 0, sum = 0;
+            if (pwrite(p, &claim, 8, 64) != 8) return printf("FAIL peer pwrite\n"), 1;
+            close(p);
+            for (int rw = 0; rw < 2; rw++) {
+                if ((s = mba_attach(uri, rw ? 0 : MBA_READ_ONLY, &r)) != MBA_OK) return fail("attach", s);
+                uint64_t n = mba_len(r);
+                if (n >= claim) return printf("FAIL trick %d: len %" PRIu64 " covers the hole\n", trick, n), 1;
+                const volatile uint64_t *d = mba_data(r);
+                for (uint64_t i = 0; i < n; i++) sum += d[i];
+                if ((s = mba_get(r, claim - 1, &v)) != MBA_ERR_CORRUPT) return fail("get in the hole", s);
+                if (rw && (s = mba_set(r, claim - 1, &v)) != MBA_ERR_CORRUPT && s != MBA_ERR_OUT_OF_BOUNDS)
+                    return fail("set in the hole", s);
+                printf("ok hole-tricks trick=%d %s len=%" PRIu64 "\n", trick, rw ? "rw" : "ro", n);
+                mba_free(r);
+                r = NULL;
+            }
+            unlink(filler);
+            unlink(path);
+            if (sum != 2 * 120) return printf("FAIL sum %" PRIu64 "\n", sum), 1;
+        }
     } else if (!strcmp(mode, "view-loop")) {
         double until = ms_now() + strtod(argv[3], NULL);
         if ((s = mba_attach(arg, MBA_READ_ONLY, &r)) != MBA_OK) return fail("attach", s);
