@@ -404,7 +404,7 @@ pub extern "C" fn mba_attach_fd(fd: c_int, flags: u32, out: *mut *mut mba_array)
 /// On an MBA_EXCLUSIVE handle, mba_append, mba_extend, mba_pop, mba_truncate, mba_splice and
 /// mba_reserve must not run in two threads at once (they take no lock); reads may run alongside.
 #[no_mangle]
-#[link_section = ".text.hot.mba"]
+#[link_section = ".text.hot.mba.fast"]
 pub extern "C" fn mba_append(a: *mut mba_array, elem: *const c_void) -> mba_status {
     ffi_status!("mba_append", {
         let a = handle!(a);
@@ -438,7 +438,7 @@ pub extern "C" fn mba_extend(a: *mut mba_array, elems: *const c_void, count: u64
 /// Errors: MBA_ERR_OUT_OF_BOUNDS when `index >= mba_len(a)`; MBA_ERR_CORRUPT if a peer
 /// claims a length the store does not hold. Threads: any number at once, alongside any call.
 #[no_mangle]
-#[link_section = ".text.hot.mba"]
+#[link_section = ".text.hot.mba.fast"]
 pub extern "C" fn mba_get(a: *const mba_array, index: u64, out: *mut c_void) -> mba_status {
     ffi_status!("mba_get", {
         let a = handle!(a);
@@ -453,6 +453,7 @@ pub extern "C" fn mba_get(a: *const mba_array, index: u64, out: *mut c_void) -> 
 /// Errors: MBA_ERR_OUT_OF_BOUNDS, MBA_ERR_READ_ONLY. Threads: any; two writers of the same
 /// element at once leave one of the two values (each is written whole when aligned).
 #[no_mangle]
+#[link_section = ".text.hot.mba.fast"]
 pub extern "C" fn mba_set(a: *mut mba_array, index: u64, elem: *const c_void) -> mba_status {
     ffi_status!("mba_set", {
         let a = handle!(a);
@@ -667,7 +668,7 @@ fn opt<'a>(a: *const mba_array) -> Option<&'a Array> {
 /// mba_read) report such a claim as MBA_ERR_CORRUPT. 0 for NULL.
 /// Threads: any; the value may grow at any time as other processes append.
 #[no_mangle]
-#[link_section = ".text.hot.mba"]
+#[link_section = ".text.hot.mba.fast"]
 pub extern "C" fn mba_len(a: *const mba_array) -> u64 {
     ffi_boundary!("mba_len", { opt(a).map_or(0, Array::len) })
 }
