@@ -234,6 +234,29 @@ fn least_recently_used_unpinned_window_is_evicted_first() {
 }
 
 #[test]
+fn a_borrow_asking_for_every_element_under_a_full_budget_is_mapped_in_bounds() {
+    // pin(index, u64::MAX) at random under a full budget sizes its window from index + count:
+    // that sum overflowed (a panic in a debug build, MBA_ERR_PANIC through the C ABI).
+    let dir = TempDir::new("window-huge-count");
+    let path = dir.0.join("f.bin");
+    write_file(&path, &vec![3u8; (10 * page()) as usize]);
+    let m = WindowManager::new(WindowConfig {
+        window_size: page(),
+        max_mapped_bytes: 3 * page(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut a = m.open(&path, Kind::Raw, 0, 0).unwrap();
+    for w in [0, 2, 4] {
+        a.pin(w * page(), 1).unwrap();
+    }
+    a.unpin();
+    let p = a.pin(7 * page() + 5, u64::MAX).unwrap();
+    assert!(p.count >= 1 && p.count <= 3 * page() - 5, "{}", p.count);
+    assert!(m.usage().0 <= 3 * page());
+}
+
+#[test]
 fn growth_is_seen_on_demand_for_raw_files() {
     let dir = TempDir::new("window-grow");
     let path = dir.0.join("grow.bin");

@@ -394,7 +394,10 @@ impl Cursor {
                     let p = sh.b.page;
                     let file_end = self.node.size.load(Relaxed).div_ceil(p) * p;
                     start = b / p * p;
-                    len = ((b + want.max(e - b)).div_ceil(p) * p - start).max(SMALL_WINDOW);
+                    // `want` comes from the caller (count * itemsize, up to u64::MAX): saturate,
+                    // the clamps below bring it back inside the window and the file.
+                    len = (b.saturating_add(want.max(e - b)).div_ceil(p).saturating_mul(p) - start)
+                        .max(SMALL_WINDOW);
                     len = len
                         .min(sh.b.window.max(e.div_ceil(p) * p - start))
                         .min(file_end.saturating_sub(start));
