@@ -339,7 +339,10 @@ impl Array {
             a.region.set_known(st.size);
             a.update_lease_room();
         } else {
-            a.learn(st, a.wanted(a.region.len_word().load(Acquire)));
+            // The length as the header read at attach had it: reading it through the mapping
+            // would fault the header page in (page tables for the reservation: 3-4 us), which
+            // an attach otherwise leaves to the first call that needs it.
+            a.learn(st, a.wanted(header.len));
         }
         fork::register(&a.fork);
         // A writable handle takes its slot when it first needs the lock (see `Array::slot_locked`),
