@@ -484,6 +484,17 @@ def _add_view(s, k):
         s.views.add(k)
 
 
+def _mapping(s):
+    """What keeps s's mapping, and so its handle, alive: a caller that holds it across a use of
+    either (a library call that releases the GIL, a copy from the mapping) is safe from a close()
+    in another thread meanwhile, which frees them only when the last holder lets go. ValueError
+    once the array is closed."""
+    base = s.base
+    if base is None:
+        raise ValueError("operation on a closed mba array")
+    return base
+
+
 def _numpy_views(s):
     """How many numpy views made straight from the mapping's Span (numpy()) are alive: the
     Span's exports less the one of the array's own memoryview of it."""
@@ -538,9 +549,10 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     s.spack = _FAST_PACK[tc]
     s.calls = _EXCLUSIVE_CALLS if exclusive else _SHARED_CALLS
     s.serial = threading.Lock() if exclusive and not _GIL else None
-    # (function, handle, item size, release the GIL): shared handles release it, exclusive ones
-    # keep it, which serializes their calls.
-    s.fast = (_APPEND_ADDRESS, h.value, s.isz, not exclusive) if _fast_append and s.serial is None else None
+    # (function, handle, item size, release the GIL, the mapping): shared handles release it,
+    # exclusive ones keep it, which serializes their calls. The mapping in the tuple keeps the
+    # handle alive through a call made with it, whatever close() does meanwhile.
+    s.fast = (_APPEND_ADDRESS, h.value, s.isz, not exclusive, base) if _fast_append and s.serial is None else None
     s.exports = 0
     s.views = None  # a WeakSet of the live views made by _export, from the first (_add_view)
     s.closed = False
@@ -765,6 +777,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             raise BufferError(f"cannot close: {live} exported views of the array exist")
         s.closed = True
         s.wh = None
+        s.fast = None
         self._hdr = _UNTRUSTED_HEADER
         self._known = -1
         if _FAST_BASE:
@@ -804,8 +817,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     @property
     def capacity(self):
-        self._len_slow()
-        return _capacity(self._s.h)
+        s = self._s
+        base = _mapping(s)  # noqa: F841  (the handle lives through the call)
+        return _capacity(s.h)
 
     @property
     def max_capacity(self):
@@ -829,8 +843,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def fileno(self):
         """The descriptor of the store (owned by the array; do not close it)."""
-        self._len_slow()
-        return _fd(self._s.h)
+        s = self._s
+        base = _mapping(s)  # noqa: F841  (the handle lives through the call)
+        return _fd(s.h)
 
     def buffer_info(self):
         """(address, length): the address never moves while the array is open."""
@@ -841,6 +856,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def _len_slow(self):
         s = self._s
+        base = _mapping(s)  # noqa: F841  (the handle lives through the call)
         if s.closed:
             raise ValueError("operation on a closed mba array")
         n = _len(s.h)
@@ -980,6 +996,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def append(self, x):
         s = self._s
+        fast = s.fast  # first: it holds the mapping, so the handle read next outlives the call
         h = s.wh
         if h is None or s.exports:
             self._resizable()
@@ -987,20 +1004,20 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             b = s.spack(x)
         except (struct.error, OverflowError, TypeError):
             b = s.pack(x)  # array.array's conversion, or its exception
-        if s.fast is not None:
-            st = _fast_append(s.fast, b)
-        elif s.serial is None:
-            st = s.calls.append(h, b)
+        if fast is not None:
+            st = _fast_append(fast, b)
         else:
-            with s.serial:
-                st = s.calls.append(h, b)
+            st = self._call_status(s.calls.append, h, b)
         if st:
             _raise(st)
 
     def _call_status(self, fn, *args):
         """One length-changing library call on this handle (serialized where it must be): its
-        status."""
+        status. The mapping is held through the call: a close() in another thread since the
+        handle was taken raises ValueError here, and one during the call frees nothing until
+        it returns."""
         s = self._s
+        base = _mapping(s)  # noqa: F841
         if s.serial is None:
             return fn(*args)
         with s.serial:
@@ -1034,9 +1051,10 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         """Appends the elements of an array of the same typecode in one library call."""
         if isinstance(other, array):
             o = other._s
+            base = _mapping(o)  # noqa: F841  (the other mapping lives through the call)
             n = other.__len__()
             self._room(n)
-            self._extend_address(o.data, n)  # o keeps the other mapping alive during the call
+            self._extend_address(o.data, n)
         else:
             n = len(other)
             self._room(n)
@@ -1232,6 +1250,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         retry (they move no element)."""
         h = self._resizable()
         s = self._s
+        base = _mapping(s)  # noqa: F841  (the mapping lives through the search, the read and the call)
         found = ctypes.create_string_buffer(s.isz)
         for _ in range(_REMOVE_TRIES):
             k = self._find(x)
@@ -1368,6 +1387,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def _slice(self, key):
         s = self._s
+        base = _mapping(s)  # noqa: F841  (the mapping lives through the copy)
         start, stop, step = key.indices(self.__len__())
         count = len(range(start, stop, step))
         out = array._anonymous(s.tc, count)
@@ -1409,6 +1429,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         s = self._s
         b = s.pack(value)  # array.array's exception for a bad value
         h = self._w()
+        base = _mapping(s)  # noqa: F841  (the handle lives through the call)
         st = _set(h, i, b)
         if st:
             if st == -3:
@@ -1491,6 +1512,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def __mul__(self, n):
         n = self._count(n)
         s = self._s
+        base = _mapping(s)  # noqa: F841  (the mapping lives through the copies)
         size = self.__len__()
         if n <= 0 or size == 0:
             return array._anonymous(s.tc, 0)
@@ -1628,7 +1650,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def sync(self, wait=True):
         """Writes the array back to its store (msync): data first, then the length."""
-        _check(_msync(self._w(), MBA_SYNC if wait else MBA_ASYNC))
+        h = self._w()
+        base = _mapping(self._s)  # noqa: F841  (the handle lives through the call)
+        _check(_msync(h, MBA_SYNC if wait else MBA_ASYNC))
 
 
 

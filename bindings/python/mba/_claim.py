@@ -36,7 +36,7 @@ import ctypes
 import math
 import time
 
-from . import _EXCLUSIVE_CALLS, _add_view, _check, _lib, _np, _NUMPY_DTYPE
+from . import _EXCLUSIVE_CALLS, _add_view, _check, _lib, _mapping, _np, _NUMPY_DTYPE
 
 _p, _u64, _status = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int32
 
@@ -83,8 +83,8 @@ def _view_type(nbytes):
 
 
 def _call(a, name, *args):
+    base = _mapping(a._s)  # noqa: F841  (the mapping, and so the handle, live until the call returns)
     s = a._s
-    base = s.base  # noqa: F841  (the mapping, and so the handle, live until the call returns)
     if s.calls is not _EXCLUSIVE_CALLS:
         return _RELEASING[name](*args)
     if s.serial is None:
@@ -107,6 +107,7 @@ class Claim:
     def __enter__(self):
         a = self._a
         h = a._resizable()  # a closed or inherited array says why; a read-only one, the library
+        base = _mapping(a._s)  # the handle lives through the call, the mapping as long as the view
         ptr = _p()
         _check(_call(a, "mba_claim", h, self._n, ctypes.byref(ptr)))
         self._h = h
@@ -114,7 +115,7 @@ class Claim:
             s = a._s
             nbytes = self._n * s.isz
             keeper = _view_type(nbytes).from_address(ptr.value)
-            keeper.mapping = s.base  # the mapping lives as long as the view
+            keeper.mapping = base
             _add_view(s, keeper)  # close() refuses while the view exists
             raw = memoryview(keeper).cast("B")[:nbytes]
             np = _np()

@@ -43,15 +43,18 @@ typedef int32_t (*elem_call)(void *array, const void *elem);
 
 /* append(call, data) -> status
  *
- * call: a tuple (function address, handle address, item size, release the GIL), made once per
- *       handle by mba; data: bytes of exactly that item size, the element.
+ * call: a tuple (function address, handle address, item size, release the GIL, owner), made
+ *       once per handle by mba; owner is the object whose deallocation frees the handle (the
+ *       mapping's Span); data: bytes of exactly that item size, the element.
  * Calls function(handle, data) and returns its mba_status. With "release the GIL" true (handles
- * without MBA_EXCLUSIVE, which the library makes thread-safe), other threads run meanwhile;
- * data stays alive, as the caller holds it. */
+ * without MBA_EXCLUSIVE, which the library makes thread-safe), other threads run meanwhile: one
+ * of them may close the array, dropping the array's own reference to owner; the reference this
+ * call holds to the tuple, and so to owner, keeps the handle alive until the call returns. data
+ * stays alive, as the caller holds it. */
 static PyObject *append(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 2 || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != 4 || !PyBytes_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "append(call, data): call is a 4-tuple, data bytes");
+    if (nargs != 2 || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != 5 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "append(call, data): call is a 5-tuple, data bytes");
         return NULL;
     }
     void *fn = PyLong_AsVoidPtr(PyTuple_GetItem(args[0], 0));
@@ -76,9 +79,12 @@ static PyObject *append(PyObject *module, PyObject *const *args, Py_ssize_t narg
     }
     int32_t status;
     if (release) {
+        PyObject *call = args[0];
+        Py_INCREF(call);  /* the owner, and so the handle, outlive the call */
         Py_BEGIN_ALLOW_THREADS
         status = ((elem_call)fn)(handle, data);
         Py_END_ALLOW_THREADS
+        Py_DECREF(call);
     } else {
         status = ((elem_call)fn)(handle, data);
     }
