@@ -330,10 +330,6 @@ _UNTRUSTED_HEADER = memoryview(_stdarray.array("Q", [0] * 8 + [2**64 - 1]))
 _EMPTY = memoryview(b"")
 
 
-def _pow2(n):
-    return 1 << max(n - 1, 0).bit_length()
-
-
 def _make_pack(tc):
     """x -> the bytes of one element, with exactly array.array's conversions and exceptions."""
     stc = _STD_TC[tc]
@@ -501,19 +497,21 @@ def _numpy_views(s):
     return s.base.exports - 1 if _Span is not None and isinstance(s.base, _Span) else 0
 
 
-def _keeper(s, nbytes):
-    """A new object over the first nbytes of the mapping that keeps the mapping alive;
-    memoryviews and numpy arrays made from it keep it alive in turn. With mba/_speedups, a
-    Span; else a ctypes array, whose sizes are rounded to powers of two so that ctypes makes
-    only a few array types."""
-    size = min(_pow2(max(nbytes, 1)), s.maxn * s.isz) if s.maxn else 1
+def _keeper(s, base):
+    """A new object over the whole of the mapping whose owner is base (s.base, which the caller
+    holds: a closed array has none) that keeps it alive; memoryviews and numpy arrays made from
+    it keep it alive in turn. It is made before the length is known, so that it is counted
+    before anything else can happen (close() in the meantime then refuses). With
+    mba/_speedups, a Span; else a ctypes array, of one type per mapping size."""
+    size = s.maxn * s.isz
     if _Span is not None:
-        return _Span(s.data, size, s.base)
-    kind = _KEEPER_TYPES.get(size)
+        return _Span(s.data or 0, size, base)
+    kind = _KEEPER_TYPES.get(max(size, 1))
     if kind is None:  # hashable, for the set of live views
-        kind = _KEEPER_TYPES[size] = type("mba_view", (ctypes.c_ubyte * size,), {"__hash__": object.__hash__})
-    k = kind.from_address(s.data)
-    k.mapping = s.base
+        kind = _KEEPER_TYPES[max(size, 1)] = type("mba_view", (ctypes.c_ubyte * max(size, 1),),
+                                                  {"__hash__": object.__hash__})
+    k = kind.from_address(s.data) if size else kind()
+    k.mapping = base
     return k
 
 
@@ -772,10 +770,14 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         if s.closed:
             return
         with _VIEWS_LOCK[0]:
+            if s.closed:
+                return
             live = s.exports + (len(s.views) if s.views is not None else 0) + _numpy_views(s)
-        if live:
-            raise BufferError(f"cannot close: {live} exported views of the array exist")
-        s.closed = True
+            if live:
+                raise BufferError(f"cannot close: {live} exported views of the array exist")
+            # Under the lock: a view or buffer being made counts itself under it first, then
+            # looks at `closed`; so either this close() sees it, or it sees the array closed.
+            s.closed = True
         s.wh = None
         s.fast = None
         self._hdr = _UNTRUSTED_HEADER
@@ -875,19 +877,24 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     # -- zero-copy views ---------------------------------------------------------------------
 
-    def _export(self, n):
+    def _export(self):
+        """A byte view of the elements published now, over a keeper of the mapping that counts
+        among the live views (close() refuses while it exists): counted first, then the
+        array checked open, then the length taken."""
         s = self._s
-        nb = n * s.isz
-        k = _keeper(s, nb)
-        _add_view(s, k)
-        m = memoryview(k).cast("B")[:nb]
+        with _VIEWS_LOCK[0]:
+            if s.closed:
+                raise ValueError("operation on a closed mba array")
+            k = _keeper(s, _mapping(s))
+            _add_view(s, k)
+        m = memoryview(k).cast("B")[:self.__len__() * s.isz]
         return m.toreadonly() if s.ro else m
 
     def memoryview(self):
         """A zero-copy memoryview of the elements published now (read-only if the array is;
         code points as unsigned integers for 'u' and 'w'). It does not block appends; close()
         refuses while it exists."""
-        return self._export(self.__len__()).cast(self._s.fmt)
+        return self._export().cast(self._s.fmt)
 
     def numpy(self):
         """A zero-copy numpy view of the elements published now. Other processes' appends
@@ -896,11 +903,15 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         if np is None:
             raise ImportError("numpy is not installed")
         s = self._s
-        n = self.__len__()
-        if _Span is not None and not s.inherited and not s.closed:
-            # Straight from the mapping's Span, which counts the view for close().
-            return np.frombuffer(s.base, dtype=_NUMPY_DTYPE[s.tc], count=n)
-        return np.frombuffer(self._export(n), dtype=_NUMPY_DTYPE[s.tc])
+        if _Span is None or s.inherited:
+            return np.frombuffer(self._export(), dtype=_NUMPY_DTYPE[s.tc])
+        # Straight from the mapping's Span, which counts the view for close(): counted first
+        # (the memoryview), then the array checked open, then the length taken.
+        with _VIEWS_LOCK[0]:
+            if s.closed:
+                raise ValueError("operation on a closed mba array")
+            whole = memoryview(_mapping(s))
+        return np.frombuffer(whole, dtype=_NUMPY_DTYPE[s.tc], count=self.__len__())
 
     def _acquire_buffer(self, writable):
         """For BufferBase's bf_getbuffer (mba/_speedups.c): counts one more export (close() and
@@ -908,18 +919,27 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         itemsize, format, readonly), the elements published now, a length the library vouched
         for, inside this handle's mapping. Inherited handles export read-only buffers."""
         s = self._s
-        if s.closed:
-            raise ValueError("operation on a closed mba array")
         readonly = bool(s.ro or s.inherited)
         if readonly and writable:
             raise BufferError("the mba array is read-only")
-        n = self.__len__()
-        with _VIEWS_LOCK[0]:
-            s.exports += 1
+        self._count_export()  # first: from here on close() refuses
+        try:
+            n = self.__len__()
+        except BaseException:
+            self._release_buffer()
+            raise
         # The format array.array exports: the typecode, but 'w' (UCS-4) for 'u' where wchar_t has
         # four bytes (Linux), as PEP 3118 and numpy read it.
         fmt = "w" if s.tc in _UNICODE and s.isz == 4 else s.tc
         return (s.data if n else None, n, s.isz, fmt, readonly)
+
+    def _count_export(self):
+        """Counts one more buffer export of the open array (ValueError if it is closed)."""
+        s = self._s
+        with _VIEWS_LOCK[0]:
+            if s.closed:
+                raise ValueError("operation on a closed mba array")
+            s.exports += 1
 
     def _release_buffer(self):
         s = self._s
@@ -929,15 +949,15 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     if sys.version_info >= (3, 12) and _BufferBase is None:
         def __buffer__(self, flags):
             s = self._s
-            if s.closed:
-                raise ValueError("operation on a closed mba array")
             if s.ro and flags & 1:  # PyBUF_WRITABLE
                 raise BufferError("the mba array is read-only")
-            n = self.__len__()
-            k = _keeper(s, n * s.isz)
-            with _VIEWS_LOCK[0]:
-                s.exports += 1
-            m = memoryview(k).cast("B")[:n * s.isz].cast(s.fmt)
+            self._count_export()  # first: from here on close() refuses
+            try:
+                k = _keeper(s, _mapping(s))
+                m = memoryview(k).cast("B")[:self.__len__() * s.isz].cast(s.fmt)
+            except BaseException:
+                self._release_buffer()
+                raise
             return m.toreadonly() if s.ro else m
 
         def __release_buffer__(self, view):

@@ -9,7 +9,8 @@ same on every run."""
 
 import pytest
 
-from conftest import isolated
+import mba
+from conftest import isolated, need
 
 # A subclass whose handle is taken (the array checked open), then the array closed, as another
 # thread would between the check and the call: at the close_at-th check.
@@ -115,3 +116,49 @@ b = a[Start():100000]
 print(a.closed, len(b), b[0], b[-1])
 """)
     assert out == "True 99999 1.0 99999.0\n"
+
+
+# A subclass that closes the array from inside the length taken for a view being made (a peer's
+# append sends that length through _len_slow), where another thread could.
+VIEW_DURING_CLOSE = """
+import sys, mba
+class S(mba.array):
+    hook = None
+    def _len_slow(self):
+        n = mba.array._len_slow(self)
+        if self.hook is not None:
+            hook, self.hook = self.hook, None
+            hook()
+        return n
+a = S("d", [1.0] * 100000, uri=sys.argv[1])
+peer = mba.array.attach(sys.argv[1])
+peer.append(2.0)
+def close():
+    try:
+        a.close()
+        print("closed")
+    except BufferError:
+        print("refused")
+a.hook = close
+try:
+    v = MAKE
+except ValueError:
+    print("ValueError")
+else:
+    print(a.closed, float(sum(memoryview(v).cast("B").cast("d"))))
+"""
+
+VIEWS = {"memoryview(a)": "memoryview(a)", "a.memoryview()": "a.memoryview()", "a.numpy()": "a.numpy()"}
+
+
+@pytest.mark.parametrize("make", list(VIEWS))
+def test_close_while_a_view_is_being_made(uri, make):
+    # Views are counted before the array is checked open and its length taken: a close() in the
+    # meantime is refused and the view covers the mapping, which stays. (It used to succeed and
+    # leave the view over an unmapped mapping: SIGSEGV on the first read.)
+    if make == "memoryview(a)" and mba.BUFFER_PROTOCOL is None:
+        pytest.skip("no buffer protocol on this Python without mba/_speedups")
+    if make == "a.numpy()":
+        need("numpy")
+    out = isolated(VIEW_DURING_CLOSE.replace("MAKE", VIEWS[make]), uri)
+    assert out == "refused\nFalse 100002.0\n"
