@@ -668,7 +668,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         flags = (MBA_EXCLUSIVE if kwargs.get("exclusive") else 0) | (MBA_OVERWRITE if kwargs.get("overwrite") else 0)
         uri = kwargs.get("uri")
         capacity = kwargs.get("capacity", 0)
-        if capacity == 0 and isinstance(initializer, (str, list, tuple, _stdarray.array, array)):
+        if capacity == 0 and isinstance(initializer, (_stdarray.array, array)):
+            capacity = _true_len(initializer)
+        elif capacity == 0 and isinstance(initializer, (str, list, tuple)):
             capacity = len(initializer)
         elif capacity == 0 and isinstance(initializer, (bytes, bytearray)):
             capacity = len(initializer) // _ITEMSIZE[typecode]
@@ -728,7 +730,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             self.frombytes(init)
         elif isinstance(init, str):
             self.fromunicode(init)
-        elif isinstance(init, (_stdarray.array, array)) and init.typecode == tc:
+        elif isinstance(init, (_stdarray.array, array)) and _kind(init) == tc:
             self.extend(init)
         else:
             self._extend_iterable(init)
@@ -851,7 +853,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def buffer_info(self):
         """(address, length): the address never moves while the array is open."""
-        n = self.__len__()
+        n = _array_len(self)
         return (self._s.data, n)
 
     # -- length --------------------------------------------------------------------------------
@@ -887,7 +889,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
                 raise ValueError("operation on a closed mba array")
             k = _keeper(s, _mapping(s))
             _add_view(s, k)
-        m = memoryview(k).cast("B")[:self.__len__() * s.isz]
+        m = memoryview(k).cast("B")[:_array_len(self) * s.isz]
         return m.toreadonly() if s.ro else m
 
     def memoryview(self):
@@ -911,7 +913,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             if s.closed:
                 raise ValueError("operation on a closed mba array")
             whole = memoryview(_mapping(s))
-        return np.frombuffer(whole, dtype=_NUMPY_DTYPE[s.tc], count=self.__len__())
+        return np.frombuffer(whole, dtype=_NUMPY_DTYPE[s.tc], count=_array_len(self))
 
     def _acquire_buffer(self, writable):
         """For BufferBase's bf_getbuffer (mba/_speedups.c): counts one more export (close() and
@@ -924,7 +926,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             raise BufferError("the mba array is read-only")
         self._count_export()  # first: from here on close() refuses
         try:
-            n = self.__len__()
+            n = _array_len(self)
         except BaseException:
             self._release_buffer()
             raise
@@ -954,7 +956,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             self._count_export()  # first: from here on close() refuses
             try:
                 k = _keeper(s, _mapping(s))
-                m = memoryview(k).cast("B")[:self.__len__() * s.isz].cast(s.fmt)
+                m = memoryview(k).cast("B")[:_array_len(self) * s.isz].cast(s.fmt)
             except BaseException:
                 self._release_buffer()
                 raise
@@ -979,7 +981,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         return out
 
     def _chunks(self, start=0, stop=None):
-        n = self.__len__()
+        n = _array_len(self)
         stop = n if stop is None else min(stop, n)
         i = start
         while i < stop:
@@ -988,19 +990,19 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             i = j
 
     def tolist(self):
-        n = self.__len__()
+        n = _array_len(self)
         if self._s.tc in _UNICODE:
             return list(self._mv[:n])
         return self._mv[:n].tolist()
 
     def tobytes(self):
         s = self._s
-        return s.raw[:self.__len__() * s.isz].tobytes()
+        return s.raw[:_array_len(self) * s.isz].tobytes()
 
     def tofile(self, f):
         """Writes the elements to the file object f in blocks (its write method)."""
         s = self._s
-        n = self.__len__() * s.isz
+        n = _array_len(self) * s.isz
         block = 64 * 1024
         for i in range(0, n, block):
             f.write(s.raw[i:min(i + block, n)].tobytes())
@@ -1062,7 +1064,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def _room(self, more):
         """MemoryError (as array.array raises it) when `more` elements cannot be added."""
         s = self._s
-        n = self.__len__()
+        n = _array_len(self)
         if more > _MAXSIZE // s.isz - n or (s.maxn and n + more > s.maxn):
             raise NoSpaceError(-8, f"mba: {n} + {more} elements do not fit: the array holds at most "
                                    f"{s.maxn} elements of {s.isz} bytes")
@@ -1072,20 +1074,22 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         if isinstance(other, array):
             o = other._s
             base = _mapping(o)  # noqa: F841  (the other mapping lives through the call)
-            n = other.__len__()
+            n = _array_len(other)
             self._room(n)
             self._extend_address(o.data, n)
         else:
-            n = len(other)
-            self._room(n)
-            self._extend_address(other.buffer_info()[0], n)
+            other = _plain(other)
+            with memoryview(other):  # resizing it (another thread) raises BufferError meanwhile
+                address, n = other.buffer_info()
+                self._room(n)
+                self._extend_address(address, n)
 
     def extend(self, iterable):
         """Appends the elements of iterable: one library call for arrays, numpy arrays of the
         same type and sized sequences; iterators in chunks (what was converted before a bad
         element stays, as in array.array)."""
         if isinstance(iterable, (_stdarray.array, array)):
-            if iterable.typecode != self._s.tc:
+            if _kind(iterable) != self._s.tc:
                 raise TypeError("can only extend with array of same kind")
             self._resizable()
             self._extend_array(iterable)
@@ -1203,14 +1207,17 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         """Replaces elements [index, index + delete) with those of src (a standard array of
         this typecode, or None): one library call (mba_splice)."""
         h = self._resizable()
-        count = len(src) if src is not None else 0
-        address = src.buffer_info()[0] if count else None
-        self._call(self._s.calls.splice, h, index, delete, None, None, address, count)
+        if src is None:
+            self._call(self._s.calls.splice, h, index, delete, None, None, None, 0)
+            return
+        with memoryview(src):  # resizing it (another thread) raises BufferError meanwhile
+            address, count = src.buffer_info()
+            self._call(self._s.calls.splice, h, index, delete, None, None, address if count else None, count)
 
     def insert(self, i, x):
         i = operator.index(i)
         b = self._s.pack(x)
-        n = self.__len__()
+        n = _array_len(self)
         if i < 0:
             i = max(i + n, 0)
         i = min(i, n)
@@ -1232,7 +1239,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         i = operator.index(i)
         last = i == -1
         h = self._resizable()
-        n = self.__len__()
+        n = _array_len(self)
         if n == 0:
             raise IndexError("pop from empty array")
         if i < 0:
@@ -1276,7 +1283,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             k = self._find(x)
             if k is None:
                 raise ValueError("array.remove(x): x not in array")
-            if k >= self.__len__():
+            if k >= _array_len(self):
                 continue  # the array shrank under the search: search again
             self._read_element(k, found)
             if not self._holds_bytes(found.raw, x):
@@ -1304,7 +1311,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         self._call(self._s.calls.truncate, h, 0)
 
     def __delitem__(self, key):
-        n = self.__len__()
+        n = _array_len(self)
         if isinstance(key, slice):
             start, stop, step = key.indices(n)
             if step == 1 or (step > 0 and start >= stop) or (step < 0 and start <= stop):
@@ -1330,7 +1337,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     def index(self, x, start=0, stop=_MAXSIZE):
         start, stop = operator.index(start), operator.index(stop)
-        n = self.__len__()
+        n = _array_len(self)
         if start < 0:
             start = max(start + n, 0)
         if stop < 0:
@@ -1358,7 +1365,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         """Reverses the elements in place, a chunk from each end at a time."""
         raw = self._writable_raw()
         isz = self._s.isz
-        i, j = 0, self.__len__()
+        i, j = 0, _array_len(self)
         while j - i > 1:
             c = min(_CHUNK, (j - i) // 2)
             left, right = self._chunk(i, i + c), self._chunk(j - c, j)
@@ -1408,7 +1415,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def _slice(self, key):
         s = self._s
         base = _mapping(s)  # noqa: F841  (the mapping lives through the copy)
-        start, stop, step = key.indices(self.__len__())
+        start, stop, step = key.indices(_array_len(self))
         count = len(range(start, stop, step))
         out = array._anonymous(s.tc, count)
         if not count:
@@ -1442,7 +1449,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         if isinstance(key, slice):
             self._assign_slice(key, value)
             return
-        i = self._index(key, self.__len__())
+        i = self._index(key, _array_len(self))
         self._set_slow(i, value)
 
     def _set_slow(self, i, value):
@@ -1461,10 +1468,11 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         s = self._s
         if not isinstance(value, (_stdarray.array, array)):
             raise TypeError(f'can only assign array (not "{type(value).__name__}") to array slice')
-        if value.typecode != s.tc:
+        if _kind(value) != s.tc:
             raise TypeError("bad argument type for built-in operation")
         if isinstance(value, array):
-            return value._chunk(0, value.__len__())
+            return value._chunk(0, _array_len(value))
+        value = _plain(value)
         if value.typecode != s.stc:
             copy = _stdarray.array(s.stc)
             copy.frombytes(value.tobytes())
@@ -1474,7 +1482,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def _assign_slice(self, key, value):
         s = self._s
         values = self._values(value)
-        n = self.__len__()
+        n = _array_len(self)
         start, stop, step = key.indices(n)
         if step == 1:
             stop = max(start, stop)
@@ -1503,12 +1511,12 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def _same_kind(self, other, what):
         if not isinstance(other, (_stdarray.array, array)):
             raise TypeError(f'can only {what} array (not "{type(other).__name__}") to array')
-        if other.typecode != self._s.tc:
+        if _kind(other) != self._s.tc:
             raise TypeError("bad argument type for built-in operation")
 
     def __add__(self, other):
         self._same_kind(other, "append")
-        n, m = self.__len__(), len(other)
+        n, m = _array_len(self), _true_len(other)
         out = array._anonymous(self._s.tc, n + m)
         out._extend_array(self)
         out._extend_array(other)
@@ -1533,7 +1541,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         n = self._count(n)
         s = self._s
         base = _mapping(s)  # noqa: F841  (the mapping lives through the copies)
-        size = self.__len__()
+        size = _array_len(self)
         if n <= 0 or size == 0:
             return array._anonymous(s.tc, 0)
         if size > _MAXSIZE // s.isz // n:
@@ -1554,7 +1562,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         n = self._count(n)
         self._resizable()
         s = self._s
-        size = self.__len__()
+        size = _array_len(self)
         if n <= 0:
             self.clear()
             return self
@@ -1580,7 +1588,9 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def _richcmp(self, other, op):
         if not isinstance(other, (array, _stdarray.array)):
             return NotImplemented
-        na, nb = self.__len__(), len(other)
+        if not isinstance(other, array):
+            other = _plain(other)
+        na, nb = _array_len(self), _true_len(other)
         if na != nb and op in (operator.eq, operator.ne):
             return op is operator.ne
         # The first position where the elements differ, a chunk at a time.
@@ -1631,7 +1641,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def __repr__(self):
         s = self._s
         name = type(self).__name__
-        n = self.__len__()
+        n = _array_len(self)
         if n == 0:
             return f"{name}('{s.tc}')"
         if s.tc in _UNICODE:
@@ -1649,7 +1659,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         # The object (as large as an array.array object) and the bytes of its elements, which
         # live in the shared mapping: every handle of one array counts them.
         s = getattr(self, "_s", None)  # (None only in the instance _SIZE_ADJUST is measured on)
-        n = 0 if s is None or s.closed else self.__len__() * s.isz
+        n = 0 if s is None or s.closed else _array_len(self) * s.isz
         return object.__sizeof__(self) - _SIZE_ADJUST + n
 
     __class_getitem__ = classmethod(types.GenericAlias)
@@ -1690,12 +1700,34 @@ ArrayType = array
 # what the Python paths of a[i] and a[i] = v take the length from.
 _array_len = array.__len__
 collections.abc.MutableSequence.register(array)
+# A standard array's own typecode, length and elements, whatever a subclass of array.array
+# overrides (typecode, __len__, buffer_info, __getitem__, __buffer__): what the copies from its
+# memory are bounded by.
+_std_typecode = _stdarray.array.typecode.__get__
+_std_len = _stdarray.array.__len__
+_std_getitem = _stdarray.array.__getitem__
+_ALL = slice(None)
+
+
+def _kind(a):
+    """The typecode of an mba.array or a standard array, as stored."""
+    return a._s.tc if isinstance(a, array) else _std_typecode(a)
+
+
+def _true_len(a):
+    """The length of an mba.array or a standard array, as stored."""
+    return _array_len(a) if isinstance(a, array) else _std_len(a)
+
+
+def _plain(a):
+    """A standard array as a plain array.array: itself, or a copy of a subclass's elements."""
+    return a if type(a) is _stdarray.array else _std_getitem(a, _ALL)
 
 
 def _check_initializer(tc, init):
     if isinstance(init, str) and tc not in _UNICODE:
         raise TypeError(f"cannot use a str to initialize an array with typecode '{tc}'")
-    if isinstance(init, (_stdarray.array, array)) and init.typecode in _UNICODE and tc not in _UNICODE:
+    if isinstance(init, (_stdarray.array, array)) and _kind(init) in _UNICODE and tc not in _UNICODE:
         raise TypeError(f"cannot use a unicode array to initialize an array with typecode '{tc}'")
     if not isinstance(init, (bytes, bytearray, str, list, tuple, _stdarray.array, array)):
         try:
@@ -1765,7 +1797,7 @@ def _iter_chunks(st):
         a = st.arr
         if a is None:
             return
-        n = a.__len__()
+        n = _array_len(a)
         pos = st.pos
         if pos >= n:
             st.arr = st.cur = None  # exhausted for good, and the array is let go

@@ -1,0 +1,115 @@
+"""Every read of an array's memory is bounded by the length the array holds, never by what Python
+code says: a subclass's __len__ (of mba.array, or of an array.array being copied from), its
+buffer_info or typecode, or an index object's comparisons. They used to bound reads of the
+mapping (whose reservation goes far past the elements: SIGBUS) or of an array.array's heap
+buffer (SIGSEGV, or heap bytes copied in silently).
+
+The operations run in a subprocess (a crash fails the test, not the runner), each on an mba.array
+and on an array.array, whose results must be the same."""
+
+import json
+
+import pytest
+
+from conftest import isolated
+
+LYING_SELF = """
+import array, json, pickle, mba
+class M(mba.array):
+    def __len__(self):
+        return 1 << 20
+class S(array.array):
+    def __len__(self):
+        return 1 << 20
+OPS = {
+    "tobytes": lambda x: x.tobytes().hex(),
+    "tolist": lambda x: x.tolist(),
+    "count": lambda x: x.count(0.0),
+    "index": lambda x: x.index(2.0),
+    "in": lambda x: 0.0 in x,
+    "repr": lambda x: repr(x).split("(", 1)[1],
+    "==": lambda x: x == array.array("d", [1.0, 2.0]),
+    "<": lambda x: x < array.array("d", [1.0, 2.0, 3.0]),
+    "iter": lambda x: list(x),
+    "reversed": lambda x: list(reversed(x)),
+    "slice": lambda x: list(x[:]),
+    "+": lambda x: list(x + x),
+    "*": lambda x: list(x * 2),
+    "buffer_info": lambda x: x.buffer_info()[1],
+    "pickle": lambda x: pickle.loads(pickle.dumps(x)).tolist(),
+    "sizeof": lambda x: x.__sizeof__() - type(x)("d").__sizeof__(),
+    "copy into": lambda x: mba.array("d", x).tolist(),
+}
+if mba.BUFFER_PROTOCOL is not None:
+    OPS["memoryview(a)"] = lambda x: memoryview(x).tolist()
+out = {}
+for name, op in OPS.items():
+    out[name] = [op(M("d", [1.0, 2.0])), op(S("d", [1.0, 2.0]))]
+a = M("d", [1.0, 2.0])
+out["a.memoryview()"] = [a.memoryview().tolist(), [1.0, 2.0]]
+try:
+    import numpy
+except ImportError:
+    pass
+else:
+    out["a.numpy()"] = [a.numpy().tolist(), [1.0, 2.0]]
+print(json.dumps(out))
+"""
+
+
+def test_a_subclass_len_does_not_bound_the_reads():
+    # An mba.array subclass whose __len__ says 2**20 holds 2 elements: every operation sees 2, as
+    # array.array's do for the same subclass (it used to read 2**20 elements' worth of the
+    # reservation: SIGBUS).
+    out = json.loads(isolated(LYING_SELF))
+    for name, (got, want) in out.items():
+        assert got == want, name
+
+
+LYING_SOURCE = """
+import array, json, mba
+class Std(array.array):
+    typecode = "d"  # not what it holds, which is 'b' for the second one
+    def __len__(self):
+        return 1 << 22
+    def buffer_info(self):
+        return (16, 1 << 22)
+def std():
+    return Std("d", [1.0, 2.0])
+def run(op, kind):
+    try:
+        return op(kind("d", [3.0]))
+    except Exception as e:
+        return type(e).__name__
+def extend(a):
+    a.extend(std()); return a.tolist()
+def iadd(a):
+    a += std(); return a.tolist()
+def add(a):
+    return (a + std()).tolist()
+def splice(a):
+    a[0:0] = std(); return a.tolist()
+def replace(a):
+    a[0:1] = std(); return a.tolist()
+def extended(a):
+    a.extend([4.0]); a[::1] = std(); return a.tolist()
+def construct(a):
+    return type(a)("d", std()).tolist()
+def eq(a):
+    return [a == std(), std() == a, a < std(), a[:0] + std() == std()]
+def wrong_kind(a):
+    a.extend(Std("b", [1, 2])); return a.tolist()
+out = {}
+for op in (extend, iadd, add, splice, replace, extended, construct, eq, wrong_kind):
+    out[op.__name__] = [run(op, mba.array), run(op, array.array)]
+print(json.dumps(out))
+"""
+
+
+def test_a_source_array_len_does_not_bound_the_copy():
+    # An array.array subclass whose __len__ says 2**22 (and buffer_info and typecode lie too)
+    # holds 2 elements: extend, +=, +, slice assignment and the constructor copy those 2, as
+    # array.array does (mba used to copy 2**22 elements from its heap buffer: SIGSEGV).
+    out = json.loads(isolated(LYING_SOURCE))
+    for name, (got, want) in out.items():
+        assert got == want, name
