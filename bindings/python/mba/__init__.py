@@ -1388,7 +1388,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     def _index(i, n):
         if not hasattr(i, "__index__"):
             raise TypeError("array indices must be integers")
-        i = i.__index__()
+        i = operator.index(i)  # an int, whatever the object's own comparisons say
         if i < 0:
             i += n
         if not 0 <= i < n:
@@ -1399,14 +1399,15 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         """a[i]: BufferBase's __getitem__ answers ints below a vouched length in C, and
         everything else through this."""
         n = _array_len(self)  # the header's length, checked again by the library past a vouched one
-        try:  # integers: straight from the mapping, below a length the library vouched for
+        if i.__class__ is int:  # straight from the mapping, below a length the library vouched for
             if 0 <= i < n:
                 return self._mv[i]
             if -n <= i < 0:
                 return self._mv[i + n]
-        except TypeError:  # slices, and what is not an index
-            if isinstance(i, slice):
-                return self._slice(i)
+            raise IndexError("array index out of range")
+        if isinstance(i, slice):
+            return self._slice(i)
+        # Anything else is converted first (operator.index): its own comparisons are not asked.
         return self._mv[self._index(i, n)]
 
     if not _FAST_BASE:

@@ -113,3 +113,52 @@ def test_a_source_array_len_does_not_bound_the_copy():
     out = json.loads(isolated(LYING_SOURCE))
     for name, (got, want) in out.items():
         assert got == want, name
+
+
+CRAFTED_INDEX = """
+import array, json, mba
+class Liar:
+    # An index whose comparisons all say yes, whatever it converts to.
+    def __init__(self, v):
+        self.v = v
+    def __index__(self):
+        return self.v
+    __ge__ = __le__ = __lt__ = __gt__ = lambda self, other: True
+class NotAnInt:
+    def __index__(self):
+        return 1.5
+def run(op, kind):
+    a = kind("d", [1.0, 2.0, 3.0])
+    try:
+        r = op(a)
+    except Exception as e:
+        return type(e).__name__
+    return [r, a.tolist()]
+def setitem(i):
+    def op(a):
+        a[i] = 9.0
+    return op
+def delitem(i):
+    def op(a):
+        del a[i]
+    return op
+KEYS = {"10": Liar(10), "1": Liar(1), "-1": Liar(-1), "-4": Liar(-4), "10**8": Liar(10**8), "-10**8": Liar(-10**8),
+        "1.5": NotAnInt(), "2**100": 2**100, "-2**100": -2**100, "True": True}
+out = {}
+for name, key in KEYS.items():
+    for what, op in (("a[i]", lambda a, key=key: a[key]), ("a[i] = x", setitem(key)), ("del a[i]", delitem(key)),
+                     ("pop", lambda a, key=key: a.pop(key))):
+        if what == "pop" and isinstance(key, int):
+            continue
+        out[f"{what} {name}"] = [run(op, mba.array), run(op, array.array)]
+print(json.dumps(out))
+"""
+
+
+def test_a_crafted_index_is_converted_before_it_is_compared():
+    # a[i] compared the key object itself with the length, then indexed the view of the whole
+    # reservation with it: an index whose comparisons lie read past the elements (0.0 for
+    # Liar(10), SIGBUS for Liar(10**8)). Every index is now converted first, as array.array does.
+    out = json.loads(isolated(CRAFTED_INDEX))
+    for name, (got, want) in out.items():
+        assert got == want, name
