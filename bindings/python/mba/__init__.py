@@ -1028,6 +1028,11 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             b = s.pack(x)  # array.array's conversion, or its exception
         if fast is not None:
             st = _fast_append(fast, b)
+        elif s.serial is None:  # ctypes: _call_status inline, a method call less per element
+            base = s.base  # noqa: F841  (the handle lives through the call)
+            if base is None:
+                self._dead()
+            st = s.calls.append(h, b)
         else:
             st = self._call_status(s.calls.append, h, b)
         if st:
