@@ -1208,16 +1208,25 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
 
     # -- changing the length in one step -------------------------------------------------------
 
-    def _splice(self, index, delete, src):
+    def _splice(self, index, delete, src, expected=None):
         """Replaces elements [index, index + delete) with those of src (a standard array of
-        this typecode, or None): one library call (mba_splice)."""
+        this typecode, or None): one library call (mba_splice). Given expected (a standard
+        array of the `delete` elements as they were read), a compare-and-splice: False, and
+        nothing changed, if those elements are not those any more (or the array got shorter)."""
         h = self._resizable()
+        calls = self._s.calls
+        exp = expected.buffer_info()[0] if expected is not None else None
         if src is None:
-            self._call(self._s.calls.splice, h, index, delete, None, None, None, 0)
-            return
-        with memoryview(src):  # resizing it (another thread) raises BufferError meanwhile
-            address, count = src.buffer_info()
-            self._call(self._s.calls.splice, h, index, delete, None, None, address if count else None, count)
+            st = self._call_status(calls.splice, h, index, delete, exp, None, None, 0)
+        else:
+            with memoryview(src):  # resizing it (another thread) raises BufferError meanwhile
+                address, count = src.buffer_info()
+                st = self._call_status(calls.splice, h, index, delete, exp, None, address if count else None, count)
+        if expected is not None and st in (-3, -15):  # shorter, or changed (MBA_ERR_CHANGED)
+            return False
+        if st:
+            _raise(st)
+        return True
 
     def insert(self, i, x):
         i = operator.index(i)
@@ -1325,18 +1334,35 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
                 else:
                     self._w()  # nothing to delete
                 return
-            if step < 0:  # the same positions, ascending
-                count = len(range(start, stop, step))
-                start, step = start + (count - 1) * step, -step
-                stop = start + count * step
-            count = len(range(start, stop, step))
-            last = start + (count - 1) * step
-            kept = self._chunk(start, last + 1)
-            del kept[::step]
-            self._splice(start, last + 1 - start, kept)
+            self._delete_extended(key)
             return
         i = self._index(key, n)
         self._splice(i, 1, None)
+
+    def _delete_extended(self, key):
+        """del a[i:j:k] for |k| > 1: the range from the first position to the last is read,
+        the positions are deleted from that copy, and the copy put back in one compare-and-splice
+        (the read elements as `expected`): if another process changed the range meanwhile
+        (an insert or a deletion before or in it, a write in it), nothing is changed and it
+        starts again from the new length, at most _REMOVE_TRIES times (then BusyError, the
+        array as it was). So the elements put back are never stale copies. Appends by other
+        processes never cause a retry."""
+        for _ in range(_REMOVE_TRIES):
+            start, stop, step = key.indices(_array_len(self))
+            count = len(range(start, stop, step))
+            if not count:
+                self._w()  # it shrank meanwhile: nothing to delete
+                return
+            if step < 0:  # the same positions, ascending
+                start, step = start + (count - 1) * step, -step
+            last = start + (count - 1) * step
+            old = self._chunk(start, last + 1)
+            kept = old[:]
+            del kept[::step]
+            if self._splice(start, last + 1 - start, kept, old):
+                return
+        raise BusyError(-9, f"mba: del a[{key.start}:{key.stop}:{key.step}]: other processes changed the "
+                            f"array between reading and deleting {_REMOVE_TRIES} times in a row")
 
     # -- searching ---------------------------------------------------------------------------
 
@@ -1367,7 +1393,12 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         return self._s.raw
 
     def reverse(self):
-        """Reverses the elements in place, a chunk from each end at a time."""
+        """Reverses the elements in place, a chunk from each end at a time (in bounded memory,
+        as array.array does). Not one step for other processes: an insert or a deletion by
+        another process while it runs moves elements between its reads and its writes, and
+        can leave some duplicated and others lost (appends are safe: they move nothing). A
+        compare-and-splice of the whole array, as del a[::k] does, would hold two private
+        copies of it."""
         raw = self._writable_raw()
         isz = self._s.isz
         i, j = 0, _array_len(self)
@@ -1381,6 +1412,8 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             i, j = i + c, j - c
 
     def byteswap(self):
+        """Swaps the bytes of every element in place, a chunk at a time: not one step for other
+        processes, as reverse()."""
         raw = self._writable_raw()
         isz = self._s.isz
         for start, chunk in self._chunks():
@@ -1499,6 +1532,8 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
                 return
             self._splice(start, stop - start, values)
             return
+        # An extended slice is written in place, element by element, as a[i] = x for each: an
+        # insert or deletion by another process meanwhile moves the positions under the writes.
         count = len(range(start, stop, step))
         if count != len(values):
             raise ValueError(f"attempt to assign array of size {len(values)} to extended slice of size {count}")

@@ -392,6 +392,64 @@ def test_remove_never_removes_an_element_that_changed_under_it_and_searches_agai
     assert a.tolist() == [1, 3, 2, 1], "a remove that gives up leaves the array as it was"
 
 
+class _ChangedWhileDeleting(mba.array):
+    """Runs `peer_change` (another handle's change) after each of the next `times` reads of a
+    range: where another process could change the array between del a[::k]'s read and its
+    splice."""
+
+    times = 0
+    peer_change = None
+
+    def _chunk(self, start, stop):
+        out = super()._chunk(start, stop)
+        if self.times:
+            self.times -= 1
+            self.peer_change()
+        return out
+
+
+@pytest.mark.parametrize("change, result", [
+    # An insert before the range: the range moved, so del a[::2] starts again on the new array
+    # (the insert, then the deletion).
+    ("insert", [0, 2, 4, 6, 8]),
+    # A write inside the range: read again, so the element written stays (the write, then the
+    # deletion).
+    ("write", [1, 50, 5, 7, 9]),
+    # An append moves nothing: no retry, and the appended element stays (the deletion, then the
+    # append).
+    ("append", [1, 3, 5, 7, 9, 100]),
+])
+def test_deleting_an_extended_slice_never_puts_back_stale_elements(uri, change, result):
+    # del a[::k] reads the range, deletes every k-th element of its copy and splices the copy
+    # back: it used to do that blindly, so a change another process made in between was undone
+    # (after an insert at 0: [1, 3, 5, 7, 8, 9], the 100 lost and the 9 gone in place of an
+    # even). Now the splice is a compare-and-splice with the elements read.
+    a = _ChangedWhileDeleting("i", range(10), uri=uri)
+    peer = mba.array.attach(uri)
+    a.peer_change = {"insert": lambda: peer.insert(0, 100), "write": lambda: peer.__setitem__(3, 50),
+                     "append": lambda: peer.append(100)}[change]
+    a.times = 1
+    del a[::2]
+    assert a.tolist() == result
+    a.close()
+    peer.close()
+
+
+def test_deleting_an_extended_slice_gives_up_if_the_array_never_stops_changing(uri):
+    a = _ChangedWhileDeleting("i", range(10), uri=uri)
+    peer = mba.array.attach(uri)
+    a.peer_change = lambda: peer.__setitem__(0, peer[0] + 1)
+    a.times = mba._REMOVE_TRIES
+    with pytest.raises(mba.BusyError, match="changed the array"):
+        del a[::3]
+    assert a.tolist() == [mba._REMOVE_TRIES] + list(range(1, 10)), "nothing deleted"
+    a.times = 0
+    del a[::-3]  # the same positions from the other end
+    assert a.tolist() == [1, 2, 4, 5, 7, 8]
+    a.close()
+    peer.close()
+
+
 def test_pop_at_an_index_returns_what_it_removed():
     for tc in mba.typecodes:
         std = array.array(tc, "abcde" if tc in "uw" else [1, 2, 3, 4, 5])
