@@ -890,7 +890,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             k = _keeper(s, _mapping(s))
             _add_view(s, k)
         m = memoryview(k).cast("B")[:_array_len(self) * s.isz]
-        return m.toreadonly() if s.ro else m
+        return m.toreadonly() if s.ro or s.inherited else m  # inherited: as a[i] = x, refused
 
     def memoryview(self):
         """A zero-copy memoryview of the elements published now (read-only if the array is;
@@ -951,7 +951,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
     if sys.version_info >= (3, 12) and _BufferBase is None:
         def __buffer__(self, flags):
             s = self._s
-            if s.ro and flags & 1:  # PyBUF_WRITABLE
+            if (s.ro or s.inherited) and flags & 1:  # PyBUF_WRITABLE
                 raise BufferError("the mba array is read-only")
             self._count_export()  # first: from here on close() refuses
             try:
@@ -960,7 +960,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             except BaseException:
                 self._release_buffer()
                 raise
-            return m.toreadonly() if s.ro else m
+            return m.toreadonly() if s.ro or s.inherited else m
 
         def __release_buffer__(self, view):
             s = self._s

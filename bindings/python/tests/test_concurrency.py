@@ -15,6 +15,7 @@ import time
 import pytest
 
 import mba
+from conftest import isolated
 
 PYTHONPATH = os.path.dirname(mba.__path__[0])
 MARK = 2**64 - 1  # never appended by a writer
@@ -210,6 +211,43 @@ def test_multiprocessing_fork_children_are_safe_by_default(uri, exclusive):
     else:
         assert out["again"] == 5, "a re-attached handle appends in the child"
         assert a.tolist() == [1, 2, 3, 100, 101, 4]
+
+
+FORKED_VIEWS = """
+import os, sys, mba
+a = mba.array("d", [1.0, 2.0], uri=sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    out = []
+    views = {"a.memoryview()": lambda: a.memoryview()}
+    if mba.BUFFER_PROTOCOL is not None:
+        views["memoryview(a)"] = lambda: memoryview(a)
+    try:
+        import numpy
+        views["a.numpy()"] = lambda: a.numpy()
+    except ImportError:
+        pass
+    for name, make in views.items():
+        v = make()
+        try:
+            v[0] = 9.0
+            out.append(name + " written")
+        except (TypeError, ValueError):
+            out.append(name + " read-only")
+        del v
+    print(" ".join(out), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print(a.tolist())
+"""
+
+
+def test_a_forked_childs_views_are_read_only(uri):
+    # A forked child cannot change an inherited array through a[i] = x (WrongProcessError), so
+    # its views cannot either: a.memoryview() and a.numpy() used to be writable there.
+    out = isolated(FORKED_VIEWS, uri).split("\n")
+    assert "written" not in out[0] and "a.memoryview() read-only" in out[0], out
+    assert out[1] == "[1.0, 2.0]"
 
 
 def _fork_and_drop(a):
