@@ -1178,8 +1178,10 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         self.frombytes(s.encode("utf-32-le" if sys.byteorder == "little" else "utf-32-be", "surrogatepass"))
 
     def fromfile(self, f, n):
-        """Reads n items from the file object f and appends them (what was read before an
-        EOFError stays, as in array.array)."""
+        """Reads n items from the file object f and appends them, as array.array does: a short
+        read of whole items appends them and raises EOFError; one that ends inside an item
+        raises ValueError and appends nothing of that read. (Reads of more than 64 MiB are
+        made in 16 MiB pieces, each appended when it is read.)"""
         if not isinstance(n, int):
             raise TypeError(f"'{type(n).__name__}' object cannot be interpreted as an integer")
         if n < 0:
@@ -1197,9 +1199,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
             data = f.read(ask)
             if not isinstance(data, bytes):
                 raise TypeError("read() didn't return bytes")
-            whole = len(data) - len(data) % s.isz
-            if whole:
-                self.frombytes(data[:whole] if whole != len(data) else data)
+            self.frombytes(data)  # ValueError if it ends inside an item
             got += len(data)
             if len(data) < ask:
                 raise EOFError("read() didn't return enough bytes")
@@ -1229,7 +1229,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         return True
 
     def insert(self, i, x):
-        i = operator.index(i)
+        i = _ssize(i)
         b = self._s.pack(x)
         n = _array_len(self)
         if i < 0:
@@ -1250,7 +1250,7 @@ class array(*((_BufferBase,) if _BufferBase is not None else ()), metaclass=_Imm
         array at the moment of the call (mba_pop), even if another process appended after this
         one looked; any other index is one mba_splice that hands back the element it removed,
         so what is returned is what was removed, whatever other processes did meanwhile."""
-        i = operator.index(i)
+        i = _ssize(i)
         last = i == -1
         h = self._resizable()
         n = _array_len(self)
@@ -1763,6 +1763,14 @@ def _true_len(a):
 def _plain(a):
     """A standard array as a plain array.array: itself, or a copy of a subclass's elements."""
     return a if type(a) is _stdarray.array else _std_getitem(a, _ALL)
+
+
+def _ssize(i):
+    """i as array.array's "n" argument takes it: an index-sized integer, else OverflowError."""
+    i = operator.index(i)
+    if not -_MAXSIZE - 1 <= i <= _MAXSIZE:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return i
 
 
 def _check_initializer(tc, init):

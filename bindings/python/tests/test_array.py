@@ -4,6 +4,7 @@ operations must give the same results, contents and exception types."""
 import array
 import ctypes
 import copy
+import io
 import operator
 import os
 import pickle
@@ -87,6 +88,10 @@ def test_append_extend_insert_pop_remove(tc):
         lambda a: a.pop(0),
         lambda a: a.pop(-2),
         lambda a: a.pop(100),
+        lambda a: a.pop(2**100),  # OverflowError, as array.array's index-sized argument
+        lambda a: a.pop(-2**100),
+        lambda a: a.insert(2**100, v[0]),
+        lambda a: a.insert(-2**100, v[0]),
         lambda a: a.remove(v[1]),
         lambda a: a.remove(v[0] if tc in "fd" else 99 if tc != "b" else 100),
         lambda a: a.index(v[-1]),
@@ -202,6 +207,13 @@ def test_bytes_lists_and_files(tc, tmp_path):
         with pytest.raises(EOFError):
             short.fromfile(f, len(ours) + 3)
     assert short == ours, "fromfile keeps what it read before EOFError, like array.array"
+    if std.itemsize > 1:  # a read that ends inside an item: ValueError, nothing of it appended
+        data = path.read_bytes()
+        for kind in (array.array, mba.array):
+            partial = kind(tc, v[:1])
+            with pytest.raises(ValueError):
+                partial.fromfile(io.BytesIO(data[: std.itemsize + 1]), 2)
+            assert partial.tolist() == v[:1], kind
 
 
 @pytest.mark.parametrize("tc", ["B", "q", "d"])
