@@ -570,17 +570,32 @@ def _open(h, tc, uri, ro, exclusive, info=None):
     return s
 
 
+def _field(name, value, bits):
+    """value as an unsigned field of `bits` bits of mba_options: TypeError or ValueError, naming
+    the option, when it is not an integer of that range (ctypes would wrap it silently, and
+    mba/_speedups word it otherwise)."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"mba.array: {name} must be an integer, not {type(value).__name__}") from None
+    if v < 0 or v >> bits:
+        raise ValueError(f"mba.array: {name} must be 0 to 2**{bits} - 1, not {v}")
+    return v
+
+
 def _new_handle(uri, dtype, capacity, flags, mode, typecode, max_capacity):
     """A new handle (and its _info(), or None if not known yet)."""
+    capacity, max_capacity = _field("capacity", capacity, 64), _field("max_capacity", max_capacity, 64)
+    mode = _field("mode", mode or 0, 32)
     if _fast_create is not None:
-        status, address, info = _fast_create(_CREATE_FUNCTIONS, _uri(uri), flags, dtype, mode or 0, capacity,
+        status, address, info = _fast_create(_CREATE_FUNCTIONS, _uri(uri), flags, dtype, mode, capacity,
                                              max_capacity, ord(typecode), _GETTERS)
         _check(status)
         return _p(address), info
     h = _p()
     o = _Options()
     _options_init(ctypes.byref(o))
-    o.flags, o.dtype, o.mode, o.capacity = flags, dtype, mode or 0, capacity
+    o.flags, o.dtype, o.mode, o.capacity = flags, dtype, mode, capacity
     o.max_capacity, o.typecode = max_capacity, ord(typecode)
     _check(_create_ex(_uri(uri), ctypes.byref(o), ctypes.byref(h)))
     return h, None

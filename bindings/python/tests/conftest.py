@@ -52,13 +52,14 @@ def c_program(tmp_path_factory):
     return build
 
 
-def isolated(code, *args):
+def isolated(code, *args, env=None):
     """Runs `code` in a new interpreter with this mba (and the same MBA_LIBRARY and
-    MBA_NO_SPEEDUPS) and returns its standard output; asserts it exited 0, so a crash (a signal)
-    fails the test that ran it without taking the test runner down."""
+    MBA_NO_SPEEDUPS, unless env, a dict of variables to set, says otherwise) and returns its
+    standard output; asserts it exited 0, so a crash (a signal) fails the test that ran it
+    without taking the test runner down."""
     import sys
 
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, PYTHONPATH=os.path.dirname(mba.__path__[0])))
+                       env=dict(os.environ, PYTHONPATH=os.path.dirname(mba.__path__[0]), **(env or {})))
     assert r.returncode == 0, f"exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
     return r.stdout

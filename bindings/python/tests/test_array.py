@@ -15,6 +15,7 @@ import sys
 import pytest
 
 import mba
+from conftest import isolated
 
 VALUES = {
     "b": [-128, -1, 0, 1, 127], "B": [0, 1, 200, 255], "h": [-32768, -2, 0, 7, 32767], "H": [0, 9, 65535],
@@ -310,6 +311,42 @@ def test_every_typecode_survives_an_attach_in_another_process(uri):
     with pytest.raises(TypeError):
         mba.array.attach(uri, typecode="d")  # the array holds 'w'/'u' code points, not doubles
     assert mba.array.attach(uri, typecode="I").typecode == "I"
+
+
+OPTIONS = """
+import mba
+for kw in ({"max_capacity": 2**64 + 3}, {"capacity": 2**64 + 5}, {"mode": 2**32 + 0o600}, {"capacity": -1},
+           {"mode": -1}, {"max_capacity": -1}, {"capacity": 1.5}, {"mode": "x"}, {"mode": 0o640}):
+    try:
+        a = mba.array("d", **kw)
+        print(kw, "created")
+        a.close()
+    except Exception as e:
+        print(kw, type(e).__name__, e)
+"""
+
+
+def test_options_are_checked_the_same_on_both_paths():
+    # ctypes wrapped out-of-range options silently (max_capacity=2**64 + 3 made an array of at
+    # most 3 elements; mode=2**32 + 0o600 was taken as 0o600), while mba/_speedups raised
+    # OverflowError, or ValueError "a NULL function, or a field past 32 bits". Both now raise
+    # the same exception, naming the option.
+    ctypes_only = isolated(OPTIONS, env={"MBA_NO_SPEEDUPS": "1"})
+    assert isolated(OPTIONS, env={"MBA_NO_SPEEDUPS": ""}) == ctypes_only
+    lines = ctypes_only.splitlines()
+    assert lines[:6] == [
+        "{'max_capacity': 18446744073709551619} ValueError mba.array: max_capacity must be 0 to 2**64 - 1, not "
+        "18446744073709551619",
+        "{'capacity': 18446744073709551621} ValueError mba.array: capacity must be 0 to 2**64 - 1, not "
+        "18446744073709551621",
+        "{'mode': 4294967680} ValueError mba.array: mode must be 0 to 2**32 - 1, not 4294967680",
+        "{'capacity': -1} ValueError mba.array: capacity must be 0 to 2**64 - 1, not -1",
+        "{'mode': -1} ValueError mba.array: mode must be 0 to 2**32 - 1, not -1",
+        "{'max_capacity': -1} ValueError mba.array: max_capacity must be 0 to 2**64 - 1, not -1",
+    ]
+    assert lines[6:] == ["{'capacity': 1.5} TypeError mba.array: capacity must be an integer, not float",
+                         "{'mode': 'x'} TypeError mba.array: mode must be an integer, not str",
+                         "{'mode': 416} created"]
 
 
 def test_nul_bytes_in_uris_are_refused():
