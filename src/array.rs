@@ -134,6 +134,9 @@ fn this_pid_namespace() -> u64 {
     *NS.get_or_init(sys::pid_namespace)
 }
 
+/// How far past what it needs a refresh learns pages already in memory (see `Array::learn`).
+const LOOKAHEAD: u64 = 16 << 20;
+
 fn page_round(n: u64) -> Option<u64> {
     n.checked_next_multiple_of(sys::page_size() as u64)
 }
@@ -314,12 +317,15 @@ impl Array {
             Some(m) => m,
             None => Region::map(&file, reservation(&geo), opts.read_only)?,
         };
+        // shm:// lives in /dev/shm, which glibc's shm_open requires to be tmpfs (or ramfs), and
+        // an anonymous store is a memfd: both are in memory, with no fstatfs needed to say so.
+        let in_memory = if uri.is_empty() || uri.starts_with("shm://") { 2 } else { 0 };
         let mut a = Array {
             region: Region::new(map, geo, geo.data_offset as u64),
             file,
             uri,
             read_only: opts.read_only,
-            shmem: std::sync::atomic::AtomicU8::new(0),
+            shmem: std::sync::atomic::AtomicU8::new(in_memory),
             lease: false,
             fork: Box::default(),
             identity: AtomicU64::new(0),
@@ -342,7 +348,7 @@ impl Array {
             // The length as the header read at attach had it: reading it through the mapping
             // would fault the header page in (page tables for the reservation: 3-4 us), which
             // an attach otherwise leaves to the first call that needs it.
-            a.learn(st, a.wanted(header.len));
+            a.learn(st, a.wanted(header.len), header.capacity);
         }
         fork::register(&a.fork);
         // A writable handle takes its slot when it first needs the lock (see `Array::slot_locked`),
@@ -568,7 +574,7 @@ impl Array {
     /// [`Array::learn`]); returns the size.
     fn refresh(&self, want: u64) -> Result<u64> {
         let st = sys::fstat(self.file.as_fd()).map_err(|e| Error::os("stat", e))?;
-        self.learn(st, want);
+        self.learn(st, want, self.region.capacity_word().load(Acquire));
         Ok(st.size)
     }
 
@@ -579,7 +585,7 @@ impl Array {
     }
 
     /// Learns the part of a store of `st`, up to byte `want`, that can be read and written
-    /// without a signal. Stores in memory: pages not in memory (a hole a peer left, pages
+    /// without a signal (and, in memory, what is already there up to the header's `capacity`). Stores in memory: pages not in memory (a hole a peer left, pages
     /// allocated but never touched, or swapped out) are allocated by a writer (checked against
     /// the memory available when large) and faulted in by a reader, each stopping before the
     /// first page the kernel cannot provide. On disk, a writer allocates the range (a write
@@ -589,42 +595,48 @@ impl Array {
     /// leave a hole inside the range and allocate as many pages past the reservation or past
     /// the end of the file (`FALLOC_FL_KEEP_SIZE`).
     #[link_section = ".text.hot.mba"]
-    fn learn(&self, st: sys::Stat, want: u64) {
+    fn learn(&self, st: sys::Stat, want: u64, capacity: u64) {
         if self.kind != crate::raw::Kind::Array {
             return; // a raw or .npy region is fixed, and all of it known since the attach
         }
         let _g = self.refresh_lock.lock();
         let cur = self.region.known();
-        let goal = st.size.min(self.region.reserved()).min(want);
+        let end = st.size.min(self.region.reserved());
+        // Whole pages (a page is the unit a hole is made of), within the store.
+        let goal = page_round(want).unwrap_or(u64::MAX).min(end);
         if goal <= cur {
             return;
         }
         let backed = if self.shmem() {
-            self.backed_in_memory(cur, goal)
+            // Past the goal, pages already in memory are learnt too, up to the capacity (a
+            // writer raises it after allocating and mapping the step): a reader following an
+            // appender then refreshes once per growth step, not once per element.
+            let ahead = self.wanted(capacity).min(end).min(goal.saturating_add(LOOKAHEAD)).max(goal);
+            self.backed_in_memory(cur, goal, ahead)
         } else if !self.read_only {
             match sys::allocate(self.file.as_fd(), cur, goal - cur) {
                 Ok(()) => goal,
                 Err(_) => cur,
             }
         } else {
-            goal
+            end // on disk, reading a hole reads zeros
         };
         self.region.set_known(backed);
         self.update_lease_room();
     }
 
-    /// How far from `cur` towards `goal` (bytes; `goal` inside the store and the mapping) a
-    /// store in memory can be touched without a signal, making it so on the way: see
-    /// [`Array::learn`].
+    /// How far from `cur` a store in memory can be touched without a signal: to `goal`
+    /// (bytes), making it so on the way (see [`Array::learn`]), then on to `ahead` as long as
+    /// the pages are in memory already. Both lie inside the store and the mapping.
     #[link_section = ".text.hot.mba"]
-    fn backed_in_memory(&self, cur: u64, goal: u64) -> u64 {
+    fn backed_in_memory(&self, cur: u64, goal: u64, ahead: u64) -> u64 {
         let page = sys::page_size() as u64;
         let base = self.region.base();
         let mut at = cur / page * page;
         let mut pages = [0u8; 1024];
-        while at < goal {
-            let n = (goal - at).div_ceil(page).min(pages.len() as u64) as usize;
-            // SAFETY (for the pointer arithmetic below): at < goal <= the mapping's length.
+        while at < ahead {
+            let n = (ahead - at).div_ceil(page).min(pages.len() as u64) as usize;
+            // SAFETY (for the pointer arithmetic below): at < ahead <= the mapping's length.
             let addr = unsafe { base.add(at as usize) };
             if sys::resident(addr, n * page as usize, &mut pages[..n]).is_err() {
                 return at.max(cur);
@@ -635,8 +647,12 @@ impl Array {
                     i += 1;
                     continue;
                 }
+                let a = at + i as u64 * page;
+                if a >= goal {
+                    return a.max(cur); // looking ahead: stop at the first page not in memory
+                }
                 let j = (i..n).find(|&j| pages[j] & 1 != 0).unwrap_or(n);
-                let (a, b) = (at + i as u64 * page, (at + j as u64 * page).min(goal));
+                let b = (at + j as u64 * page).min(goal);
                 let ok = if self.read_only {
                     // SAFETY: a..b lies inside the mapping.
                     sys::populate_read(unsafe { base.add(a as usize) }, (b - a) as usize).is_ok()
@@ -646,11 +662,11 @@ impl Array {
                 if !ok {
                     return a.max(cur);
                 }
-                i = j;
+                i = (b - at).div_ceil(page) as usize;
             }
             at += n as u64 * page;
         }
-        goal
+        ahead
     }
 
     /// Lets the lease holder's lock-free path use what the store now holds.
