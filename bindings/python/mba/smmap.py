@@ -381,6 +381,19 @@ class _WindowRegion(_Range):
     map = buffer
 
 
+class _ManagerHandle(ctypes.c_void_p):
+    """The native manager's handle, given back (mba_window_manager_free) when its last holder
+    lets go of it: the manager until close(), and each library call it is passed to, since ctypes
+    holds a call's arguments until the call returns. So a close() in another thread while a call
+    uses the handle (mba.h: "no other call may be using this manager handle") frees it only once
+    that call is over."""
+
+    def __del__(self):
+        h, self.value = self.value, None
+        if h is not None and _lib is not None:
+            _lib.mba_window_manager_free(h)
+
+
 class StaticWindowMapManager:
     """Maps whole files (up to ``max_memory_size`` each), unmapping the least recently used
     unused ones when a budget would be exceeded.
@@ -416,15 +429,10 @@ class StaticWindowMapManager:
         limit = min(max_open_handles, 2 ** 63)
         cfg.max_open_files = limit
         cfg.max_windows = 0 if max_open_handles >= sys.maxsize else limit
-        h = _p()
+        h = _ManagerHandle()
         _check(_lib.mba_window_manager_new(ctypes.byref(cfg), ctypes.byref(h)))
-        self._h = h
+        self._h = h  # freed with the last holder (_ManagerHandle); its cursors keep the native manager alive
         self._stats = _Stats()
-
-    def __del__(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and _lib is not None:
-            _lib.mba_window_manager_free(h)  # its cursors keep the native manager alive
 
     def __enter__(self):
         return self
@@ -509,14 +517,15 @@ class StaticWindowMapManager:
         """Releases every window and descriptor now; cursors fail afterwards. Raises
         ``BufferError`` while ``buffer()``/``view()`` results are alive (release them first),
         as ``mmap.close`` does. Closing twice is allowed."""
-        if self._h is None:
+        h = self._h
+        if h is None:
             return
         if self.num_borrows():
             raise BufferError(f"cannot close: buffers or views of {self.num_borrows()} windows are alive")
-        status = _lib.mba_window_manager_close(self._h)
+        status = _lib.mba_window_manager_close(h)
         if status not in (0, _BUSY):  # BUSY: cursors still pinned windows; they let go as they go
             raise _error(status)
-        _lib.mba_window_manager_free(self._h)
+        # The handle is freed when the last call that holds it (in another thread) returns.
         self._h = None
 
     def force_map_handle_removal_win(self, base_path):

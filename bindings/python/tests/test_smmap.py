@@ -13,7 +13,7 @@ import pytest
 
 import mba
 from mba import smmap
-from conftest import need
+from conftest import isolated, need
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -300,3 +300,46 @@ def test_cursors_and_managers_release_deterministically(tmp_path):
     man.close()
     os.fstat(fd)  # the caller's descriptor is still open: mba used its own duplicate
     os.close(fd)
+
+
+# A manager whose handle is taken (the manager checked open), then the manager closed, as
+# another thread would between that check and the library call it is passed to.
+CLOSING_MANAGER = """
+import sys
+from mba import smmap
+path = sys.argv[1]
+class Closing(smmap.SlidingWindowMapManager):
+    armed = False
+    def _handle(self):
+        h = super()._handle()
+        if self.armed:
+            self.armed = False
+            self.close()
+        return h
+m = Closing(window_size=65536)
+keep = m.make_cursor(path)
+keep.use_region(0, 10)  # a cursor keeps the native manager alive, as in real use
+m.armed = True
+try:
+    r = OP
+    print("result", r)
+except Exception as e:
+    print(type(e).__name__, e)
+print("closed", m._h is None)
+"""
+
+
+@pytest.mark.parametrize("op", ["m.collect()", "m.num_open_files()", "m._collect_lru_region(0)",
+                                "m.make_cursor(path).use_region(0, 1).is_valid()"])
+def test_a_manager_closed_during_a_call_frees_its_handle_after_it(tmp_path, op):
+    # manager.close() freed the native handle (mba_window_manager_free) while a call in another
+    # thread had it: SIGSEGV (exit -11) for each of these, before the handle was freed with its
+    # last holder. Now the call runs on the closed manager: a result, or the library's error.
+    random_file(tmp_path / "m", 4 * 65536, 7)
+    out = isolated(CLOSING_MANAGER.replace("OP", op), str(tmp_path / "m"))
+    assert out.endswith("closed True\n"), out
+    if "make_cursor" in op:
+        assert out.startswith("Error mba_window_open: the window manager was closed"), out
+    else:
+        assert out.startswith("result 0"), out
+
