@@ -651,12 +651,12 @@ class WindowCursor:
         typed cursor) from it (0: as many as the window holds). Returns self; query
         ``is_valid()``: False when ``offset`` is at or past the end of the file. ``flags`` is
         accepted for compatibility and ignored."""
-        c = self._c or self._native()
         if offset < 0:
             self.unuse_region()
             return self
         if self._warr is not None:
-            self._detach()
+            self._detach()  # first: it may hand the native cursor over to the live buffers
+        c = self._c or self._native()
         status = _lib.mba_window_pin(c, offset, size if size > 0 else 0, self._vwp)
         if status == 0:
             self._valid = True
@@ -695,7 +695,11 @@ class WindowCursor:
         arr = ref() if ref is not None else None
         if arr is not None and self._valid and self._c is not None and self._vw.window_id == self._warr_id:
             h = _p()
-            _check(_lib.mba_window_cursor_clone(self._c, ctypes.byref(h)))
+            if _lib.mba_window_cursor_clone(self._c, ctypes.byref(h)) != 0:
+                # The manager was closed (its cursors cannot be cloned): the buffers take the
+                # cursor's own native cursor, and its pin, with them. The cursor has no window
+                # now and reopens on its next use (which fails: the manager is closed).
+                h, self._c, self._valid = self._c, None, False
             arr._mba_borrow = _Borrow(h, self._manager)
 
     def _window_view(self):
@@ -706,6 +710,8 @@ class WindowCursor:
         if arr is None or len(arr) < vw.window_valid:
             if self._warr is not None:
                 self._detach()
+                if not self._valid:
+                    raise ValueError("the cursor has no region in use (call use_region first)")
             arr = (ctypes.c_ubyte * vw.window_valid).from_address(start)
             self._warr = weakref.ref(arr)
             self._warr_id = vw.window_id
@@ -845,9 +851,9 @@ class WindowCursor:
         elements from ``start`` (0: as many as the window holds), in the file's byte order. It
         pins its window while it lives, like ``buffer()``. May hold fewer elements than asked:
         check its length."""
-        c = self._native()
         if self._warr is not None:
-            self._detach()
+            self._detach()  # first: it may hand the native cursor over to the live buffers
+        c = self._native()
         vw = _View()
         status = _lib.mba_window_pin(c, start, count, ctypes.byref(vw))
         if status != 0:

@@ -343,3 +343,32 @@ def test_a_manager_closed_during_a_call_frees_its_handle_after_it(tmp_path, op):
     else:
         assert out.startswith("result 0"), out
 
+
+@pytest.mark.parametrize("release", ["c.close()", "c.unuse_region()"])
+def test_a_buffer_made_after_the_manager_closed_outlives_its_cursor(tmp_path, release):
+    # The manager closed while c pinned a window (allowed: BUSY, the window stays while
+    # pinned), then c.buffer(). Letting go of c's window gave the live buffer a pin of its own
+    # by cloning c, which a closed manager refuses: c.close() or c.unuse_region() raised, and
+    # forgot the buffer, so the next c.close() freed c, unmapped the window under the buffer,
+    # and reading it died of SIGSEGV.
+    # Now the buffer takes c's own native cursor, and its pin, with it.
+    data = random_file(tmp_path / "w", 4 * 65536, 8)
+    out = isolated(f"""
+import sys
+from mba import smmap
+m = smmap.SlidingWindowMapManager(window_size=65536)
+c = m.make_cursor(sys.argv[1])
+c.use_region(100, 1000)
+m.close()
+b = c.buffer()
+try:
+    {release}
+except Exception as e:
+    print(type(e).__name__, e)
+c.close()
+print(bytes(b[:8]).hex(), len(b), m.num_borrows())
+b.release()
+print("borrows", m.num_borrows())
+""", str(tmp_path / "w"))
+    assert out == f"{data[100:108].hex()} 1000 1\nborrows 0\n", out
+
