@@ -39,6 +39,7 @@ as Python's mmap duplicates the descriptor; mba maps from one descriptor per fil
 
 import ctypes
 import mmap as _mmap
+import operator
 import os
 import sys
 import threading
@@ -828,8 +829,10 @@ class WindowCursor:
         windows: bytes for a byte cursor (made without a dtype), else a numpy array (bytes
         without numpy). In this machine's byte order. Never SIGBUS: see the module docs."""
         c = self._native()
-        if count is None:
-            count = max(0, len(self) - start)
+        # Exact ints: the buffer is sized by count * isz below and the library fills what count
+        # says, so neither may come from an int subclass's own arithmetic or comparisons.
+        start = operator.index(start)
+        count = max(0, len(self) - start) if count is None else operator.index(count)
         if start < 0 or count < 0:
             raise ValueError("start and count must be non-negative")
         isz = self._isz

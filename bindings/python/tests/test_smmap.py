@@ -372,3 +372,26 @@ print("borrows", m.num_borrows())
 """, str(tmp_path / "w"))
     assert out == f"{data[100:108].hex()} 1000 1\nborrows 0\n", out
 
+
+def test_a_read_sizes_its_buffer_from_the_count_itself(tmp_path):
+    # read(start, count) sized a byte cursor's buffer with count * itemsize, which an int
+    # subclass can answer as it likes, while the library wrote count bytes: a heap overflow
+    # (SIGSEGV, exit -11). Now start and count are exact ints (operator.index) first.
+    data = random_file(tmp_path / "r", 1 << 20, 9)
+    out = isolated("""
+import sys
+from mba import smmap
+class N(int):
+    def __mul__(self, other):
+        return 1
+    def __lt__(self, other):
+        return False
+c = smmap.SlidingWindowMapManager().make_cursor(sys.argv[1])
+b = c.read(N(10), N((1 << 20) - 10))
+print(len(b), b[:4].hex())
+try:
+    c.read(N(-1), 1)
+except ValueError as e:
+    print("ValueError", e)
+""", str(tmp_path / "r"))
+    assert out == f"{(1 << 20) - 10} {data[10:14].hex()}\nValueError start and count must be non-negative\n", out
