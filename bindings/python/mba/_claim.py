@@ -34,6 +34,7 @@ Two functions, re-exported by the package as ``mba.claim`` and ``mba.wait_len``:
 
 import ctypes
 import math
+import operator
 import time
 
 from . import _EXCLUSIVE_CALLS, _add_view, _check, _lib, _mapping, _np, _NUMPY_DTYPE
@@ -97,10 +98,12 @@ class Claim:
     """Room claimed past the end of an ``mba.array``; see ``mba.claim``."""
 
     def __init__(self, a, n):
-        if not isinstance(n, int) or n < 0:
+        # An exact int: the view's size is computed from it, and an int subclass's own
+        # arithmetic or comparisons must not make the view larger than the room claimed.
+        if not isinstance(n, int) or operator.index(n) < 0:
             raise ValueError("claim needs a count of at least 0 elements")
         self._a = a
-        self._n = n
+        self._n = operator.index(n)
         self._h = None
         self.view = None
 
@@ -130,9 +133,9 @@ class Claim:
         if self._h is None:
             raise ValueError("no claim is open (it was committed or aborted)")
         k = self._n if k is None else k
-        if not isinstance(k, int) or not 0 <= k <= self._n:
+        if not isinstance(k, int) or not 0 <= operator.index(k) <= self._n:
             raise ValueError(f"commit count {k!r} must be 0 to {self._n}")
-        _check(_call(self._a, "mba_commit", self._h, k))
+        _check(_call(self._a, "mba_commit", self._h, operator.index(k)))
         self._h = self.view = None
 
     def abort(self):

@@ -10,7 +10,7 @@ import pytest
 
 import mba
 from mba._claim import claim, wait_len  # (mba.claim and mba.wait_len once __init__ re-exports them)
-from conftest import need
+from conftest import isolated, need
 
 np = need("numpy")
 
@@ -115,3 +115,41 @@ def test_a_reader_in_another_process_is_woken_by_a_claim(uri):
         room[:] = np.arange(500)
     out, _ = child.communicate(timeout=60)
     assert child.returncode == 0 and int(out) == 500
+
+
+def test_the_room_is_sized_by_the_count_itself(uri):
+    # Claim sized its view as n * itemsize, which an int subclass answers with its own __mul__:
+    # mba.claim(a, N(4)) lent a view of 2**37 elements over 4 claimed, and touching its end
+    # died of SIGBUS (exit -7; SIGSEGV where the view passes the reserved range); an N(-1)
+    # whose __lt__ lies passed the check. Now n and
+    # commit's k are exact ints (operator.index) first.
+    out = isolated("""
+import sys, mba
+class N(int):
+    def __mul__(self, other):
+        return 1 << 40
+    def __lt__(self, other):
+        return False
+    def __le__(self, other):
+        return True
+    def __ge__(self, other):
+        return True
+a = mba.array("q", [1, 2, 3], uri=sys.argv[1])
+with mba.claim(a, N(4)) as room:
+    print(len(room))
+    room[-1] = 9
+for n in (N(-1),):
+    try:
+        mba.claim(a, n)
+    except ValueError as e:
+        print("ValueError", e)
+c = mba.claim(a, 2)
+with c as room:
+    try:
+        c.commit(N(5))
+    except ValueError as e:
+        print("ValueError", e)
+print(a.tolist())
+""", uri)
+    assert out == ("4\nValueError claim needs a count of at least 0 elements\n"
+                   "ValueError commit count 5 must be 0 to 2\n[1, 2, 3, 0, 0, 0, 9, 0, 0]\n"), out
