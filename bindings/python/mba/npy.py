@@ -9,12 +9,14 @@
 The header is written with room for the row count to reach any 64-bit number, and ``sync()``
 makes the rows durable before the header describes them. Read the file while it grows with
 ``mba.smmap`` (``make_cursor(path, kind="npy")``): its length follows the header.
-One writer per file at a time.
+One writer per file at a time. A writer may be shared by threads: its calls take turns, and
+``close()`` waits for a call in progress.
 """
 
 import ctypes
 import os
 import sys
+import threading
 
 from . import _lib
 from . import Error as _Error
@@ -59,6 +61,9 @@ class NpyWriter:
 
     def __init__(self, path, dtype, trailing=(), *, overwrite=False):
         self._h = None
+        # Held across every library call on the handle (which release the GIL): the writer is
+        # for one thread at a time (mba_npy_*), and close() must not free it under a call.
+        self._lock = threading.Lock()
         n = len(trailing)
         extents = (ctypes.c_uint64 * max(n, 1))(*trailing)
         h = _p()
@@ -72,6 +77,7 @@ class NpyWriter:
         """Reopens a ``.npy`` file (native byte order, C order) to append to it."""
         self = cls.__new__(cls)
         self._h = None
+        self._lock = threading.Lock()
         h = _p()
         _check(_lib.mba_npy_open(os.fsencode(path), ctypes.byref(h)))
         self._h = h
@@ -86,36 +92,40 @@ class NpyWriter:
     def append(self, rows):
         """Appends whole rows: a numpy array (or anything with the buffer protocol) whose bytes
         are rows of the file's dtype and trailing shape, in this machine's byte order."""
-        h = self._handle()
         mv = memoryview(rows)
         if not mv.c_contiguous:
             raise ValueError("rows must be C-contiguous")
         n = mv.nbytes
-        row_bytes = _lib.mba_npy_row_bytes(h)
-        if n % row_bytes:
-            raise ValueError(f"{n} bytes are not whole rows of {row_bytes} bytes")
-        if n == 0:
-            return
-        mv = mv.cast("B")
-        buf = (ctypes.c_char * n).from_buffer_copy(mv) if mv.readonly else (ctypes.c_char * n).from_buffer(mv)
-        _check(_lib.mba_npy_append(h, ctypes.addressof(buf), n // row_bytes))
+        with self._lock:
+            h = self._handle()
+            row_bytes = _lib.mba_npy_row_bytes(h)
+            if n % row_bytes:
+                raise ValueError(f"{n} bytes are not whole rows of {row_bytes} bytes")
+            if n == 0:
+                return
+            mv = mv.cast("B")
+            buf = (ctypes.c_char * n).from_buffer_copy(mv) if mv.readonly else (ctypes.c_char * n).from_buffer(mv)
+            _check(_lib.mba_npy_append(h, ctypes.addressof(buf), n // row_bytes))
 
     def sync(self):
         """Makes every appended row durable, then records them in the header."""
-        _check(_lib.mba_npy_sync(self._handle()))
+        with self._lock:
+            _check(_lib.mba_npy_sync(self._handle()))
 
     @property
     def rows(self):
         """(rows appended, rows the header describes)."""
         a, s = ctypes.c_uint64(), ctypes.c_uint64()
-        _check(_lib.mba_npy_rows(self._handle(), ctypes.byref(a), ctypes.byref(s)))
+        with self._lock:
+            _check(_lib.mba_npy_rows(self._handle(), ctypes.byref(a), ctypes.byref(s)))
         return a.value, s.value
 
     def close(self):
-        """Syncs and closes. Closing twice is allowed."""
-        h, self._h = self._h, None
-        if h is not None:
-            _check(_lib.mba_npy_close(h))
+        """Syncs and closes, after a call in progress in another thread. Closing twice is allowed."""
+        with self._lock:
+            h, self._h = self._h, None
+            if h is not None:
+                _check(_lib.mba_npy_close(h))
 
     def __enter__(self):
         return self

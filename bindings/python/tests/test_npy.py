@@ -4,7 +4,7 @@ appended and seen by numpy after each sync, and read while they grow by mba.smma
 import os
 
 import pytest
-from conftest import need
+from conftest import isolated, need
 
 np = need("numpy")
 
@@ -78,3 +78,46 @@ def test_reopen_cuts_unsynced_rows_and_a_file_without_room_says_so(tmp_path):
     np.save(tmp_path / "be.npy", np.arange(3, dtype=">u4"))
     with pytest.raises(mba.Error, match="byte order"):
         npy.NpyWriter.open(str(tmp_path / "be.npy"))
+
+
+def test_close_in_another_thread_waits_for_an_append(tmp_path):
+    # close() freed the writer (mba_npy_close) while an append in another thread had taken
+    # its handle: the append then ran on freed memory (here "Bad file descriptor"; a reused
+    # descriptor would take the rows into another file). Now the calls take turns on a lock.
+    # The hook stands in for the other thread at the moment the append holds the handle: it
+    # starts close() in a thread and goes on when that close() has ended or is waiting for the
+    # lock (the lock is a spy that says so): no timing.
+    p = str(tmp_path / "c.npy")
+    out = isolated("""
+import sys, threading, numpy as np
+from mba import npy
+moved = threading.Event()  # the close() ended, or waits for the lock
+class Spy:
+    def __init__(self):
+        self.inner = threading.Lock()
+    def __enter__(self):
+        if not self.inner.acquire(blocking=False):
+            moved.set()
+            self.inner.acquire()
+    def __exit__(self, *exc):
+        self.inner.release()
+class Hooked(npy.NpyWriter):
+    closer = None
+    def _handle(self):
+        h = super()._handle()
+        if self.closer is None:
+            self.closer = threading.Thread(target=lambda: (self.close(), moved.set()))
+            self.closer.start()
+            moved.wait()
+        return h
+w = Hooked(sys.argv[1], "f8", trailing=(3,))
+w._lock = Spy()
+try:
+    w.append(np.arange(12.0).reshape(4, 3))
+    print("appended")
+except Exception as e:
+    print(type(e).__name__, e)
+w.closer.join()
+print(np.load(sys.argv[1]).sum(), w._h is None)
+""", p)
+    assert out == "appended\n66.0 True\n", out
