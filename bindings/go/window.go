@@ -27,6 +27,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -80,9 +81,30 @@ type WindowStats struct {
 }
 
 // WindowManager maps windows of many files under budgets that hold at every moment, evicting
-// the least recently used unpinned windows. Safe for concurrent use by many goroutines.
+// the least recently used unpinned windows. Safe for concurrent use by many goroutines, Close
+// included: it waits for the calls in progress on the manager (not on its cursors).
 type WindowManager struct {
-	m *C.mba_window_manager
+	// mu is read-held by every call that passes m to the library and held by Close, which
+	// frees m: mba_window_manager_free wants no other call using the handle.
+	mu sync.RWMutex
+	m  *C.mba_window_manager
+}
+
+// Test hooks: handleHeld runs once a call holds the handle, closeWaits when Close finds calls
+// holding it and is about to wait for them.
+var handleHeld, closeWaits = func() {}, func() {}
+
+// handle read-locks mu and returns the live handle, or an error (and no lock) once Closed.
+// The caller runs m.mu.RUnlock() when its call on the handle has returned.
+func (m *WindowManager) handle() (*C.mba_window_manager, error) {
+	m.mu.RLock()
+	h := m.m
+	if h == nil {
+		m.mu.RUnlock()
+		return nil, &Error{Status: ErrNullPointer, Message: "mba: window manager is closed"}
+	}
+	handleHeld()
+	return h, nil
 }
 
 // NewWindowManager makes a manager with the budgets of cfg.
@@ -112,10 +134,15 @@ func NewWindowManager(cfg WindowConfig) (*WindowManager, error) {
 // Open makes a cursor over the file at path: raw elements of dtype (0 = u8) from byte offset,
 // or a .npy or mba file (kind KindNpy, KindMba or KindAuto; dtype 0 or the one it must hold).
 func (m *WindowManager) Open(path string, kind WindowKind, dtype uint32, offset uint64) (*Cursor, error) {
+	h, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	defer m.mu.RUnlock()
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
 	var c *C.mba_window_cursor
-	if err := werr(C.go_window_open(m.m, cp, C.uint32_t(kind), C.uint32_t(dtype), C.uint64_t(offset), &c)); err != nil {
+	if err := werr(C.go_window_open(h, cp, C.uint32_t(kind), C.uint32_t(dtype), C.uint64_t(offset), &c)); err != nil {
 		return nil, err
 	}
 	return newCursor(c), nil
@@ -128,8 +155,13 @@ func OpenAs[T WindowElement](m *WindowManager, path string, kind WindowKind, off
 
 // OpenFd is Open for a descriptor the caller keeps open (mba reads through its own duplicates).
 func (m *WindowManager) OpenFd(fd int, kind WindowKind, dtype uint32, offset uint64) (*Cursor, error) {
+	h, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	defer m.mu.RUnlock()
 	var c *C.mba_window_cursor
-	if err := werr(C.go_window_open_fd(m.m, C.int(fd), C.uint32_t(kind), C.uint32_t(dtype), C.uint64_t(offset), &c)); err != nil {
+	if err := werr(C.go_window_open_fd(h, C.int(fd), C.uint32_t(kind), C.uint32_t(dtype), C.uint64_t(offset), &c)); err != nil {
 		return nil, err
 	}
 	return newCursor(c), nil
@@ -137,8 +169,13 @@ func (m *WindowManager) OpenFd(fd int, kind WindowKind, dtype uint32, offset uin
 
 // Stats reports the manager's use of its budgets.
 func (m *WindowManager) Stats() (WindowStats, error) {
+	h, err := m.handle()
+	if err != nil {
+		return WindowStats{}, err
+	}
+	defer m.mu.RUnlock()
 	var s C.mba_window_stats
-	if err := werr(C.go_window_stats(m.m, &s)); err != nil {
+	if err := werr(C.go_window_stats(h, &s)); err != nil {
 		return WindowStats{}, err
 	}
 	return WindowStats{
@@ -152,14 +189,26 @@ func (m *WindowManager) Stats() (WindowStats, error) {
 
 // Collect unmaps every unpinned window and closes idle descriptors; returns windows unmapped.
 func (m *WindowManager) Collect() (uint64, error) {
+	h, err := m.handle()
+	if err != nil {
+		return 0, err
+	}
+	defer m.mu.RUnlock()
 	var n C.uint64_t
-	err := werr(C.go_window_collect(m.m, &n))
+	err = werr(C.go_window_collect(h, &n))
 	return uint64(n), err
 }
 
-// Close releases everything now and frees the manager; its cursors then fail every call but
-// Close. An *Error with ErrBusy says cursors still pinned windows (freed as those cursors close).
+// Close releases everything now and frees the manager, once the calls in progress on it in other
+// goroutines have returned; its cursors then fail every call but Close, and the manager's calls
+// return an error. An *Error with ErrBusy says cursors still pinned windows (freed as those
+// cursors close). Closing twice is harmless.
 func (m *WindowManager) Close() error {
+	if !m.mu.TryLock() {
+		closeWaits()
+		m.mu.Lock()
+	}
+	defer m.mu.Unlock()
 	if m.m == nil {
 		return nil
 	}

@@ -3,8 +3,10 @@ package mba
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -218,4 +220,58 @@ func TestWindowNpyGrowthAndDeletion(t *testing.T) {
 	if s, _ := m.Stats(); s.OpenFiles != 0 || s.MappedBytes != 0 {
 		t.Fatalf("%+v", s)
 	}
+}
+
+// A manager closed in one goroutine while a call in another holds its handle: Close used to
+// free the handle (mba_window_manager_free) under the call. The hooks stand in for the other
+// goroutine at the moment Stats holds the handle: Close starts then, and Stats goes on once
+// Close has returned or waits for it, so no timing decides the outcome. Run in a child process,
+// where a crash fails this test instead of the whole run.
+func TestWindowManagerCloseWaitsForACallOnIt(t *testing.T) {
+	if os.Getenv("MBA_GO_TEST_CHILD") != t.Name() {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "MBA_GO_TEST_CHILD="+t.Name())
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("stats: 1 windows; close: <nil>; stats after: mba: window manager is closed\n")) {
+			t.Fatalf("the child process failed (%v):\n%s", err, out)
+		}
+		return
+	}
+	defer func() { handleHeld, closeWaits = func() {}, func() {} }()
+	path := filepath.Join(t.TempDir(), "f")
+	randomFile(t, path, 4*os.Getpagesize(), 7)
+	m, err := NewWindowManager(WindowConfig{WindowSize: uint64(os.Getpagesize())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.Open(path, KindRaw, 0, 0) // a cursor keeps the native manager alive, as in real use
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := Pin[uint8](c, 0, 1); err != nil { // a window mapped...
+		t.Fatal(err)
+	}
+	if err := c.Unpin(); err != nil { // ...that Close may unmap
+		t.Fatal(err)
+	}
+	moved := make(chan struct{}, 2) // Close returned, or waits for the call
+	closed := make(chan error, 1)
+	closeWaits = func() { moved <- struct{}{} }
+	handleHeld = func() {
+		handleHeld = func() {}
+		go func() {
+			err := m.Close()
+			moved <- struct{}{}
+			closed <- err
+		}()
+		<-moved
+	}
+	s, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeErr := <-closed
+	_, after := m.Stats()
+	fmt.Printf("stats: %d windows; close: %v; stats after: %v\n", s.Windows, closeErr, after)
 }
