@@ -224,7 +224,10 @@ func cURI(uri string) (*C.char, error) {
 	return C.CString(uri), nil
 }
 
-// Close unmaps the array; slices from View become invalid. Closing twice is harmless.
+// Close unmaps the array; slices from View and Claim become invalid. Closing twice is harmless.
+// The other methods may run in many goroutines at once, but Close must not run while another
+// call on the Array (or an Appender over it) is in progress, nor race another Close: it frees
+// the handle those calls use (mba_free's contract), and Append stays lock-free.
 func (a *Array) Close() error {
 	if a.h != nil {
 		C.mba_free(a.h)
