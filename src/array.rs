@@ -237,7 +237,8 @@ impl Array {
         new.seal(&loc, mode)?;
         let file = new.publish(&loc, opts.overwrite, opts.force)?;
         let st = sys::Stat { size, regular: true, uid: 0 };
-        Self::from_parts(file, shown.to_owned(), opts, st, header, Some(map))
+        let in_memory = !matches!(loc, Location::File(_));
+        Self::from_parts(file, shown.to_owned(), opts, st, header, Some(map), in_memory)
     }
 
     /// Attaches to the existing array at `uri`. A `shm://` name is opened without following a
@@ -255,8 +256,9 @@ impl Array {
             let Some(path) = loc.path() else {
                 bail!(InvalidArgument, "attach needs a name (an anonymous array is attached by its fd)")
             };
-            let file = store::open(path, !opts.read_only, matches!(loc, Location::Shm(_)))?;
-            Self::from_file(file, shown.clone(), opts)
+            let shm = matches!(loc, Location::Shm(_));
+            let file = store::open(path, !opts.read_only, shm)?;
+            Self::from_file(file, shown.clone(), opts, shm)
         };
         run().map_err(|e| e.context(format_args!("attach {shown}")))
     }
@@ -270,13 +272,13 @@ impl Array {
         let run = || {
             check_attach_options(&opts)?;
             let file = store::dup_fd(fd, !opts.read_only)?;
-            Self::from_file(file, shown.clone(), opts)
+            Self::from_file(file, shown.clone(), opts, false)
         };
         run().map_err(|e| e.context(format_args!("attach {shown}")))
     }
 
     #[link_section = ".text.hot.mba"]
-    fn from_file(file: File, uri: String, opts: Options) -> Result<Array> {
+    fn from_file(file: File, uri: String, opts: Options, in_memory: bool) -> Result<Array> {
         if opts.read_only && opts.exclusive {
             bail!(InvalidArgument, "a read-only handle cannot hold the writer lease");
         }
@@ -296,11 +298,13 @@ impl Array {
         }
         let mut raw = [0u8; HEADER_SIZE];
         sys::pread_exact(file.as_fd(), &mut raw, 0).map_err(|e| Error::os("read header", e))?;
-        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw), None)
+        Self::from_parts(file, uri, opts, st, Header::from_bytes(&raw), None, in_memory)
     }
 
     /// A handle on `file`, of `st`, whose header (read from it, or just written) is `header`;
-    /// `map`, the mapping already made of it, if any.
+    /// `map`, the mapping already made of it, if any. `in_memory`: the store is known to live in
+    /// memory (shm://, whose /dev/shm glibc's shm_open requires to be tmpfs or ramfs, or an
+    /// anonymous memfd), so no fstatfs need ask; otherwise the file system is asked when needed.
     #[link_section = ".text.hot.mba"]
     fn from_parts(
         file: File,
@@ -309,6 +313,7 @@ impl Array {
         st: sys::Stat,
         header: Header,
         map: Option<memmap2::MmapRaw>,
+        in_memory: bool,
     ) -> Result<Array> {
         let geo = header.validate(st.size)?;
         // A create passes the mapping it made of the store it has just allocated whole.
@@ -317,15 +322,12 @@ impl Array {
             Some(m) => m,
             None => Region::map(&file, reservation(&geo), opts.read_only)?,
         };
-        // shm:// lives in /dev/shm, which glibc's shm_open requires to be tmpfs (or ramfs), and
-        // an anonymous store is a memfd: both are in memory, with no fstatfs needed to say so.
-        let in_memory = if uri.is_empty() || uri.starts_with("shm://") { 2 } else { 0 };
         let mut a = Array {
             region: Region::new(map, geo, geo.data_offset as u64),
             file,
             uri,
             read_only: opts.read_only,
-            shmem: std::sync::atomic::AtomicU8::new(in_memory),
+            shmem: std::sync::atomic::AtomicU8::new(if in_memory { 2 } else { 0 }),
             lease: false,
             fork: Box::default(),
             identity: AtomicU64::new(0),
@@ -585,10 +587,11 @@ impl Array {
     }
 
     /// Learns the part of a store of `st`, up to byte `want`, that can be read and written
-    /// without a signal (and, in memory, what is already there up to the header's `capacity`). Stores in memory: pages not in memory (a hole a peer left, pages
-    /// allocated but never touched, or swapped out) are allocated by a writer (checked against
-    /// the memory available when large) and faulted in by a reader, each stopping before the
-    /// first page the kernel cannot provide. On disk, a writer allocates the range (a write
+    /// without a signal (and, in memory, what is already there up to the header's `capacity`).
+    /// Stores in memory: pages not in memory (a hole a peer left, pages allocated but never
+    /// touched, or swapped out) are allocated by a writer (checked against the memory available
+    /// when large) and faulted in by a reader, each stopping before the first page the kernel
+    /// cannot provide. On disk, a writer allocates the range (a write
     /// into a hole of a full disk raises SIGBUS); reading a hole there reads zeros.
     ///
     /// Nothing cheaper is sound: `st_blocks` counts pages anywhere in the file, so a peer can
