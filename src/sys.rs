@@ -288,25 +288,15 @@ pub fn process_identity() -> (u64, u64) {
 }
 
 fn read_start_time() -> u64 {
-    // One read into a buffer that holds any stat line (52 numeric fields and a command name of
-    // at most 64 bytes), rather than read_to_string's six growing reads of a file whose size
-    // procfs reports as 0.
+    // Room for any stat line (52 numeric fields and a command name of at most 64 bytes) up
+    // front, and through Take, whose read_to_string neither asks statx for a size procfs
+    // reports as 0 nor grows the buffer read by read: one read and an end of file.
     use std::io::Read;
-    let mut buf = [0u8; 4096];
-    let mut n = 0;
-    if let Ok(mut f) = std::fs::File::open("/proc/self/stat") {
-        while n < buf.len() {
-            match f.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return 0,
-            }
-        }
-    }
-    std::str::from_utf8(&buf[..n])
+    let mut s = String::with_capacity(4096);
+    std::fs::File::open("/proc/self/stat")
+        .and_then(|f| f.take(4096).read_to_string(&mut s))
         .ok()
-        .and_then(|s| {
+        .and_then(|_| {
             // Fields after the command name, which may itself hold spaces and ')'.
             let rest = &s[s.rfind(')')? + 1..];
             rest.split_whitespace().nth(19)?.parse().ok()
