@@ -190,17 +190,19 @@ fn reads_cross_windows_and_typed_reads_check_the_dtype() {
     }
 }
 
+/// A file of ten pages of `byte` in a new directory, and a manager whose budget holds three
+/// one-page windows.
+fn three_windows_over_ten_pages(name: &str, byte: u8) -> (TempDir, PathBuf, WindowManager) {
+    let dir = TempDir::new(name);
+    let path = dir.0.join("f.bin");
+    write_file(&path, &vec![byte; (10 * page()) as usize]);
+    let cfg = WindowConfig { window_size: page(), max_mapped_bytes: 3 * page(), ..Default::default() };
+    (dir, path, WindowManager::new(cfg).unwrap())
+}
+
 #[test]
 fn least_recently_used_unpinned_window_is_evicted_first() {
-    let dir = TempDir::new("window-lru");
-    let path = dir.0.join("lru.bin");
-    write_file(&path, &vec![7u8; (10 * page()) as usize]);
-    let m = WindowManager::new(WindowConfig {
-        window_size: page(),
-        max_mapped_bytes: 3 * page(),
-        ..Default::default()
-    })
-    .unwrap();
+    let (_dir, path, m) = three_windows_over_ten_pages("window-lru", 7);
     let mut a = m.open(&path, Kind::Raw, 0, 0).unwrap();
     let mut b = a.try_clone().unwrap();
     let p = page();
@@ -237,15 +239,7 @@ fn least_recently_used_unpinned_window_is_evicted_first() {
 fn a_borrow_asking_for_every_element_under_a_full_budget_is_mapped_in_bounds() {
     // pin(index, u64::MAX) at random under a full budget sizes its window from index + count:
     // that sum overflowed (a panic in a debug build, MBA_ERR_PANIC through the C ABI).
-    let dir = TempDir::new("window-huge-count");
-    let path = dir.0.join("f.bin");
-    write_file(&path, &vec![3u8; (10 * page()) as usize]);
-    let m = WindowManager::new(WindowConfig {
-        window_size: page(),
-        max_mapped_bytes: 3 * page(),
-        ..Default::default()
-    })
-    .unwrap();
+    let (_dir, path, m) = three_windows_over_ten_pages("window-huge-count", 3);
     let mut a = m.open(&path, Kind::Raw, 0, 0).unwrap();
     for w in [0, 2, 4] {
         a.pin(w * page(), 1).unwrap();

@@ -9,9 +9,15 @@ and on an array.array, whose results must be the same."""
 
 import json
 
-import pytest
 
 from conftest import isolated
+
+
+def assert_agree(script):
+    """Runs script, which prints {name: [mba.array's result, array.array's]}, and checks each
+    pair is the same."""
+    for name, (got, want) in json.loads(isolated(script)).items():
+        assert got == want, name
 
 LYING_SELF = """
 import array, json, pickle, mba
@@ -61,9 +67,7 @@ def test_a_subclass_len_does_not_bound_the_reads():
     # An mba.array subclass whose __len__ says 2**20 holds 2 elements: every operation sees 2, as
     # array.array's do for the same subclass (it used to read 2**20 elements' worth of the
     # reservation: SIGBUS).
-    out = json.loads(isolated(LYING_SELF))
-    for name, (got, want) in out.items():
-        assert got == want, name
+    assert_agree(LYING_SELF)
 
 
 LYING_SOURCE = """
@@ -110,9 +114,7 @@ def test_a_source_array_len_does_not_bound_the_copy():
     # An array.array subclass whose __len__ says 2**22 (and buffer_info and typecode lie too)
     # holds 2 elements: extend, +=, +, slice assignment and the constructor copy those 2, as
     # array.array does (mba used to copy 2**22 elements from its heap buffer: SIGSEGV).
-    out = json.loads(isolated(LYING_SOURCE))
-    for name, (got, want) in out.items():
-        assert got == want, name
+    assert_agree(LYING_SOURCE)
 
 
 CRAFTED_INDEX = """
@@ -157,6 +159,4 @@ def test_a_crafted_index_is_converted_before_it_is_compared():
     # a[i] compared the key object itself with the length, then indexed the view of the whole
     # reservation with it: an index whose comparisons lie read past the elements (0.0 for
     # Liar(10), SIGBUS for Liar(10**8)). Every index is now converted first, as array.array does.
-    out = json.loads(isolated(CRAFTED_INDEX))
-    for name, (got, want) in out.items():
-        assert got == want, name
+    assert_agree(CRAFTED_INDEX)
