@@ -908,6 +908,7 @@ class SlidingWindowMapBuffer:
             if stop <= start:
                 return b""
             return c.read(c._ofs + start, stop - start)
+        i = operator.index(i)  # an exact int: an int subclass's comparisons may lie
         if i < 0:
             i += self._size
         if not 0 <= i < self._size:

@@ -395,3 +395,29 @@ except ValueError as e:
     print("ValueError", e)
 """, str(tmp_path / "r"))
     assert out == f"{(1 << 20) - 10} {data[10:14].hex()}\nValueError start and count must be non-negative\n", out
+
+
+def test_a_buffer_index_is_an_exact_int_before_it_is_bounded(tmp_path):
+    # An int subclass whose comparisons lie passed the bounds check and reached read() with an
+    # offset past the file: ValueError, where every out-of-range index gives IndexError. Floats
+    # and other non-integers are TypeError, as for bytes.
+    data = random_file(tmp_path / "b", 1 << 16, 11)
+    out = isolated("""
+import sys
+from mba import smmap
+class Liar(int):
+    def __lt__(self, other):
+        return False
+    def __ge__(self, other):
+        return True
+m = smmap.SlidingWindowMapManager()
+b = smmap.SlidingWindowMapBuffer(m.make_cursor(sys.argv[1]))
+for i in (Liar(1 << 20), Liar(-(1 << 20)), 1 << 20, 1.0):
+    try:
+        print(b[i])
+    except (IndexError, TypeError) as e:
+        print(type(e).__name__)
+print(b[Liar(5)], b[-1])
+b.end_access()
+""", str(tmp_path / "b"))
+    assert out == f"IndexError\nIndexError\nIndexError\nTypeError\n{data[5]} {data[-1]}\n", out
