@@ -22,7 +22,7 @@
 # may run together. Each job's log ends with the CPU time it used.
 #
 # Needs root (one test mounts a tmpfs in a private mount namespace, another drops to `nobody`),
-# a Rust toolchain, and gcc, g++, make, cmake, pkg-config, valgrind, binutils, git, go and
+# a Rust toolchain, and gcc, g++, make, cmake, pkg-config, valgrind, mold, binutils, git, go and
 # python3 with venv. As root it installs the missing ones with apt-get; otherwise it names them
 # and the command that gets them. A missing tool is a failure, never a skipped test.
 set -euo pipefail
@@ -224,7 +224,7 @@ done
   exit 1
 }
 mba_need cargo:- cc:gcc c++:g++ make:make pkg-config:pkg-config git:git readelf:binutils ldd:libc-bin \
-  unshare:util-linux mount:mount cmake:cmake valgrind:valgrind go:golang-go python3:python3 venv:python3-venv
+  unshare:util-linux mount:mount cmake:cmake valgrind:valgrind mold:mold go:golang-go python3:python3 venv:python3-venv
 ! has readme || mba_need boost:libboost-dev   # for the README's benchmark command
 
 # Jobs: `start NAME FUNCTION ARGS...` runs `test.sh --job FUNCTION ARGS...` in the background, in

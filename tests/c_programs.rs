@@ -285,6 +285,39 @@ fn the_code_a_first_attach_runs_sits_together_at_one_place_in_the_library() {
     }
 }
 
+#[path = "../src/ffi/hot_ld.rs"]
+mod hot_ld;
+
+#[test]
+fn the_layout_script_goes_only_to_linkers_that_read_it() {
+    // gold and mold reject hot.ld's INSERT: passing it to them failed the whole build.
+    let none = |_: &str| None;
+    let flags = |f: &[&str]| f.join("\x1f");
+    for (rustflags, want) in [
+        (flags(&[]), true),
+        (flags(&["-C", "link-arg=-fuse-ld=lld"]), true),
+        (flags(&["-Clink-arg=-fuse-ld=bfd"]), true),
+        (flags(&["-Clink-arg=-fuse-ld=/usr/lib/llvm/bin/ld.lld"]), true),
+        (flags(&["-C", "target-cpu=native"]), true),
+        (flags(&["-C", "link-arg=-fuse-ld=mold"]), false),
+        (flags(&["-Clink-arg=-fuse-ld=gold"]), false),
+        (flags(&["-C", "link-args=-Wl,--as-needed -fuse-ld=mold"]), false),
+        (flags(&["-Clink-arg=--ld-path=/opt/mold/bin/mold"]), false),
+        (flags(&["-Clink-arg=-fuse-ld=wild"]), false),
+        (flags(&["-C", "linker=/usr/local/bin/mold-cc"]), false),
+        (flags(&["-Clinker=clang", "-Clink-arg=-fuse-ld=lld"]), true),
+    ] {
+        assert_eq!(hot_ld::wanted(&rustflags, &none), want, "{rustflags:?}");
+    }
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    };
+    assert!(!hot_ld::wanted("", &env(&[("MOLD_PATH", "/usr/bin/mold")])), "mold -run");
+    assert!(!hot_ld::wanted("", &env(&[("RUSTC_LINKER", "/usr/bin/ld.gold")])));
+    assert!(!hot_ld::wanted("", &env(&[("MBA_CODE_LAYOUT", "0")])));
+    assert!(hot_ld::wanted(&flags(&["-Clink-arg=-fuse-ld=mold"]), &env(&[("MBA_CODE_LAYOUT", "1")])));
+}
+
 #[test]
 fn every_name_mba_h_defines_carries_the_mba_prefix() {
     // A macro without the prefix clashes with the including program's own (a review found

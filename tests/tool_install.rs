@@ -1,7 +1,8 @@
 //! `make install` into a temporary prefix, then two out-of-tree consumers built against the
 //! installed files: a C program through pkg-config (shared) and a CMake project through
 //! find_package(mba) (static, and shared). Also: version macros agree with Cargo.toml.
-//! Needs make, pkg-config, readelf and cmake (a missing one fails the test, naming its package).
+//! And a build linked by mold, which reads no linker script (build.rs then leaves out src/ffi/hot.ld).
+//! Needs make, pkg-config, readelf, cmake and mold (a missing one fails the test, naming its package).
 
 mod common;
 use common::cprog::lib_dir;
@@ -151,4 +152,43 @@ fn version_macros_agree_with_cargo_toml() {
     assert_eq!(define("MBA_VERSION_NUMBER"), (parts[0] * 10000 + parts[1] * 100 + parts[2]).to_string());
     let v = unsafe { std::ffi::CStr::from_ptr(mba::ffi::mba_version()) };
     assert_eq!(v.to_str().unwrap(), VERSION);
+}
+
+#[test]
+fn mba_builds_and_works_when_mold_links_it() {
+    // A user whose cargo configuration links with mold (`-C link-arg=-fuse-ld=mold`, common for
+    // fast links) could not build mba at all: mold rejects the layout script, src/ffi/hot.ld.
+    // build.rs leaves it out for mold (and gold); the library is the same but for the layout.
+    common::require_tool("mold", "mold");
+    common::require_tool("readelf", "binutils");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("target/linker-mold");
+    run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-q", "--lib", "-p", "mba"])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("RUSTFLAGS", "-C link-arg=-fuse-ld=mold")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .env_remove("MBA_CODE_LAYOUT"));
+    let lib = target.join("debug");
+    let so = lib.join("libmba.so");
+    assert!(
+        run(Command::new("readelf").args(["-p", ".comment"]).arg(&so)).contains("mold"),
+        "not linked by mold"
+    );
+    assert!(!run(Command::new("readelf").arg("-SW").arg(&so)).contains(".text.mba_hot"));
+    // It loads and works: the quickstart, linked against it (through its SONAME's link, which
+    // `make` would make).
+    let soname = lib.join(format!("libmba.so.{MAJOR}"));
+    let _ = std::fs::remove_file(&soname);
+    std::os::unix::fs::symlink("libmba.so", &soname).unwrap();
+    let prog = target.join("quickstart");
+    run(Command::new("cc")
+        .args(["-Iinclude", "examples/c/quickstart.c", "-lmba", "-o"])
+        .arg(&prog)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .current_dir(root));
+    let n = common::Name::new("mold");
+    assert!(run(Command::new(&prog).arg(n.uri())).starts_with("len=1000000 "));
 }
