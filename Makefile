@@ -1,6 +1,7 @@
 # Builds and installs libmba.
 #
-#   make                          cargo build --release, then target/release/ holds libmba.so, its SONAME
+#   make                          cargo build --release (into this repository's target/, whatever
+#                                 CARGO_TARGET_DIR says), then target/release/ holds libmba.so, its SONAME
 #                                 link libmba.so.MAJOR (so programs linked against it start), libmba.a,
 #                                 pkgconfig/mba.pc for the build tree (with an rpath), and the mba command
 #   sudo make install             installs what `make` built (it never builds) under PREFIX=/usr/local
@@ -35,8 +36,10 @@ SYSTEM_LIBDIR = { [ "$(LIBDIR)" = /usr/lib ] || [ "$(LIBDIR)" = /lib ] || \
                   cat /etc/ld.so.conf /etc/ld.so.conf.d/*.conf 2>/dev/null | grep -qxF "$(LIBDIR)"; }
 
 .PHONY: all install install-files uninstall
+# cargo builds in this repository's target/ whatever CARGO_TARGET_DIR or cargo's build.target-dir
+# say elsewhere, so that the paths above, and the README's, hold.
 all:
-	$(CARGO) build --profile $(PROFILE) -p mba -p mba-cli
+	CARGO_TARGET_DIR='$(CURDIR)/target' $(CARGO) build --profile $(PROFILE) -p mba -p mba-cli
 	ln -sf libmba.so $(BUILD)/libmba.so.$(MAJOR)
 	mkdir -p $(BUILD)/pkgconfig
 	sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|g' -e 's|@INCLUDEDIR@|$(CURDIR)/include|g' \

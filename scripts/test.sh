@@ -125,8 +125,10 @@ python_311() {
   # The wheel test's `pip wheel` builds libmba with cargo: the dev build that is already there
   # (MBA_CARGO_PROFILE, read by setup.py), not a release build of its own.
   # In a target directory of its own: `cargo build --lib` of mba alone resolves other features
-  # than the tests' build, and would rebuild target/debug's libmba.so while tests use it.
-  CARGO_TARGET_DIR="$PWD/target/wheel" MBA_CARGO_PROFILE=dev MBA_LIBRARY="$lib" \
+  # than the tests' build, and would rebuild target/debug's libmba.so while tests use it. Given
+  # as CARGO_BUILD_TARGET_DIR, as a cargo configuration's build.target-dir would be: setup.py
+  # takes the library from where cargo says it built it.
+  CARGO_BUILD_TARGET_DIR="$PWD/target/wheel" MBA_CARGO_PROFILE=dev MBA_LIBRARY="$lib" \
     target/venv/bin/python -m pytest -q bindings/python/tests --ignore bindings/python/tests/test_cpython_suite.py
 }
 python_ctypes() {

@@ -133,6 +133,48 @@ fn make_install_never_builds_and_says_when_nothing_was_built() {
 }
 
 #[test]
+fn make_builds_in_the_repositorys_target_whatever_cargo_target_dir_says() {
+    // With CARGO_TARGET_DIR (or a cargo configuration's build.target-dir) pointing elsewhere,
+    // cargo built there, and `make` then failed: "ln: failed to create symbolic link
+    // 'target/release/libmba.so.0'". make now builds in target/, where the README says. A
+    // stand-in for cargo records where it was told to build (a real build would take minutes);
+    // a profile of the test's own keeps the tests' target/debug untouched.
+    common::require_tool("make", "make");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let d = TempDir::new("make-target-dir");
+    let profile = format!("mba-make-test-{}", std::process::id());
+    let fake = d.0.join("cargo");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"$CARGO_TARGET_DIR\" > {seen}\nmkdir -p \"$CARGO_TARGET_DIR/{profile}\"\n\
+             echo built > \"$CARGO_TARGET_DIR/{profile}/libmba.so\"\n",
+            seen = d.0.join("seen").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let build = root.join("target").join(&profile);
+    let made = Command::new("make")
+        .current_dir(root)
+        .args(["-s", &format!("PROFILE={profile}")])
+        .arg(format!("CARGO={}", fake.display()))
+        .env("CARGO_TARGET_DIR", d.0.join("elsewhere"))
+        .env("CARGO_BUILD_TARGET_DIR", d.0.join("elsewhere"))
+        .output()
+        .unwrap();
+    let seen = std::fs::read_to_string(d.0.join("seen")).unwrap_or_default();
+    let linked = std::fs::read_to_string(build.join(format!("libmba.so.{MAJOR}"))).unwrap_or_default();
+    let pc = build.join("pkgconfig/mba.pc").exists();
+    let _ = std::fs::remove_dir_all(&build);
+    assert!(made.status.success(), "make failed: {}", String::from_utf8_lossy(&made.stderr));
+    assert_eq!(seen.trim(), root.join("target").to_str().unwrap(), "where cargo was told to build");
+    assert_eq!(linked, "built\n", "target/{profile}/libmba.so.{MAJOR}");
+    assert!(pc, "no target/{profile}/pkgconfig/mba.pc");
+    assert!(!d.0.join("elsewhere").exists());
+}
+
+#[test]
 fn version_macros_agree_with_cargo_toml() {
     let header =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/mba.h")).unwrap();

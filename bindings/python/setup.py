@@ -12,9 +12,11 @@ MBA_LIBRARY=system at build time builds no library: the package then uses the sy
 (found on the library path) at run time. MBA_CARGO_PROFILE names the cargo profile the library is
 built with (default release; scripts/test.sh's wheel test sets dev, to reuse the tests' build
 rather than make a release build for it alone). CARGO names the cargo program (default: cargo on PATH,
-then ~/.cargo/bin/cargo); CARGO_TARGET_DIR is honoured as cargo honours it.
+then ~/.cargo/bin/cargo); the library is taken from where cargo reports it built it
+(CARGO_TARGET_DIR and build.target-dir honoured).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -73,11 +75,21 @@ class build_with_library(build_py):
             raise SystemExit("mba-array: cargo is needed to build libmba (https://rustup.rs), or set "
                              "MBA_LIBRARY=system to use an installed libmba")
         profile = os.environ.get("MBA_CARGO_PROFILE") or "release"
-        subprocess.run([cargo, "build", "--profile", profile, "--lib"], cwd=crate, check=True)
-        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(crate, "target")
-        if not os.path.isabs(target):
-            target = os.path.join(crate, target)
-        built = os.path.join(target, "debug" if profile in ("dev", "test") else profile, "libmba.so")
+        # Where cargo put the library, as cargo reports it (CARGO_TARGET_DIR, build.target-dir in a
+        # cargo configuration, ...); its messages still reach the terminal.
+        r = subprocess.run([cargo, "build", "--profile", profile, "--lib", "-p", "mba",
+                            "--message-format=json-render-diagnostics"], cwd=crate, check=True,
+                           stdout=subprocess.PIPE, text=True)
+        built = None
+        for line in r.stdout.splitlines():
+            try:
+                m = json.loads(line)
+            except ValueError:
+                continue
+            if m.get("reason") == "compiler-artifact" and "cdylib" in m.get("target", {}).get("kind", ()):
+                built = next((f for f in m.get("filenames", ()) if f.endswith(".so")), built)
+        if built is None:
+            raise SystemExit("mba-array: cargo built no libmba.so (its output: " + r.stdout[-2000:] + ")")
         dest = os.path.join(self.build_lib, "mba", "libmba.so")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copyfile(built, dest)

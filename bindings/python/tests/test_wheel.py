@@ -54,3 +54,33 @@ def test_wheel_installs_and_works_in_a_fresh_venv(tmp_path):
     work.mkdir()
     r = subprocess.run([python, "-c", EXAMPLE], cwd=work, env=env, capture_output=True, text=True)
     assert r.returncode == 0 and "two processes ok" in r.stdout, r.stdout + r.stderr
+
+
+FAKE_CARGO = """#!/bin/sh
+# A stand-in for cargo: builds a "library" where a cargo configuration would put it (here
+# $FAKE_TARGET, which setup.py cannot guess) and reports it as cargo does, in JSON.
+mkdir -p "$FAKE_TARGET/release"
+echo "the library" > "$FAKE_TARGET/release/libmba.so"
+echo "{\\"reason\\":\\"compiler-artifact\\",\\"target\\":{\\"kind\\":[\\"cdylib\\",\\"staticlib\\",\\"rlib\\"],\\"name\\":\\"mba\\"},\\"filenames\\":[\\"$FAKE_TARGET/release/libmba.so\\",\\"$FAKE_TARGET/release/libmba.a\\"]}"
+echo '{"reason":"build-finished","success":true}'
+"""
+
+
+def test_the_package_takes_the_library_from_where_cargo_built_it(tmp_path):
+    # setup.py looked for the library in CARGO_TARGET_DIR or the crate's target/, so a cargo
+    # configuration's build.target-dir (or CARGO_BUILD_TARGET_DIR) made the build fail (or
+    # bundle a stale library that happened to be in target/). It now asks cargo.
+    crate = tmp_path / "crate"  # a source tree with no target/ of its own
+    crate.mkdir()
+    (crate / "Cargo.toml").write_text('[package]\nname = "mba"\n')
+    cargo = tmp_path / "cargo"
+    cargo.write_text(FAKE_CARGO)
+    cargo.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("MBA_LIBRARY", "CARGO_TARGET_DIR")}
+    env.update(CARGO=str(cargo), MBA_SOURCE_DIR=str(crate), FAKE_TARGET=str(tmp_path / "elsewhere"),
+               MBA_CARGO_PROFILE="release")
+    out = tmp_path / "build"
+    r = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(out)], cwd=PACKAGE,
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (out / "mba" / "libmba.so").read_text() == "the library\n"
