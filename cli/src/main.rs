@@ -312,8 +312,15 @@ fn trailing(a: &Array) -> Vec<u64> {
     a.shape()[1..].to_vec()
 }
 
+/// Scalars per row of an array whose rows have the extents `trailing`; only for shapes the library
+/// has checked (an attached array's), as their product fits. See [`checked_row_size`] for others.
 fn row_size(trailing: &[u64]) -> u64 {
     trailing.iter().product::<u64>().max(1)
+}
+
+/// Scalars per row of extents from the command line or a file, `None` if their product overflows.
+fn checked_row_size(trailing: &[u64]) -> Option<u64> {
+    trailing.iter().try_fold(1u64, |a, &b| a.checked_mul(b))
 }
 
 /// Creates an array whose rows have the extents `trailing` (none: one-dimensional).
@@ -691,8 +698,9 @@ fn create(
     if dims.contains(&0) {
         return Err(Fail::Msg(format!("create {uri}: every extent but the first must be at least 1")));
     }
-    let row = row_size(dims);
-    let initial = rows.checked_mul(row).ok_or_else(|| format!("create {uri}: shape {shape:?} overflows"))?;
+    let overflows = || format!("create {uri}: shape {} overflows", out::shape_text(shape));
+    let row = checked_row_size(dims).ok_or_else(overflows)?;
+    let initial = rows.checked_mul(row).ok_or_else(overflows)?;
     let cap = capacity.unwrap_or(0).max(initial);
     let a = create_shaped(uri, dtype, dims, cap, Options { mode, overwrite, ..Options::default() })?;
     fill_zeros(&a, initial).inspect_err(|_| {

@@ -424,6 +424,30 @@ fn exit_codes_and_messages() {
 }
 
 #[test]
+fn huge_shapes_and_counts_are_errors_not_panics() {
+    let n = Name::new("huge");
+    let two32 = (1u64 << 32).to_string();
+    for (shape, dtype) in [
+        (format!("0,{two32},{two32}"), "u8"), // the row's extents overflow
+        (format!("0,{}", 1u64 << 61), "f64"), // the row's bytes overflow
+        (format!("{},2", u64::MAX), "u8"),    // rows * row overflows
+        (u64::MAX.to_string(), "u8"),
+    ] {
+        let e = fails(1, &["create", &n.uri(), "--dtype", dtype, "--shape", &shape]);
+        assert!(
+            e.starts_with(&format!("mba: create {}: ", n.uri())) && e.lines().count() == 1,
+            "{shape}: {e}"
+        );
+        assert!(!Path::new(&format!("/dev/shm/{}", n.0)).exists(), "{shape}");
+    }
+    fails(1, &["create", &n.uri(), "--dtype", "u8", "--capacity", &u64::MAX.to_string()]);
+    // Out of range on the command line: misuse.
+    for args in [["--head", "-1"], ["--tail", "18446744073709551616"], ["--range", "-1:"]] {
+        fails(2, &["cat", &n.uri(), args[0], args[1]]);
+    }
+}
+
+#[test]
 fn create_rm_and_watch() {
     let n = Name::new("create");
     ok(&["create", &n.uri(), "--dtype", "float32", "--shape", "4", "--mode", "0640"]);
