@@ -930,19 +930,54 @@ fn import(file: &Path, uri: &str, mode: Option<u32>, overwrite: bool) -> Res {
 
 // ----- gc -----
 
+/// Something `gc` found: a leaked array or a staging leftover.
+struct Leak {
+    /// The URI (an array) or path (a staging file), as shown.
+    shown: String,
+    why: String,
+    bytes: u64,
+    /// The exact name, never a lossy conversion: removing the shown text could remove another file.
+    path: PathBuf,
+    /// The URI of an array; `None` for a staging file.
+    uri: Option<std::ffi::OsString>,
+    /// The file that was inspected: removed only if the name still leads to it.
+    dev: u64,
+    ino: u64,
+}
+
+/// Removes `l` if its name still leads to the file that was inspected.
+fn remove_leak(l: &Leak) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(&l.path).map_err(|e| format!("{}: {e}", l.shown))?;
+    if (md.dev(), md.ino()) != (l.dev, l.ino) {
+        return Err(format!("{}: replaced since it was inspected; left alone", l.shown));
+    }
+    match &l.uri {
+        Some(uri) => mba::delete(uri).map_err(|e| e.to_string()),
+        None => std::fs::remove_file(&l.path).map_err(|e| format!("remove {}: {e}", l.shown)),
+    }
+}
+
 fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
+    use std::os::unix::fs::MetadataExt;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let old_enough = |ns: u64| older_than.is_none_or(|age| now.saturating_sub(ns) >= age.as_nanos() as u64);
     let in_use = gc::InUse::scan();
-    let mut found: Vec<(String, String, u64, PathBuf, bool)> = Vec::new(); // (shown, why, bytes, path, is_array)
+    let mut found: Vec<Leak> = Vec::new();
     for s in list::staging(dir)? {
         if !s.alive && old_enough(s.mtime_ns) {
-            use std::os::unix::fs::MetadataExt;
-            let held = std::fs::symlink_metadata(&s.path).is_ok_and(|m| in_use.holds(m.dev(), m.ino()));
-            if !held {
-                let why = format!("staging file of dead process {}", s.pid);
-                found.push((s.path.display().to_string(), why, s.bytes, s.path.clone(), false));
+            let Ok(md) = std::fs::symlink_metadata(&s.path) else { continue };
+            if md.file_type().is_file() && !in_use.holds(md.dev(), md.ino()) {
+                found.push(Leak {
+                    shown: s.path.display().to_string(),
+                    why: format!("staging file of dead process {}", s.pid),
+                    bytes: s.bytes,
+                    path: s.path.clone(),
+                    uri: None,
+                    dev: md.dev(),
+                    ino: md.ino(),
+                });
             }
         }
     }
@@ -957,7 +992,15 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
                 e.creator_pid,
                 local_time(e.created_ns, ' ', false)
             );
-            found.push((e.uri.to_string_lossy().into_owned(), why, e.bytes, e.path.clone(), true));
+            found.push(Leak {
+                shown: e.uri.to_string_lossy().into_owned(),
+                why,
+                bytes: e.bytes,
+                path: e.path.clone(),
+                uri: Some(e.uri.clone()),
+                dev: e.dev,
+                ino: e.ino,
+            });
         }
     }
     let mut o = stdout();
@@ -969,25 +1012,20 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
         );
     }
     let mut failed = false;
-    for (shown, why, bytes, path, is_array) in &found {
+    for l in &found {
         if yes {
-            let r = if *is_array {
-                mba::delete(shown).map_err(|e| e.to_string())
-            } else {
-                std::fs::remove_file(path).map_err(|e| format!("remove {}: {e}", path.display()))
-            };
-            match r {
-                Ok(()) => writeln!(o, "removed {shown}  ({why}; {})", out::human_bytes(*bytes))?,
+            match remove_leak(l) {
+                Ok(()) => writeln!(o, "removed {}  ({}; {})", l.shown, l.why, out::human_bytes(l.bytes))?,
                 Err(m) => {
                     eprintln!("mba: gc: {m}");
                     failed = true;
                 }
             }
         } else {
-            writeln!(o, "{shown}  ({why}; {})", out::human_bytes(*bytes))?;
+            writeln!(o, "{}  ({}; {})", l.shown, l.why, out::human_bytes(l.bytes))?;
         }
     }
-    let total: u64 = found.iter().map(|f| f.2).sum();
+    let total: u64 = found.iter().map(|l| l.bytes).sum();
     if found.is_empty() {
         writeln!(o, "nothing looks leaked")?;
     } else if !yes {

@@ -548,6 +548,40 @@ fn gc_finds_dead_creators_spares_held_arrays_and_removes_only_with_yes() {
 }
 
 #[test]
+fn gc_removes_exactly_the_file_it_inspected_even_with_a_name_that_is_not_utf8() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    let d = TempDir::new("gc-bytes");
+    let path = |name: &[u8]| d.0.join(OsString::from_vec(name.to_vec()));
+    // A leaked array named "orphan\xff", and beside it one named as its lossy conversion shows it
+    // ("orphan\u{fffd}"), leaked by its creator too but held open by a live process.
+    let (leaked, twin) = (path(b"orphan\xff"), path("orphan\u{fffd}".as_bytes()));
+    for p in [&leaked, &twin] {
+        let mut uri = OsString::from("file://");
+        uri.push(p);
+        let o = Command::new(mkarray()).arg(&uri).args(["2", "3"]).output().unwrap();
+        assert!(o.status.success(), "mkarray: {}", stderr_of(&o));
+    }
+    let mut holder = Command::new("sh")
+        .args(["-c", "exec 3<\"$1\"; echo ready; read x", "sh"])
+        .arg(&twin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()), &mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let o = mba(&["gc", d.0.to_str().unwrap(), "--yes"]);
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout_of(&o), stderr_of(&o));
+    assert!(twin.exists(), "the held array was removed: {}", stdout_of(&o));
+    assert!(!leaked.exists(), "the leaked array is still there: {}", stdout_of(&o));
+}
+
+#[test]
 fn shaped_arrays_and_new_dtypes_round_trip_bit_exactly_through_numpy() {
     let d = TempDir::new("shaped");
     let f = |s: &str| d.0.join(s).to_str().unwrap().to_owned();
