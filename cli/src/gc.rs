@@ -11,10 +11,13 @@ pub struct InUse {
 }
 
 impl InUse {
-    pub fn scan() -> InUse {
+    /// Errors: `/proc` cannot be read (not mounted, or empty), so nothing can be said of what is
+    /// in use: this process's own entry must be there.
+    pub fn scan() -> std::io::Result<InUse> {
         let mut files = HashSet::new();
         let mut uninspected = 0;
-        let Ok(procs) = std::fs::read_dir("/proc") else { return InUse { files, uninspected: usize::MAX } };
+        std::fs::read_dir("/proc/self/fd")?;
+        let procs = std::fs::read_dir("/proc")?;
         for p in procs.flatten() {
             let name = p.file_name();
             let Some(pid) = name.to_str().filter(|n| n.bytes().all(|c| c.is_ascii_digit())) else { continue };
@@ -45,7 +48,7 @@ impl InUse {
                 uninspected += 1;
             }
         }
-        InUse { files, uninspected }
+        Ok(InUse { files, uninspected })
     }
 
     pub fn holds(&self, dev: u64, ino: u64) -> bool {
@@ -104,7 +107,7 @@ mod tests {
     #[test]
     fn this_process_holds_its_own_executable() {
         let md = std::fs::metadata(std::env::current_exe().unwrap()).unwrap();
-        assert!(InUse::scan().holds(md.dev(), md.ino()));
+        assert!(InUse::scan().unwrap().holds(md.dev(), md.ino()));
     }
 
     #[test]

@@ -184,8 +184,11 @@ enum Cmd {
         long_about = "Find arrays that look leaked, in /dev/shm or DIR: staging files of creates whose \
             process died (.NAME.mba-new.PID.*), and arrays whose creator has exited and that no live \
             process has open or mapped (from /proc/*/fd and /proc/*/maps). Without --yes nothing is \
-            removed. Processes of other users can only be inspected as root; the command says how \
-            many it could not see.",
+            removed, and a name is removed only if it still leads to the file inspected. Processes \
+            of other users can only be inspected as root; the command says how many it could not see. \
+            Run by another user than root, it never takes other users' files, nor, while some \
+            processes could not be inspected, this user's files that other users may open (group or \
+            other permission bits): one of their processes may hold them.",
         after_help = "Examples:\n  mba gc\n  mba gc --older-than 7d\n  mba gc --older-than 1h --yes\n  mba gc /data/arrays --yes"
     )]
     Gc {
@@ -963,12 +966,33 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let old_enough = |ns: u64| older_than.is_none_or(|age| now.saturating_sub(ns) >= age.as_nanos() as u64);
-    let in_use = gc::InUse::scan();
+    // Without /proc nothing can be said of what is in use: every array would look unused.
+    let in_use =
+        gc::InUse::scan().map_err(|e| format!("gc: read /proc: {e} (it tells which arrays are in use)"))?;
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let (mut others, mut shared) = (0usize, 0usize);
+    // Whether gc may count a file of this owner and mode as leaked. Not root: never another
+    // user's file; nor, when some processes could not be inspected, one that other users may
+    // open, for one of theirs may hold it.
+    let mut mine = |uid: u32, mode: u32| {
+        if euid == 0 {
+            true
+        } else if uid != euid {
+            others += 1;
+            false
+        } else if in_use.uninspected > 0 && mode & 0o066 != 0 {
+            shared += 1;
+            false
+        } else {
+            true
+        }
+    };
     let mut found: Vec<Leak> = Vec::new();
     for s in list::staging(dir)? {
         if !s.alive && old_enough(s.mtime_ns) {
             let Ok(md) = std::fs::symlink_metadata(&s.path) else { continue };
-            if md.file_type().is_file() && !in_use.holds(md.dev(), md.ino()) {
+            if md.file_type().is_file() && !in_use.holds(md.dev(), md.ino()) && mine(md.uid(), md.mode()) {
                 found.push(Leak {
                     shown: s.path.display().to_string(),
                     why: format!("staging file of dead process {}", s.pid),
@@ -986,6 +1010,7 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
             && e.creator == Liveness::Dead
             && !in_use.holds(e.dev, e.ino)
             && old_enough(e.created_ns)
+            && mine(e.uid, e.mode)
         {
             let why = format!(
                 "creator {} exited, not open or mapped, created {}",
@@ -1005,11 +1030,21 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
     }
     let mut o = stdout();
     if in_use.uninspected > 0 {
+        let (whose, so) = if euid == 0 {
+            ("", "arrays only they hold may be listed")
+        } else {
+            (
+                " to this user; root can read them",
+                "only this user's arrays that other users cannot open are considered",
+            )
+        };
         eprintln!(
-            "mba: gc: {} processes could not be inspected (their /proc entries are not readable to this user; \
-             run as root to see other users' processes): arrays only they hold may be listed",
+            "mba: gc: {} processes could not be inspected (their /proc/PID/fd or maps are not readable{whose}): {so}",
             in_use.uninspected
         );
+    }
+    if others > 0 || shared > 0 {
+        eprintln!("mba: gc: left alone: {others} files of other users, {shared} of this user's that other users may open");
     }
     let mut failed = false;
     for l in &found {

@@ -581,6 +581,66 @@ fn gc_removes_exactly_the_file_it_inspected_even_with_a_name_that_is_not_utf8() 
     assert!(!leaked.exists(), "the leaked array is still there: {}", stdout_of(&o));
 }
 
+/// Runs `mba args` as user `nobody` (65534), or `None` when this is not root or there is no setpriv.
+fn mba_as_nobody(args: &[&str]) -> Option<Output> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root, to run mba as nobody");
+        return None;
+    }
+    let o = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", MBA])
+        .args(args)
+        .output();
+    match o {
+        Ok(o) => Some(o),
+        Err(e) => {
+            eprintln!("skipped: setpriv: {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn gc_by_a_user_never_removes_what_other_users_may_hold() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = TempDir::new("gc-users");
+    std::fs::set_permissions(&d.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = d.0.to_str().unwrap();
+    // root's array, leaked by its creator, held open by a process of root that nobody cannot
+    // inspect; nobody's own arrays: one only nobody may open, one everyone may read.
+    c_array(&format!("file://{dir}/roots"), 2, 3);
+    std::fs::set_permissions(d.0.join("roots"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    for (name, mode) in [("private", 0o600), ("shared", 0o644)] {
+        c_array(&format!("file://{dir}/{name}"), 2, 3);
+        std::os::unix::fs::chown(d.0.join(name), Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(d.0.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3<{dir}/roots; echo ready; read x"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()), &mut line)
+        .unwrap();
+    let o = mba_as_nobody(&["gc", dir, "--yes"]);
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    let Some(o) = o else { return };
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout_of(&o), stderr_of(&o));
+    assert!(d.0.join("roots").exists(), "another user's array in use was removed: {}", stdout_of(&o));
+    assert!(d.0.join("shared").exists(), "an array others may hold was removed: {}", stdout_of(&o));
+    assert!(!d.0.join("private").exists(), "{}{}", stdout_of(&o), stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("left alone: 1 files of other users, 1 of this user's"),
+        "{}",
+        stderr_of(&o)
+    );
+}
+
 #[test]
 fn shaped_arrays_and_new_dtypes_round_trip_bit_exactly_through_numpy() {
     let d = TempDir::new("shaped");
