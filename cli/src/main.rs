@@ -3,6 +3,15 @@
 //! Exit status: 0 on success, 1 on failure (the library's message on stderr, one line), 2 on
 //! misuse (clap's message and usage).
 
+/// `eprintln!` that cannot panic: a message that cannot be written (stderr closed or full) is
+/// dropped, and the exit status still tells.
+macro_rules! warn {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod elem;
 mod gc;
 mod npy;
@@ -237,6 +246,8 @@ fn parse_range(s: &str) -> Result<(Option<u64>, Option<u64>), String> {
 enum Fail {
     /// Exit 1 with this message.
     Msg(String),
+    /// Exit 1: writing the output failed (a full disk, an I/O error).
+    Out(std::io::Error),
     /// The reader of stdout went away (`mba cat | head`): stop quietly.
     Pipe,
 }
@@ -252,7 +263,7 @@ impl From<std::io::Error> for Fail {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             Fail::Pipe
         } else {
-            Fail::Msg(e.to_string())
+            Fail::Out(e)
         }
     }
 }
@@ -266,7 +277,17 @@ impl From<String> for Fail {
 type Res<T = ()> = Result<T, Fail>;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        // --help and --version go to stdout, which may fail too; misuse to stderr, exit 2.
+        match e.print() {
+            Err(w) if e.exit_code() == 0 && w.kind() != std::io::ErrorKind::BrokenPipe => {
+                warn!("mba: write to stdout: {w}");
+                std::process::exit(1)
+            }
+            _ => std::process::exit(e.exit_code()),
+        }
+    });
+    let what = cli.cmd.what();
     let r = match cli.cmd {
         Cmd::Ls { dir, json } => ls(dir.as_deref(), json),
         Cmd::Info { uri, json } => info(&resolve(&uri), json),
@@ -283,8 +304,30 @@ fn main() {
     match r {
         Ok(()) | Err(Fail::Pipe) => {}
         Err(Fail::Msg(m)) => {
-            eprintln!("mba: {}", m.replace('\n', " "));
+            warn!("mba: {}", m.replace('\n', " "));
             std::process::exit(1);
+        }
+        Err(Fail::Out(e)) => {
+            warn!("mba: {what}: write to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+impl Cmd {
+    /// The operation and its subject, for messages: `cat shm://x`, `ls /dev/shm`.
+    fn what(&self) -> String {
+        let dir = |d: &Option<PathBuf>| d.as_deref().unwrap_or(Path::new(mba::SHM_DIR)).display().to_string();
+        match self {
+            Cmd::Ls { dir: d, .. } => format!("ls {}", dir(d)),
+            Cmd::Gc { dir: d, .. } => format!("gc {}", dir(d)),
+            Cmd::Info { uri, .. } => format!("info {}", resolve(uri)),
+            Cmd::Cat { uri, .. } => format!("cat {}", resolve(uri)),
+            Cmd::Watch { uri, .. } => format!("watch {}", resolve(uri)),
+            Cmd::Create { uri, .. } => format!("create {}", resolve(uri)),
+            Cmd::Export { uri, .. } => format!("export {}", resolve(uri)),
+            Cmd::Import { uri, .. } => format!("import {}", resolve(uri)),
+            Cmd::Rm { .. } => "rm".into(),
         }
     }
 }
@@ -743,7 +786,7 @@ fn rm(uris: &[String], force: bool) -> Res {
             Ok(mba::delete_with(&uri, force)?)
         })();
         if let Err(Fail::Msg(m)) = r {
-            eprintln!("mba: {m}");
+            warn!("mba: {m}");
             failed.push(uri);
         }
     }
@@ -1038,13 +1081,13 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
                 "only this user's arrays that other users cannot open are considered",
             )
         };
-        eprintln!(
+        warn!(
             "mba: gc: {} processes could not be inspected (their /proc/PID/fd or maps are not readable{whose}): {so}",
             in_use.uninspected
         );
     }
     if others > 0 || shared > 0 {
-        eprintln!("mba: gc: left alone: {others} files of other users, {shared} of this user's that other users may open");
+        warn!("mba: gc: left alone: {others} files of other users, {shared} of this user's that other users may open");
     }
     let mut failed = false;
     for l in &found {
@@ -1052,7 +1095,7 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
             match remove_leak(l) {
                 Ok(()) => writeln!(o, "removed {}  ({}; {})", l.shown, l.why, out::human_bytes(l.bytes))?,
                 Err(m) => {
-                    eprintln!("mba: gc: {m}");
+                    warn!("mba: gc: {m}");
                     failed = true;
                 }
             }

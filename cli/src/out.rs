@@ -145,7 +145,8 @@ impl Progress {
         let frac = if self.total == 0 { 1.0 } else { self.done as f64 / self.total as f64 };
         let fill = ((frac * W as f64) as u64).min(W) as usize;
         let secs = self.start.elapsed().as_secs_f64().max(1e-3);
-        eprint!(
+        let _ = write!(
+            std::io::stderr(),
             "\r\x1b[2K{} [{}{}] {:3.0}% {}/{} {}/s",
             self.what,
             "#".repeat(fill),
@@ -160,7 +161,7 @@ impl Progress {
     pub fn finish(&mut self) {
         if self.shown {
             self.draw();
-            eprintln!();
+            let _ = writeln!(std::io::stderr());
             self.shown = false;
         }
     }
@@ -169,7 +170,7 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         if self.shown {
-            eprintln!();
+            let _ = writeln!(std::io::stderr());
         }
     }
 }

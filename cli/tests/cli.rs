@@ -447,6 +447,48 @@ fn huge_shapes_and_counts_are_errors_not_panics() {
     }
 }
 
+/// Runs `mba args` with stdout (or, with `err`, stderr) on /dev/full, where every write fails.
+fn mba_full(args: &[&str], err: bool) -> Output {
+    let full = || Stdio::from(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap());
+    let mut c = Command::new(MBA);
+    c.args(args);
+    if err {
+        c.stderr(full()).stdout(Stdio::piped());
+    } else {
+        c.stdout(full()).stderr(Stdio::piped());
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn failed_writes_name_the_command_and_never_panic() {
+    let n = Name::new("full");
+    ok(&["create", &n.uri(), "--dtype", "u8", "--shape", "5"]);
+    for args in [
+        vec!["cat", n.0.as_str()],
+        vec!["info", n.0.as_str(), "--json"],
+        vec!["ls", "--json"],
+        vec!["--help"],
+        vec!["cat", "--help"],
+        vec!["--version"],
+    ] {
+        let o = mba_full(&args, false);
+        let e = stderr_of(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        assert!(
+            e.contains("write to stdout: No space left on device") && e.lines().count() == 1,
+            "{args:?}: {e}"
+        );
+        if args == ["cat", n.0.as_str()] {
+            assert!(e.starts_with(&format!("mba: cat {}: ", n.uri())), "{e}");
+        }
+    }
+    // A message that cannot be written: still exit 1 (misuse: 2), not a panic's 101.
+    let missing = format!("shm://mba-cli-missing-{}", std::process::id());
+    assert_eq!(mba_full(&["cat", &missing], true).status.code(), Some(1));
+    assert_eq!(mba_full(&["frobnicate"], true).status.code(), Some(2));
+}
+
 #[test]
 fn create_rm_and_watch() {
     let n = Name::new("create");
