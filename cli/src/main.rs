@@ -94,7 +94,8 @@ enum Cmd {
     #[command(
         long_about = "Print an array's elements, one row per line (text, csv), as JSON, or as raw bytes.\n\n\
             --head, --tail and --range count rows (elements of a one-dimensional array). The rows \
-            published when the command starts are printed.",
+            published when the command starts are printed; a store another process truncates \
+            meanwhile ends the command with an error (exit 1).",
         after_help = "Examples:\n  mba cat sensor\n  mba cat sensor --tail 10\n  mba cat shm://grid --range 100:200 --format csv\n  mba cat sensor --format json | python3 -c 'import json,sys; print(sum(json.load(sys.stdin)))'\n  mba cat sensor --format raw > sensor.bin"
     )]
     Cat {
@@ -288,6 +289,7 @@ fn main() {
         }
     });
     let what = cli.cmd.what();
+    on_sigbus_exit(&what);
     let r = match cli.cmd {
         Cmd::Ls { dir, json } => ls(dir.as_deref(), json),
         Cmd::Info { uri, json } => info(&resolve(&uri), json),
@@ -312,6 +314,33 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The message `on_sigbus` writes: set once, before any array is mapped.
+static SIGBUS_MSG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+extern "C" fn on_sigbus(_: libc::c_int) {
+    if let Some(m) = SIGBUS_MSG.get() {
+        // SAFETY: write and _exit are async-signal-safe; m lives for the whole process.
+        unsafe { libc::write(2, m.as_ptr().cast(), m.len()) };
+    }
+    // SAFETY: as above.
+    unsafe { libc::_exit(1) }
+}
+
+/// Turns SIGBUS into exit 1 with a message. Another process that shrinks a store (ftruncate)
+/// while this one reads it makes the reads of the cut pages raise SIGBUS, which the library
+/// leaves to its host process (docs/GUARANTEES.md §10): for this command, a failure to report,
+/// not a crash with a core dump.
+fn on_sigbus_exit(what: &str) {
+    let _ = SIGBUS_MSG.set(
+        format!(
+            "mba: {what}: the store was truncated by another process while this command read it (SIGBUS)\n"
+        )
+        .into_bytes(),
+    );
+    // SAFETY: the handler only calls async-signal-safe functions.
+    unsafe { libc::signal(libc::SIGBUS, on_sigbus as *const () as libc::sighandler_t) };
 }
 
 impl Cmd {

@@ -490,6 +490,33 @@ fn failed_writes_name_the_command_and_never_panic() {
 }
 
 #[test]
+fn an_array_truncated_while_cat_reads_it_is_an_error_not_a_crash() {
+    use std::io::Read;
+    let n = Name::new("shrink");
+    ok(&["create", &n.uri(), "--dtype", "u8", "--shape", &(4u64 << 20).to_string()]);
+    let mut c = Command::new(MBA)
+        .args(["cat", &n.uri(), "--format", "raw"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first bytes arrive, cat has attached and is blocked writing its first 1 MiB chunk
+    // into the full pipe. Another process cuts the store to its header; cat reads on.
+    let mut out = c.stdout.take().unwrap();
+    let mut first = [0u8; 4096];
+    out.read_exact(&mut first).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(format!("/dev/shm/{}", n.0)).unwrap();
+    f.set_len(4096).unwrap();
+    let mut rest = Vec::new();
+    out.read_to_end(&mut rest).unwrap();
+    let o = c.wait_with_output().unwrap();
+    let e = stderr_of(&o);
+    assert_eq!(o.status.code(), Some(1), "{:?}: {e}", o.status);
+    assert!(e.starts_with(&format!("mba: cat {}: ", n.uri())) && e.lines().count() == 1, "{e}");
+    assert!(rest.len() + first.len() < 4 << 20);
+}
+
+#[test]
 fn create_rm_and_watch() {
     let n = Name::new("create");
     ok(&["create", &n.uri(), "--dtype", "float32", "--shape", "4", "--mode", "0640"]);
