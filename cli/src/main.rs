@@ -160,8 +160,8 @@ enum Cmd {
         /// Seconds between samples
         #[arg(long, default_value_t = 1.0, value_parser = parse_interval)]
         interval: f64,
-        /// Stop after N samples (default: until interrupted)
-        #[arg(long, value_name = "N")]
+        /// Stop after N samples, at least 1 (default: until interrupted)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         count: Option<u64>,
     },
     /// Write an array to a numpy .npy file

@@ -409,6 +409,7 @@ fn exit_codes_and_messages() {
         vec!["create", "x", "--dtype", "f32", "--mode", "999"],
         vec!["gc", "--older-than", "soon"],
         vec!["watch", "x", "--interval", "0"],
+        vec!["watch", "x", "--count", "0"],
         vec![],
     ] {
         let e = fails(2, &args);
