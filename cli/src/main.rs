@@ -465,7 +465,7 @@ fn ls(dir: Option<&Path>, json: bool) -> Res {
             .to_vec()];
     for e in &entries {
         let creator = format!("{} {}", e.creator_pid, e.creator.name());
-        let mut r = vec![e.uri.to_string_lossy().into_owned()];
+        let mut r = vec![out::name_text(&e.uri)];
         if e.is_valid() {
             r.extend([dtype_of(e), out::shape_text(&e.shape), e.len.to_string(), e.capacity.to_string()]);
         } else {
@@ -613,8 +613,8 @@ fn info(uri: &str, json: bool) -> Res {
         format!("{:?}", h.shape)
     };
     let rows: Vec<(&str, String)> = vec![
-        ("uri", e.uri.to_string_lossy().into_owned()),
-        ("path", e.path.display().to_string()),
+        ("uri", out::name_text(&e.uri)),
+        ("path", out::name_text(e.path.as_os_str())),
         ("status", status),
         ("magic", magic),
         ("version", h.version.to_string()),
@@ -1066,7 +1066,7 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
             let Ok(md) = std::fs::symlink_metadata(&s.path) else { continue };
             if md.file_type().is_file() && !in_use.holds(md.dev(), md.ino()) && mine(md.uid(), md.mode()) {
                 found.push(Leak {
-                    shown: s.path.display().to_string(),
+                    shown: out::name_text(s.path.as_os_str()),
                     why: format!("staging file of dead process {}", s.pid),
                     bytes: s.bytes,
                     path: s.path.clone(),
@@ -1090,7 +1090,7 @@ fn gc_cmd(dir: Option<&Path>, older_than: Option<Duration>, yes: bool) -> Res {
                 local_time(e.created_ns, ' ', false)
             );
             found.push(Leak {
-                shown: e.uri.to_string_lossy().into_owned(),
+                shown: out::name_text(&e.uri),
                 why,
                 bytes: e.bytes,
                 path: e.path.clone(),

@@ -22,6 +22,37 @@ pub fn json_str(s: &str) -> String {
     o
 }
 
+/// A name (URI or path) for text output, unambiguous and harmless on a terminal: printable
+/// characters as they are; a backslash, control characters (a newline, an escape sequence's ESC,
+/// C1 controls) and bytes that are not UTF-8 as `\\`, `\n`, `\t` or `\xNN` (`\u{NNNN}` for a
+/// C1 control). Anyone may name a file in /dev/shm; such a name must not break a line per array,
+/// nor drive the terminal of whoever lists it.
+pub fn name_text(s: &std::ffi::OsStr) -> String {
+    use std::fmt::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let mut o = String::new();
+    for chunk in s.as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => o.push_str("\\\\"),
+                '\n' => o.push_str("\\n"),
+                '\t' => o.push_str("\\t"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    let _ = write!(o, "\\x{:02x}", c as u32);
+                }
+                c if c.is_control() => {
+                    let _ = write!(o, "\\u{{{:04x}}}", c as u32);
+                }
+                c => o.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(o, "\\x{b:02x}");
+        }
+    }
+    o
+}
+
 /// A time in nanoseconds since the epoch as local time, ISO 8601 with the UTC offset:
 /// `2026-11-01T12:34:56+01:00`. `sep` is put between date and time (`T` or a space).
 pub fn local_time(ns: u64, sep: char, offset: bool) -> String {
@@ -182,6 +213,11 @@ mod tests {
     #[test]
     fn helpers() {
         assert_eq!(json_str("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+        use std::os::unix::ffi::OsStrExt;
+        let name = |b: &[u8]| name_text(std::ffi::OsStr::from_bytes(b));
+        assert_eq!(name(b"shm://plain-\xc3\xa9"), "shm://plain-\u{e9}");
+        assert_eq!(name(b"a\nb\x1b[2J\\\xff\x7f\t"), "a\\nb\\x1b[2J\\\\\\xff\\x7f\\t");
+        assert_eq!(name("c1\u{9b}".as_bytes()), "c1\\u{009b}");
         assert_eq!(human_bytes(1000), "1000");
         assert_eq!(human_bytes(1536), "1.5K");
         assert_eq!(human_bytes(64 << 20), "64M");

@@ -712,6 +712,23 @@ fn gc_by_a_user_never_removes_what_other_users_may_hold() {
 }
 
 #[test]
+fn names_with_control_characters_are_escaped_in_text_output() {
+    let d = TempDir::new("esc");
+    let dir = d.0.to_str().unwrap();
+    // Anyone may name a file in /dev/shm: this one clears the screen and breaks the line.
+    let uri = format!("file://{dir}/evil\x1b[2J\nx");
+    ok(&["create", &uri, "--dtype", "u8"]);
+    let shown = format!("file://{dir}/evil\\x1b[2J\\nx");
+    for args in [vec!["ls", dir], vec!["gc", dir], vec!["info", &uri]] {
+        let out = ok(&args);
+        assert!(!out.contains('\x1b') && out.contains(&shown), "{args:?}: {out:?}");
+    }
+    assert_eq!(ok(&["ls", dir]).lines().count(), 2, "a line per array");
+    // JSON has its own escapes, and keeps the name as it is.
+    assert_eq!(json(&ok(&["ls", dir, "--json"]))[0]["uri"], uri);
+}
+
+#[test]
 fn shaped_arrays_and_new_dtypes_round_trip_bit_exactly_through_numpy() {
     let d = TempDir::new("shaped");
     let f = |s: &str| d.0.join(s).to_str().unwrap().to_owned();
