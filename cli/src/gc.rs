@@ -85,11 +85,8 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "w" => 7.0 * 86400.0,
         _ => return Err(format!("bad duration unit in {s:?} (s, m, h, d or w)")),
     };
-    let secs = n * mult;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("bad duration {s:?}"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    // try_: from_secs_f64 panics on what does not fit (more than 2^64 seconds).
+    std::time::Duration::try_from_secs_f64(n * mult).map_err(|_| format!("bad duration {s:?}: too long"))
 }
 
 #[cfg(test)]
@@ -118,5 +115,6 @@ mod tests {
         assert_eq!(parse_duration("1.5d").unwrap().as_secs(), 129600);
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("3y").is_err());
+        assert!(parse_duration("999999999999999999999999w").is_err());
     }
 }

@@ -408,6 +408,7 @@ fn exit_codes_and_messages() {
         vec!["create", "x", "--dtype", "object"],
         vec!["create", "x", "--dtype", "f32", "--mode", "999"],
         vec!["gc", "--older-than", "soon"],
+        vec!["gc", "--older-than", "999999999999999999999999w"],
         vec!["watch", "x", "--interval", "0"],
         vec!["watch", "x", "--count", "0"],
         vec![],
