@@ -46,7 +46,9 @@ func Claim[T Element](a *Array, n int) ([]T, error) {
 	if n < 0 {
 		return nil, &Error{Status: ErrInvalidArgument, Message: "mba: negative claim"}
 	}
+	a.serial()
 	r := C.go_claim(a.h, C.uint64_t(n))
+	a.unserial()
 	if err := claimErr(r); err != nil {
 		return nil, err
 	}
@@ -64,6 +66,8 @@ func (a *Array) Commit(k int) error {
 	if k < 0 {
 		return &Error{Status: ErrInvalidArgument, Message: "mba: negative commit"}
 	}
+	a.serial()
+	defer a.unserial()
 	return claimErr(C.go_commit(a.h, C.uint64_t(k)))
 }
 
@@ -72,6 +76,8 @@ func (a *Array) Abort() error {
 	if a.h == nil {
 		return &Error{Status: ErrNullPointer, Message: "mba: array is closed"}
 	}
+	a.serial()
+	defer a.unserial()
 	return claimErr(C.go_abort(a.h))
 }
 
@@ -186,6 +192,7 @@ func (c *appendCore) slow(v unsafe.Pointer, n int) error {
 
 func (c *appendCore) next() error {
 	n := c.batch
+	c.a.serial()
 	r := C.go_claim(c.a.h, C.uint64_t(n))
 	if r.status == C.MBA_ERR_NO_SPACE && n > 1 {
 		// Near the maximum capacity a whole block may not fit: one element at a time.
@@ -193,6 +200,7 @@ func (c *appendCore) next() error {
 		n = 1
 		r = C.go_claim(c.a.h, 1)
 	}
+	c.a.unserial()
 	if err := claimErr(r); err != nil {
 		return err
 	}

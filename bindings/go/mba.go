@@ -46,6 +46,7 @@ import "C"
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -175,6 +176,34 @@ func valueOf[T Element](bits uint64) T {
 type Array struct {
 	h     *C.mba_array
 	dtype uint32
+	// excl is set on a handle that holds the writer lease (Exclusive): there the C calls that
+	// change the length (mba_append, mba_extend, mba_pop, mba_splice, mba_reserve, mba_claim,
+	// mba_commit, mba_abort) take no lock and must not run in two threads at once (mba.h,
+	// GUARANTEES §12), so the binding's take turns on it. A shared handle's calls need no
+	// lock of the binding's: the library serialises them.
+	excl *sync.Mutex
+}
+
+// newArray wraps the handle h, opened with flags.
+func newArray(h *C.mba_array, dtype, flags uint32) *Array {
+	a := &Array{h: h, dtype: dtype}
+	if flags&Exclusive != 0 {
+		a.excl = new(sync.Mutex)
+	}
+	return a
+}
+
+// serial and unserial bracket a length-changing C call (see excl).
+func (a *Array) serial() {
+	if a.excl != nil {
+		a.excl.Lock()
+	}
+}
+
+func (a *Array) unserial() {
+	if a.excl != nil {
+		a.excl.Unlock()
+	}
 }
 
 // Create makes a new array of T at uri ("shm://NAME", "file://PATH", or "" for anonymous).
@@ -188,7 +217,7 @@ func Create[T Element](uri string, capacity uint64, flags uint32) (*Array, error
 	if err := errorOf(C.go_create(cu, C.uint32_t(dtypeOf[T]()), C.uint64_t(capacity), C.uint32_t(flags), &h)); err != nil {
 		return nil, err
 	}
-	return &Array{h: h, dtype: dtypeOf[T]()}, nil
+	return newArray(h, dtypeOf[T](), flags), nil
 }
 
 // Attach opens the existing array at uri; flags is 0, ReadOnly or Exclusive.
@@ -202,7 +231,7 @@ func Attach(uri string, flags uint32) (*Array, error) {
 	if err := errorOf(C.go_attach(cu, C.uint32_t(flags), &h)); err != nil {
 		return nil, err
 	}
-	return &Array{h: h, dtype: uint32(C.mba_dtype(h))}, nil
+	return newArray(h, uint32(C.mba_dtype(h)), flags), nil
 }
 
 // Delete removes the name uri; attached arrays keep working.
@@ -225,9 +254,11 @@ func cURI(uri string) (*C.char, error) {
 }
 
 // Close unmaps the array; slices from View and Claim become invalid. Closing twice is harmless.
-// The other methods may run in many goroutines at once, but Close must not run while another
-// call on the Array (or an Appender over it) is in progress, nor race another Close: it frees
-// the handle those calls use (mba_free's contract), and Append stays lock-free.
+// The other methods may run in many goroutines at once (on an Exclusive handle the calls that
+// change the length take turns on a lock of the Array's, as the library takes none there), but
+// Close must not run while another call on the Array (or an Appender over it) is in progress,
+// nor race another Close: it frees the handle those calls use (mba_free's contract), and
+// Append on a shared handle takes no lock of the binding's.
 func (a *Array) Close() error {
 	if a.h != nil {
 		C.mba_free(a.h)
@@ -247,6 +278,8 @@ func (a *Array) Dtype() uint32 { return a.dtype }
 
 // Reserve grows the store to hold at least capacity elements.
 func (a *Array) Reserve(capacity uint64) error {
+	a.serial()
+	defer a.unserial()
 	return errorOf(C.go_reserve(a.h, C.uint64_t(capacity)))
 }
 
@@ -275,6 +308,8 @@ func Append[T Element](a *Array, v T) error {
 	if err := check[T](a); err != nil {
 		return err
 	}
+	a.serial()
+	defer a.unserial()
 	if unsafe.Sizeof(v) > 8 {
 		return errorOf(C.go_append_p(a.h, unsafe.Pointer(&v)))
 	}
@@ -289,6 +324,8 @@ func Extend[T Element](a *Array, vs []T) error {
 	if len(vs) == 0 {
 		return nil
 	}
+	a.serial()
+	defer a.unserial()
 	return errorOf(C.go_extend(a.h, unsafe.Pointer(&vs[0]), C.uint64_t(len(vs))))
 }
 
@@ -325,6 +362,8 @@ func Pop[T Element](a *Array) (T, error) {
 	if err := check[T](a); err != nil {
 		return v, err
 	}
+	a.serial()
+	defer a.unserial()
 	if unsafe.Sizeof(v) > 8 {
 		return v, errorOf(C.go_pop_p(a.h, unsafe.Pointer(&v)))
 	}

@@ -91,7 +91,7 @@ func CreateWith[T Element](uri string, o Options) (*Array, error) {
 	if err := optError(r); err != nil {
 		return nil, err
 	}
-	return &Array{h: h, dtype: dtypeOf[T]()}, nil
+	return newArray(h, dtypeOf[T](), o.Flags), nil
 }
 
 // AttachWith opens the existing array at uri with o's Flags (ReadOnly, Exclusive, SameOwner)
@@ -109,7 +109,7 @@ func AttachWith(uri string, o Options) (*Array, error) {
 	if err := optError(C.go_attach_ex(cu, C.uint32_t(o.Flags), C.uint64_t(o.TimeoutMs), &h)); err != nil {
 		return nil, err
 	}
-	return &Array{h: h, dtype: uint32(C.mba_dtype(h))}, nil
+	return newArray(h, uint32(C.mba_dtype(h)), o.Flags), nil
 }
 
 // DeleteForce removes the name uri even if the file is not an mba array.
@@ -163,6 +163,8 @@ func Splice[T Element](a *Array, i, del uint64, ins []T) ([]T, error) {
 	if len(ins) > 0 {
 		ip = unsafe.Pointer(&ins[0])
 	}
+	a.serial()
+	defer a.unserial()
 	if err := optError(C.go_splice(a.h, C.uint64_t(i), C.uint64_t(del), rp, ip, C.uint64_t(len(ins)))); err != nil {
 		return nil, err
 	}

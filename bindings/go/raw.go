@@ -75,7 +75,7 @@ func OpenRaw[T Element](path string, offset, length uint64, flags uint32, rowExt
 	if err := rawError(r); err != nil {
 		return nil, err
 	}
-	return &Array{h: h, dtype: dtypeOf[T]()}, nil
+	return newArray(h, dtypeOf[T](), 0), nil
 }
 
 // OpenNpy maps the .npy file at path (C order) with a fixed length; it must hold T
@@ -95,7 +95,7 @@ func OpenNpy[T Element](path string, flags uint32) (*Array, error) {
 		C.mba_free(h)
 		return nil, &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: %s holds dtype %d, not %d", path, d, dtypeOf[T]())}
 	}
-	return &Array{h: h, dtype: dtypeOf[T]()}, nil
+	return newArray(h, dtypeOf[T](), 0), nil
 }
 
 // Kind is HandleArray, HandleRaw or HandleNpy.
