@@ -138,7 +138,7 @@ func NewAppender[T Element](a *Array, batch int) (*Appender[T], error) {
 	if batch < 0 {
 		return nil, &Error{Status: ErrInvalidArgument, Message: "mba: negative batch"}
 	}
-	if rows := uint64(C.mba_row_size(a.h)); rows != 1 {
+	if a.rows != 1 {
 		return nil, &Error{Status: ErrInvalidArgument, Message: "mba: the array has rows; claim and commit whole rows instead"}
 	}
 	var zero T

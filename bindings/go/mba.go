@@ -176,6 +176,7 @@ func valueOf[T Element](bits uint64) T {
 type Array struct {
 	h     *C.mba_array
 	dtype uint32
+	rows  uint64 // elements per row (mba_row_size), fixed for the handle's life
 	// excl is set on a handle that holds the writer lease (Exclusive): there the C calls that
 	// change the length (mba_append, mba_extend, mba_pop, mba_splice, mba_reserve, mba_claim,
 	// mba_commit, mba_abort) take no lock and must not run in two threads at once (mba.h,
@@ -186,7 +187,7 @@ type Array struct {
 
 // newArray wraps the handle h, opened with flags.
 func newArray(h *C.mba_array, dtype, flags uint32) *Array {
-	a := &Array{h: h, dtype: dtype}
+	a := &Array{h: h, dtype: dtype, rows: uint64(C.mba_row_size(h))}
 	if flags&Exclusive != 0 {
 		a.excl = new(sync.Mutex)
 	}
@@ -356,11 +357,16 @@ func Set[T Element](a *Array, i uint64, v T) error {
 	return errorOf(C.go_set(a.h, C.uint64_t(i), C.uint64_t(bitsOf(v))))
 }
 
-// Pop removes and returns the last element.
+// Pop removes and returns the last element of a one-dimensional array. An array with rows is
+// refused (ErrInvalidArgument): mba_pop removes a whole row; Splice removes one and returns it.
 func Pop[T Element](a *Array) (T, error) {
 	var v T
 	if err := check[T](a); err != nil {
 		return v, err
+	}
+	if a.rows != 1 { // mba_pop would copy the whole row into v's few bytes
+		return v, &Error{Status: ErrInvalidArgument,
+			Message: fmt.Sprintf("mba: the array has rows of %d elements; remove the last with Splice", a.rows)}
 	}
 	a.serial()
 	defer a.unserial()

@@ -107,3 +107,37 @@ func TestShapesRowsSpliceAndLimits(t *testing.T) {
 		t.Fatalf("create fields on attach: %v", err)
 	}
 }
+
+// mba_pop copies a whole row to its output; Pop has room for one element (an 8-byte C local,
+// or the Go variable of a complex128), so on an array with rows it wrote past it. Rows of two
+// uint16 (4 bytes) still fit the 8-byte local, so the test shows the missing refusal without
+// the overflow: Pop used to succeed here, removing a whole row and returning one element.
+func TestPopRefusesAnArrayWithRows(t *testing.T) {
+	a, err := CreateWith[uint16](name(t), Options{RowShape: []uint64{2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := Extend(a, []uint16{1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := Pop[uint16](a); status(err) != ErrInvalidArgument || a.Len() != 4 {
+		t.Fatalf("pop of a row into one element: %v %v, len %d", v, err, a.Len())
+	}
+	removed, err := Splice[uint16](a, 2, 2, nil) // how to pop a row
+	if err != nil || len(removed) != 2 || removed[1] != 4 || a.Len() != 2 {
+		t.Fatalf("%v %v", removed, err)
+	}
+	c, err := CreateWith[complex128](name(t)+"-c", Options{RowShape: []uint64{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Delete(name(t) + "-c")
+	defer c.Close()
+	if err := Extend(c, make([]complex128, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Pop[complex128](c); status(err) != ErrInvalidArgument || c.Len() != 4 {
+		t.Fatalf("pop of a row of complex128: %v", err)
+	}
+}
