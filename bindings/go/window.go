@@ -43,7 +43,8 @@ const (
 )
 
 // WindowElement is a Go type the windowed reader can read: the mba dtypes plus bool and the
-// complex types.
+// complex types. A file's byte is not a Go bool (it may hold any value): Read of bool gives
+// true for every non-zero byte, and Pin lends Bool, never bool.
 type WindowElement interface {
 	Element | bool | complex64 | complex128
 }
@@ -302,15 +303,32 @@ func Read[T WindowElement](c *Cursor, index uint64, out []T) error {
 	if len(out) == 0 {
 		return nil
 	}
-	return werr(C.go_window_read(c.c, C.uint64_t(index), C.uint64_t(len(out)), unsafe.Pointer(&out[0])))
+	err := werr(C.go_window_read(c.c, C.uint64_t(index), C.uint64_t(len(out)), unsafe.Pointer(&out[0])))
+	if _, ok := any(out[0]).(bool); ok {
+		// The bytes are the file's, any of 256 values; a Go bool must be 0 or 1. Done on
+		// failure too: a file cut during the read leaves out partly written.
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(out))
+		for i, x := range b {
+			if x > 1 {
+				b[i] = 1
+			}
+		}
+	}
+	return err
 }
 
 // Pin lends out the window holding element index as a slice of at most count elements (0: as
 // many as the window holds), without copying. The slice is valid until the cursor's next Pin,
-// Unpin or Close (Read leaves it in place), and holds the file's bytes (and byte order).
+// Unpin or Close (Read leaves it in place), and holds the file's bytes (and byte order). A bool
+// file is lent as Bool: T bool is refused with ErrInvalidArgument, since the bytes, which other
+// processes may write at any time, need not be 0 or 1.
 func Pin[T WindowElement](c *Cursor, index, count uint64) ([]T, error) {
 	if err := checkWindow[T](c); err != nil {
 		return nil, err
+	}
+	var zero T
+	if _, ok := any(zero).(bool); ok {
+		return nil, &Error{Status: ErrInvalidArgument, Message: "mba: a borrow of a file's bytes cannot be Go bools (any byte may be there); pin Bool"}
 	}
 	var v C.mba_window_view
 	if err := werr(C.go_window_pin(c.c, C.uint64_t(index), C.uint64_t(count), &v)); err != nil {

@@ -275,3 +275,38 @@ func TestWindowManagerCloseWaitsForACallOnIt(t *testing.T) {
 	_, after := m.Stats()
 	fmt.Printf("stats: %d windows; close: %v; stats after: %v\n", s.Windows, closeErr, after)
 }
+
+// A file's bytes are not Go bools: a byte other than 0 and 1 read into a bool makes a value the
+// language has no meaning for (b and !b both true). Read normalises them; Pin cannot (it lends
+// the file's bytes, which other processes may change), so it refuses bool and lends Bool.
+func TestWindowReadsOfBoolNeverMakeInvalidBools(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bools")
+	if err := os.WriteFile(path, []byte{0, 1, 2, 255, 0x80, 0}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewWindowManager(WindowConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := OpenAs[bool](m, path, KindRaw, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out := make([]bool, 6)
+	if err := Read(c, 0, out); err != nil {
+		t.Fatal(err)
+	}
+	bytesOf := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(out))
+	if !bytes.Equal(bytesOf, []byte{0, 1, 1, 1, 1, 0}) {
+		t.Fatalf("bools read as bytes %v", bytesOf)
+	}
+	if _, err := Pin[bool](c, 0, 0); status(err) != ErrInvalidArgument {
+		t.Fatalf("a borrow of a file's bytes as bools: %v", err)
+	}
+	v, err := Pin[Bool](c, 0, 0)
+	if err != nil || len(v) != 6 || v[2] != 2 || !v[3].IsTrue() {
+		t.Fatalf("%v %v", v, err)
+	}
+}
