@@ -74,7 +74,7 @@ func List(dir string) ([]Entry, error) {
 	var cdir *C.char
 	if dir != "" {
 		var err error
-		if cdir, err = cURI(dir); err != nil {
+		if cdir, err = cString("directory", dir); err != nil {
 			return nil, err
 		}
 		defer C.free(unsafe.Pointer(cdir))

@@ -247,11 +247,15 @@ func Delete(uri string) error {
 
 // cURI is uri as a C string, refusing a NUL byte inside it (C would silently cut the name there
 // and act on a shorter one). The caller frees the result.
-func cURI(uri string) (*C.char, error) {
-	if i := strings.IndexByte(uri, 0); i >= 0 {
-		return nil, &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: URI %q contains a NUL byte at %d", uri, i)}
+func cURI(uri string) (*C.char, error) { return cString("URI", uri) }
+
+// cString is s, a URI or a path (what says which), as a C string, refusing a NUL byte inside it
+// as cURI does. The caller frees the result.
+func cString(what, s string) (*C.char, error) {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return nil, &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: %s %q contains a NUL byte at %d", what, s, i)}
 	}
-	return C.CString(uri), nil
+	return C.CString(s), nil
 }
 
 // Close unmaps the array; slices from View and Claim become invalid. Closing twice is harmless.

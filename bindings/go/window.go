@@ -140,7 +140,10 @@ func (m *WindowManager) Open(path string, kind WindowKind, dtype uint32, offset 
 		return nil, err
 	}
 	defer m.mu.RUnlock()
-	cp := C.CString(path)
+	cp, err := cString("path", path)
+	if err != nil {
+		return nil, err
+	}
 	defer C.free(unsafe.Pointer(cp))
 	var c *C.mba_window_cursor
 	if err := werr(C.go_window_open(h, cp, C.uint32_t(kind), C.uint32_t(dtype), C.uint64_t(offset), &c)); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -308,5 +309,23 @@ func TestWindowReadsOfBoolNeverMakeInvalidBools(t *testing.T) {
 	v, err := Pin[Bool](c, 0, 0)
 	if err != nil || len(v) != 6 || v[2] != 2 || !v[3].IsTrue() {
 		t.Fatalf("%v %v", v, err)
+	}
+}
+
+// A NUL byte inside a path is refused, as in URIs (C would open the shorter name before it).
+func TestWindowOpenRefusesANulInThePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	randomFile(t, path, 64, 3)
+	m, err := NewWindowManager(WindowConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := m.Open(path+"\x00.ignored", KindRaw, 0, 0)
+	if status(err) != ErrInvalidArgument || !strings.Contains(err.Error(), "NUL") {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("want ErrInvalidArgument naming the NUL, got %v", err)
 	}
 }
