@@ -147,7 +147,8 @@ func (a *Array) MaxCapacity() uint64 { return uint64(C.mba_max_capacity(a.h)) }
 func (a *Array) SetTimeout(ms uint64) error { return optError(C.go_set_timeout(a.h, C.uint64_t(ms))) }
 
 // Splice replaces the del elements at i with ins in one step under the append lock and returns
-// the elements it removed; a failure leaves the array as it was.
+// the elements it removed; a failure leaves the array as it was. ins may come from the array
+// itself (a View): it is copied first then.
 func Splice[T Element](a *Array, i, del uint64, ins []T) ([]T, error) {
 	if err := check[T](a); err != nil {
 		return nil, err
@@ -161,6 +162,10 @@ func Splice[T Element](a *Array, i, del uint64, ins []T) ([]T, error) {
 		rp = unsafe.Pointer(&removed[0])
 	}
 	if len(ins) > 0 {
+		if a.holds(unsafe.Pointer(&ins[0]), uintptr(len(ins))*unsafe.Sizeof(ins[0])) {
+			// mba_splice moves the tail before it copies ins in: no buffer may be in the array.
+			ins = append([]T(nil), ins...)
+		}
 		ip = unsafe.Pointer(&ins[0])
 	}
 	a.serial()
@@ -169,6 +174,14 @@ func Splice[T Element](a *Array, i, del uint64, ins []T) ([]T, error) {
 		return nil, err
 	}
 	return removed, nil
+}
+
+// holds tells whether the n bytes at p overlap the array's mapping: its data and the room
+// reserved for it to grow into (mba_max_capacity elements from mba_data).
+func (a *Array) holds(p unsafe.Pointer, n uintptr) bool {
+	base := uintptr(C.mba_data(a.h))
+	room := uintptr(C.mba_max_capacity(a.h)) * uintptr(C.mba_itemsize(a.h))
+	return base != 0 && uintptr(p) < base+room && uintptr(p)+n > base
 }
 
 // Row returns row r of a shaped array as a slice over the shared memory (no copy).

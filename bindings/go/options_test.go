@@ -1,6 +1,7 @@
 package mba
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -139,5 +140,27 @@ func TestPopRefusesAnArrayWithRows(t *testing.T) {
 	}
 	if _, err := Pop[complex128](c); status(err) != ErrInvalidArgument || c.Len() != 4 {
 		t.Fatalf("pop of a row of complex128: %v", err)
+	}
+}
+
+// mba_splice wants no buffer inside the array (it moves the tail before it copies the new
+// elements in), but a View of the same array is a natural thing to splice in: Splice copies
+// such elements first. It used to leave [2 2 2 3] here.
+func TestSpliceOfElementsFromTheArrayItself(t *testing.T) {
+	a, err := Create[int32](name(t), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := Extend(a, []int32{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := View[int32](a)
+	removed, err := Splice(a, 0, 1, v[1:3])
+	if err != nil || len(removed) != 1 || removed[0] != 1 {
+		t.Fatalf("%v %v", removed, err)
+	}
+	if v, _ = View[int32](a); fmt.Sprint(v) != "[2 3 2 3]" {
+		t.Fatalf("splice of [2 3] over [1]: got %v", v)
 	}
 }
