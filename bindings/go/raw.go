@@ -93,7 +93,7 @@ func OpenNpy[T Element](path string, flags uint32) (*Array, error) {
 	}
 	if d := uint32(C.mba_dtype(h)); d != dtypeOf[T]() {
 		C.mba_free(h)
-		return nil, &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: %s holds dtype %d, not %d", path, d, dtypeOf[T]())}
+		return nil, &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: %s holds %s elements, not %s", path, DtypeName(d), DtypeName(dtypeOf[T]()))}
 	}
 	return newArray(h, dtypeOf[T](), 0), nil
 }

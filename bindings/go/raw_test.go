@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -96,7 +97,8 @@ func TestOpenNpyOfAHandWrittenFile(t *testing.T) {
 			t.Fatalf("element %d: %d", i, v)
 		}
 	}
-	if _, err := OpenNpy[float32](path, ReadOnly); status(err) != ErrInvalidArgument {
-		t.Fatalf("wrong type: %v", err)
+	if _, err := OpenNpy[float32](path, ReadOnly); status(err) != ErrInvalidArgument ||
+		!strings.Contains(err.Error(), "int32") || !strings.Contains(err.Error(), "float32") {
+		t.Fatalf("wrong type: want an error naming both dtypes, got %v", err)
 	}
 }

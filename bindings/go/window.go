@@ -291,7 +291,7 @@ func checkWindow[T WindowElement](c *Cursor) error {
 	}
 	if d := windowDtypeOf[T](); d != c.dtype {
 		var zero T
-		return &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: the file holds dtype %d, not %T", c.dtype, zero)}
+		return &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: the file holds %s elements, not %T", DtypeName(c.dtype), zero)}
 	}
 	return nil
 }

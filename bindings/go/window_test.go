@@ -90,8 +90,9 @@ func TestWindowRandomReadsStayInBudget(t *testing.T) {
 		if s.PeakMappedBytes > cfg.MaxMappedBytes || s.PeakOpenFiles > 2 || s.Evictions == 0 || s.Closes == 0 {
 			t.Fatalf("%+v", s)
 		}
-		if err := Read(cursors[0], 0, []float32{0}); status(err) != ErrInvalidArgument {
-			t.Fatalf("a wrong element type must be refused, got %v", err)
+		if err := Read(cursors[0], 0, []float32{0}); status(err) != ErrInvalidArgument ||
+			!strings.Contains(err.Error(), "uint32 elements, not float32") {
+			t.Fatalf("a wrong element type must be refused, naming both, got %v", err)
 		}
 		if err := Read(cursors[0], uint64(len(data[0])), out[:1]); status(err) != ErrOutOfBounds {
 			t.Fatalf("past the end: %v", err)
