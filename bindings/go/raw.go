@@ -1,8 +1,6 @@
 package mba
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -lmba
 #include <string.h>
 #include <stdlib.h>
 #include "mba.h"
