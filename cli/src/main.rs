@@ -903,14 +903,29 @@ fn export(uri: &str, file: &Path) -> Res {
     let count = rows * row;
     let mut shape = vec![rows];
     shape.extend_from_slice(&dims);
-    let tmp = file.with_file_name(format!(
-        ".{}.mba-export.{}",
-        file.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::process::id()
-    ));
+    // A temporary beside the file, renamed into place when whole. Made new (O_CREAT|O_EXCL,
+    // which never follows a symlink): its name is predictable, and in a directory others may
+    // write, a link planted there must not make the export overwrite the link's target.
+    let name = file.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut tmp = PathBuf::new();
+    let mut made = None;
+    for n in 0..100u32 {
+        tmp = file.with_file_name(format!(".{name}.mba-export.{}.{n}", std::process::id()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            r => {
+                made = Some(r.map_err(|e| format!("export {uri}: create {}: {e}", tmp.display()))?);
+                break;
+            }
+        }
+    }
+    let Some(f) = made else {
+        return Err(Fail::Msg(format!(
+            "export {uri}: create {}: every temporary name is taken",
+            tmp.display()
+        )));
+    };
     let r = (|| -> Res {
-        let f = std::fs::File::create(&tmp)
-            .map_err(|e| format!("export {uri}: create {}: {e}", tmp.display()))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         let io = |e: std::io::Error| Fail::Msg(format!("export {uri}: write {}: {e}", file.display()));
         npy::write_header(&mut w, d, &shape).map_err(io)?;

@@ -217,6 +217,33 @@ fn cat_of_a_python_array_with_nan_and_infinities() {
 }
 
 #[test]
+fn export_never_writes_through_a_link_planted_at_its_temporary_name() {
+    // The temporary's name (.FILE.mba-export.PID...) is predictable: in a directory others may
+    // write, a symlink planted there made `export` truncate and overwrite the link's target,
+    // then rename the link into place. The temporary is now made new (O_EXCL), never through a
+    // link. `exec` keeps the shell's pid for mba, so the link carries mba's pid.
+    let d = TempDir::new("export-link");
+    let n = Name::new("export-link");
+    c_array(&n.uri(), 2, 10);
+    let victim = d.0.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let out = d.0.join("out.npy");
+    let script = format!(
+        "for n in '' .0 .1 .2; do ln -s {v} {dir}/.out.npy.mba-export.$$$n; done; exec {MBA} export {uri} {o}",
+        v = victim.display(),
+        dir = d.0.display(),
+        uri = n.uri(),
+        o = out.display()
+    );
+    let o = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious", "the link's target was overwritten");
+    let meta = std::fs::symlink_metadata(&out).unwrap();
+    assert!(meta.file_type().is_file(), "out.npy is not a regular file: {meta:?}");
+    assert!(std::fs::read(&out).unwrap().starts_with(b"\x93NUMPY"));
+}
+
+#[test]
 fn export_is_read_by_numpy_load() {
     let d = TempDir::new("export");
     for (code, np) in [(9u32, "float32"), (7, "int64"), (2, "uint8")] {
