@@ -37,7 +37,11 @@ func claimErr(r C.go_claim_res) error {
 // the shared memory itself (mba_claim). Write into it, then Commit the first k elements or Abort.
 // Readers see nothing of the room until Commit, then all k at once. Until then the array holds
 // the right to append: other writers wait for it (see mba_claim in mba.h), and this Array's
-// other length-changing calls fail with ErrBusy or wait. The slice must not be used after
+// other length-changing calls fail with ErrBusy or wait. Which of the two depends on the OS
+// thread a call runs on (mba.h: the claiming thread gets ErrBusy at once, others wait up to the
+// timeout), and goroutines move between OS threads: so on an Array without Exclusive, a
+// goroutine that calls Append between its own Claim and Commit may wait the whole timeout
+// (10 s by default) before its ErrBusy. Commit or Abort first. The slice must not be used after
 // Commit, Abort or Close.
 func Claim[T Element](a *Array, n int) ([]T, error) {
 	if err := check[T](a); err != nil {
