@@ -220,14 +220,15 @@ fn parse_dtype_arg(s: &str) -> Result<Dtype, String> {
 fn parse_mode(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s.trim_start_matches("0o"), 8)
         .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("bad mode {s:?}: octal permission bits such as 0644"))
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("bad mode {s:?}: octal permission bits, 0 to 0777, such as 0644"))
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 86400.0 => Ok(v),
-        _ => Err(format!("bad interval {s:?}: seconds, more than 0")),
+        // At least 10 ms: each sample inspects the store and its writers; less is a busy loop.
+        Ok(v) if (0.01..=86400.0).contains(&v) => Ok(v),
+        _ => Err(format!("bad interval {s:?}: seconds, from 0.01 to 86400")),
     }
 }
 

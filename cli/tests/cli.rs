@@ -437,6 +437,8 @@ fn exit_codes_and_messages() {
         vec!["gc", "--older-than", "soon"],
         vec!["gc", "--older-than", "999999999999999999999999w"],
         vec!["watch", "x", "--interval", "0"],
+        vec!["watch", "x", "--interval", "1e-300"],
+        vec!["create", "x", "--dtype", "f32", "--mode", "4755"],
         vec!["watch", "x", "--count", "0"],
         vec![],
     ] {
