@@ -54,6 +54,11 @@ func rawError(r C.raw_res) error {
 // length 0 means to the end of the file) as elements of T in rows of rowExtents, with a fixed
 // length: Append, Extend, Pop and Reserve fail with ErrInvalidArgument. flags: ReadOnly,
 // RoundDown, or 0 for read-write. Close the Array when done.
+//
+// A raw file has no header and no seal: another process that shrinks it (truncate) while the
+// Array is open makes reads past the new end raise SIGBUS, which crashes a Go program, as with
+// any mapping (mba_attach_raw_fd in mba.h, GUARANTEES §10). Open only files no one shrinks, or
+// read them through a WindowManager, whose Read reports a truncation as an error.
 func OpenRaw[T Element](path string, offset, length uint64, flags uint32, rowExtents ...uint64) (*Array, error) {
 	if len(rowExtents)+1 > int(C.MBA_MAX_DIMS) {
 		return nil, &Error{Status: ErrInvalidArgument, Message: fmt.Sprintf("mba: at most %d dimensions", int(C.MBA_MAX_DIMS))}

@@ -296,7 +296,7 @@ func checkWindow[T WindowElement](c *Cursor) error {
 
 // Read copies elements [index, index+len(out)) into out, across windows, in this machine's
 // byte order. It never raises SIGBUS unless the manager has MappedReads: a file truncated or
-// deleted under the cursor gives an *Error.
+// deleted under the cursor gives an *Error. After an error, out may have been partly written.
 func Read[T WindowElement](c *Cursor, index uint64, out []T) error {
 	if err := checkWindow[T](c); err != nil {
 		return err
