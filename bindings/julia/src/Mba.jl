@@ -44,15 +44,32 @@ function check(status::Int32)
     throw(MbaError(status, msg))
 end
 
-"A handle on an mba array of T. Close it with `close`; views must not outlive it."
+"""
+A handle on an mba array of T, freed by `close` or, once unreachable, by the garbage collector.
+A view (`view`) keeps its array alive; `close` while views exist leaves them dangling.
+
+Threads: mba.h's rules. Reads from any task or thread. `push!`, `append!`, `pop!` and the other
+length-changing calls from several threads only on an array made without `exclusive` (an
+exclusive array takes no lock: one task at a time). `close` while other tasks still use the
+array is the caller's to prevent.
+"""
 mutable struct MbaArray{T}
     handle::Ptr{Cvoid}
     function MbaArray{T}(h::Ptr{Cvoid}) where {T}
         a = new{T}(h)
-        finalizer(close, a)   # views hold a reference to `a`, so it is not finalized under them
+        finalizer(close, a)
         return a
     end
 end
+
+# Registered as the finalizer of a Vector that `unsafe_wrap` made over memory `parent` owns:
+# the finalizer, and so `parent`, stays reachable as long as the Vector is (unsafe_wrap itself
+# keeps no reference: the array of `view(attach(...))` would be collected, and its mapping
+# unmapped, under the view).
+struct KeepAlive
+    parent::Any
+end
+(::KeepAlive)(_) = nothing
 
 # The dtype codes' names, as numpy spells them; index = code.
 const DTYPE_NAMES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
@@ -127,11 +144,14 @@ end
     view(a) -> Vector{T}
 
 The elements published now, as a `Vector{T}` over the shared memory itself (`unsafe_wrap`, no
-copy). Its address never changes while `a` is open; later appends need a new view.
+copy). Its address never changes while `a` is open; later appends need a new view. The view
+keeps `a` alive (`view(attach(...))` is safe); `close(a)` while it is in use is not.
 """
 function view(a::MbaArray{T}) where {T}
     p = Ptr{T}(ccall((:mba_data, libmba), Ptr{Cvoid}, (Ptr{Cvoid},), a.handle))
-    return unsafe_wrap(Array, p, length(a); own = false)
+    v = unsafe_wrap(Array, p, length(a); own = false)
+    finalizer(KeepAlive(a), v)
+    return v
 end
 
 # Mirrors mba_options (include/mba.h): filled by mba_options_init, then rebuilt with the fields

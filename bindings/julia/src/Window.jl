@@ -64,7 +64,7 @@ function Base.close(m::WindowManager)
     return nothing
 end
 
-"A reader of one file of T. One task at a time per cursor; pinned views must not outlive it."
+"A reader of one file of T. One task at a time per cursor; a pinned Vector keeps its cursor alive, but `close` while it is in use leaves it dangling."
 mutable struct WindowCursor{T}
     handle::Ptr{Cvoid}
     manager::WindowManager   # keeps the Julia manager object alive as long as its cursors
@@ -124,11 +124,14 @@ end
 
 The window holding element `first` (1-based), as a `Vector{T}` over the mapping itself (no
 copy), of at most `count` elements (0: as many as the window holds). Valid until the cursor's
-next pin, unpin or close (reads leave it in place); the file's byte order.
+next pin, unpin or close (reads leave it in place); the file's byte order. The Vector keeps the
+cursor alive, so the garbage collector does not unpin it under the Vector.
 """
 function pin_window(c::WindowCursor{T}, first::Integer, count::Integer = 0) where {T}
     v = Ref{WindowView}()
     check(ccall((:mba_window_pin, libmba), Int32, (Ptr{Cvoid}, UInt64, UInt64, Ref{WindowView}),
                 c.handle, first - 1, count, v))
-    return unsafe_wrap(Array, Ptr{T}(v[].data), Int(v[].count); own = false)
+    w = unsafe_wrap(Array, Ptr{T}(v[].data), Int(v[].count); own = false)
+    finalizer(KeepAlive(c), w)   # the cursor, and so its pin, lives as long as the Vector
+    return w
 end

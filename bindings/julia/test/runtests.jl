@@ -27,6 +27,11 @@ using .Mba
         e
     end
     @test err isa MbaError && occursin("mba-julia-missing", err.message)
+    # A view keeps its array alive: the handle of attach(...) is unreachable at once, and a
+    # collection would otherwise free it (and unmap the memory) under the view.
+    w = Mba.view(Mba.attach(UInt32, uri; readonly = true))
+    GC.gc(); GC.gc()
+    @test w[1] == 42 && w[100_000] == 100_000
     close(r); close(a)
     Mba.delete(uri)
 end
