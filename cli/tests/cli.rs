@@ -583,6 +583,31 @@ fn create_rm_and_watch() {
     );
 }
 
+/// A process that holds `path` open (as its descriptor 3) from the return of `hold_open` until
+/// `release`: an array in use, as gc sees it.
+struct Holder(std::process::Child);
+
+fn hold_open(path: &Path) -> Holder {
+    let mut c = Command::new("sh")
+        .args(["-c", "exec 3<\"$1\"; echo ready; read x", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(c.stdout.as_mut().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    Holder(c)
+}
+
+impl Holder {
+    fn release(mut self) {
+        drop(self.0.stdin.take());
+        self.0.wait().unwrap();
+    }
+}
+
 #[test]
 fn gc_finds_dead_creators_spares_held_arrays_and_removes_only_with_yes() {
     let d = TempDir::new("gc");
@@ -590,16 +615,7 @@ fn gc_finds_dead_creators_spares_held_arrays_and_removes_only_with_yes() {
     c_array(&format!("file://{dir}/orphan"), 8, 10);
     c_array(&format!("file://{dir}/held"), 8, 10);
     // A live process holds `held` open (its creator is dead, yet it is in use).
-    let mut holder = Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec 3<{dir}/held; echo ready; read x"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()), &mut line)
-        .unwrap();
+    let holder = hold_open(&d.0.join("held"));
     // Another is mapped by a live C program that also created it: alive, so never a candidate.
     let mut live = Command::new(mkarray())
         .args([&format!("file://{dir}/live"), "8", "10", "hold"])
@@ -607,7 +623,7 @@ fn gc_finds_dead_creators_spares_held_arrays_and_removes_only_with_yes() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    line.clear();
+    let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(live.stdout.as_mut().unwrap()), &mut line)
         .unwrap();
     assert_eq!(line.trim(), "ready");
@@ -638,8 +654,7 @@ fn gc_finds_dead_creators_spares_held_arrays_and_removes_only_with_yes() {
     let mut left = left;
     left.sort();
     assert_eq!(left, ["held", "live"]);
-    drop(holder.stdin.take());
-    holder.wait().unwrap();
+    holder.release();
     drop(live.stdin.take());
     live.wait().unwrap();
     // Once nobody holds it, `held` goes too; `live`'s creator has exited now as well.
@@ -662,20 +677,9 @@ fn gc_removes_exactly_the_file_it_inspected_even_with_a_name_that_is_not_utf8() 
         let o = Command::new(mkarray()).arg(&uri).args(["2", "3"]).output().unwrap();
         assert!(o.status.success(), "mkarray: {}", stderr_of(&o));
     }
-    let mut holder = Command::new("sh")
-        .args(["-c", "exec 3<\"$1\"; echo ready; read x", "sh"])
-        .arg(&twin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()), &mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    let holder = hold_open(&twin);
     let o = mba(&["gc", d.0.to_str().unwrap(), "--yes"]);
-    drop(holder.stdin.take());
-    holder.wait().unwrap();
+    holder.release();
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout_of(&o), stderr_of(&o));
     assert!(twin.exists(), "the held array was removed: {}", stdout_of(&o));
     assert!(!leaked.exists(), "the leaked array is still there: {}", stdout_of(&o));
@@ -708,19 +712,9 @@ fn gc_by_a_user_never_removes_what_other_users_may_hold() {
         std::os::unix::fs::chown(d.0.join(name), Some(65534), Some(65534)).unwrap();
         std::fs::set_permissions(d.0.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    let mut holder = Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec 3<{dir}/roots; echo ready; read x"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()), &mut line)
-        .unwrap();
+    let holder = hold_open(&d.0.join("roots"));
     let o = mba_as_nobody(&["gc", dir, "--yes"]);
-    drop(holder.stdin.take());
-    holder.wait().unwrap();
+    holder.release();
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout_of(&o), stderr_of(&o));
     assert!(d.0.join("roots").exists(), "another user's array in use was removed: {}", stdout_of(&o));
     assert!(d.0.join("shared").exists(), "an array others may hold was removed: {}", stdout_of(&o));
