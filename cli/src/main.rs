@@ -389,14 +389,15 @@ fn trailing(a: &Array) -> Vec<u64> {
 }
 
 /// Scalars per row of an array whose rows have the extents `trailing`; only for shapes the library
-/// has checked (an attached array's), as their product fits. See [`checked_row_size`] for others.
+/// has checked (an attached array's), as their product fits. See [`checked_product`] for others.
 fn row_size(trailing: &[u64]) -> u64 {
     trailing.iter().product::<u64>().max(1)
 }
 
-/// Scalars per row of extents from the command line or a file, `None` if their product overflows.
-fn checked_row_size(trailing: &[u64]) -> Option<u64> {
-    trailing.iter().try_fold(1u64, |a, &b| a.checked_mul(b))
+/// The product of extents from the command line or a file (a row's size, or a whole shape's
+/// element count), `None` if it overflows.
+fn checked_product(extents: &[u64]) -> Option<u64> {
+    extents.iter().try_fold(1u64, |a, &b| a.checked_mul(b))
 }
 
 /// Creates an array whose rows have the extents `trailing` (none: one-dimensional).
@@ -775,7 +776,7 @@ fn create(
         return Err(Fail::Msg(format!("create {uri}: every extent but the first must be at least 1")));
     }
     let overflows = || format!("create {uri}: shape {} overflows", out::shape_text(shape));
-    let row = checked_row_size(dims).ok_or_else(overflows)?;
+    let row = checked_product(dims).ok_or_else(overflows)?;
     let initial = rows.checked_mul(row).ok_or_else(overflows)?;
     let cap = capacity.unwrap_or(0).max(initial);
     let a = create_shaped(uri, dtype, dims, cap, Options { mode, overwrite, ..Options::default() })?;
@@ -971,10 +972,7 @@ fn import(file: &Path, uri: &str, mode: Option<u32>, overwrite: bool) -> Res {
     if dims.contains(&0) {
         return Err(Fail::Msg(format!("import {shown}: every extent but the first must be at least 1")));
     }
-    let count = shape
-        .iter()
-        .try_fold(1u64, |a, &b| a.checked_mul(b))
-        .ok_or(format!("import {shown}: shape overflows"))?;
+    let count = checked_product(&shape).ok_or(format!("import {shown}: shape overflows"))?;
     let bytes = count.checked_mul(d.itemsize() as u64).ok_or(format!("import {shown}: shape overflows"))?;
     let have = size.saturating_sub(off as u64);
     if have < bytes {
